@@ -1,0 +1,1 @@
+SELECT source, tx, id FROM inbox_checkpoints WHERE consumer = $1

@@ -1,0 +1,1 @@
+DELETE FROM command_replies WHERE recorded_at < $1

@@ -1,0 +1,2 @@
+SELECT message_id FROM inbox_messages
+WHERE consumer = ?1 AND message_id IN (SELECT value FROM json_each(?2))

@@ -1,0 +1,1 @@
+SELECT key, value FROM projections WHERE name = ?1

@@ -1,0 +1,1 @@
+DELETE FROM inbox_messages WHERE recorded_at < ?1

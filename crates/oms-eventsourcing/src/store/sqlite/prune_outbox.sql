@@ -1,0 +1,1 @@
+DELETE FROM outbox WHERE id <= ?1 AND created_at < ?2

@@ -1,0 +1,1 @@
+SELECT tx, id FROM relay_cursors WHERE relay = ?1

@@ -1,0 +1,2 @@
+INSERT INTO relay_cursors (relay, tx, id) VALUES (?1, ?2, ?3)
+ON CONFLICT (relay) DO UPDATE SET tx = excluded.tx, id = excluded.id

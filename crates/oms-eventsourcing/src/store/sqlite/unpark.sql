@@ -1,0 +1,1 @@
+DELETE FROM parked_messages WHERE id = ?1
