@@ -1,0 +1,20 @@
+//! What every OMS service process shares.
+//!
+//! - [`grpc`]: serving a service's gRPC API with the standard health service and server
+//!   reflection, a span per call that continues the caller's trace, and the one mapping
+//!   of errors to status codes (`INVALID_ARGUMENT` naming every bad field);
+//! - [`wiring`]: where a service's consumers read (Kafka topics, or the publishers'
+//!   outboxes in the embedded mode) and whether its outbox is relayed to Kafka;
+//! - [`runtime`]: starting the background tasks of a service and stopping them in order
+//!   on SIGTERM — in-flight calls finish, the writer drains, the relay flushes;
+//! - [`convert`]: timestamps and other small translations between protobuf and domain.
+
+pub mod assemble;
+pub mod convert;
+pub mod grpc;
+pub mod runtime;
+pub mod wiring;
+
+pub use grpc::{FieldViolations, ToStatus, command_status};
+pub use runtime::{Shutdown, Tasks};
+pub use wiring::{Outboxes, Wiring};
