@@ -1,0 +1,180 @@
+//! The messages the ledger consumes, turned into its decisions: POS stock movements,
+//! fulfilment (units shipped, handed over, rejected) and returns (units restocked).
+
+use std::sync::Arc;
+
+use oms_eventsourcing::Decision;
+use oms_eventsourcing::writer::Context;
+use oms_proto::fulfilment::v1 as fulfilment;
+use oms_proto::pos::v1 as pos;
+use oms_proto::returns::v1 as returns;
+use oms_service::convert::time;
+use oms_transport::{Handling, Message, MessageHandler};
+use prost::Message as _;
+
+use crate::app::decision;
+use crate::domain::ledger::JobUnits;
+use crate::domain::{Ledger, LedgerError, LedgerEvent, LedgerPolicy, Line};
+use crate::grpc::movement;
+
+/// Stock movements from POS systems.
+pub const POS_TOPIC: &str = "oms.pos-movements.v1";
+/// Fulfilment events of store fulfilment.
+pub const FULFILMENT_TOPIC: &str = "oms.fulfilment.v1";
+/// Returns events.
+pub const RETURNS_TOPIC: &str = "oms.returns.v1";
+
+type Handled = Result<Decision<LedgerEvent, ()>, Handling>;
+
+/// `oms.pos-movements.v1`: one `oms.pos.v1.StockMovement` per message.
+pub struct PosMovements {
+    pub policy: Arc<LedgerPolicy>,
+}
+
+impl MessageHandler<Ledger> for PosMovements {
+    fn handle(&self, ledger: &Ledger, message: &Message, ctx: &Context<'_>) -> Handled {
+        let raw = pos::StockMovement::decode(message.payload.as_slice())
+            .map_err(|e| Handling::poison(format!("not an oms.pos.v1.StockMovement: {e}")))?;
+        let movement = movement(&raw).map_err(|bad| Handling::poison(describe(&bad)))?;
+        let changes = ledger.record_movement(&movement, &self.policy).map_err(refusal)?;
+        Ok(decision(ledger, changes, (), ctx.now))
+    }
+}
+
+/// `oms.fulfilment.v1`: shipped and collected units leave stock (from their reservation);
+/// rejected and cancelled jobs give their units back, and a reject for missing or damaged
+/// stock writes it off.
+pub struct FulfilmentEvents;
+
+impl MessageHandler<Ledger> for FulfilmentEvents {
+    fn handle(&self, ledger: &Ledger, message: &Message, ctx: &Context<'_>) -> Handled {
+        use fulfilment::fulfilment_event::Event;
+        let event = fulfilment::FulfilmentEvent::decode(message.payload.as_slice())
+            .map_err(|e| Handling::poison(format!("not an oms.fulfilment.v1.FulfilmentEvent: {e}")))?;
+        let changes = match event.event {
+            Some(Event::JobShipped(e)) => {
+                known_location(ledger, &e.location_id)?;
+                let lines = job_lines(&e.lines)?;
+                ledger.units_left(&units(
+                    &e.job_id,
+                    &e.reservation_id,
+                    &e.location_id,
+                    &lines,
+                    e.at.as_ref(),
+                    ctx,
+                ))
+            }
+            Some(Event::JobCollected(e)) => {
+                known_location(ledger, &e.location_id)?;
+                let lines = job_lines(&e.lines)?;
+                ledger.units_left(&units(
+                    &e.job_id,
+                    &e.reservation_id,
+                    &e.location_id,
+                    &lines,
+                    e.at.as_ref(),
+                    ctx,
+                ))
+            }
+            Some(Event::JobRejected(e)) => {
+                known_location(ledger, &e.location_id)?;
+                let reason =
+                    fulfilment::RejectReason::try_from(e.reason).unwrap_or(fulfilment::RejectReason::Unspecified);
+                let write_off = matches!(
+                    reason,
+                    fulfilment::RejectReason::OutOfStock | fulfilment::RejectReason::Damaged
+                );
+                let why = format!("job {} rejected: {}", e.job_id, reason.as_str_name());
+                let lines = job_lines(&e.lines)?;
+                let job = units(&e.job_id, &e.reservation_id, &e.location_id, &lines, e.at.as_ref(), ctx);
+                ledger.job_dropped(&job, &why, write_off)
+            }
+            Some(Event::JobCancelled(e)) => {
+                let why = format!("job {} cancelled: {}", e.job_id, e.reason);
+                let lines = job_lines(&e.lines)?;
+                let job = units(&e.job_id, &e.reservation_id, &e.location_id, &lines, e.at.as_ref(), ctx);
+                ledger.job_dropped(&job, &why, false)
+            }
+            // Steps that move no stock.
+            Some(Event::JobAccepted(_) | Event::ReadyForPickup(_) | Event::JobDelivered(_)) | None => Vec::new(),
+        };
+        Ok(decision(ledger, changes, (), ctx.now))
+    }
+}
+
+/// `oms.returns.v1`: resellable returned units go back on sale.
+pub struct ReturnEvents;
+
+impl MessageHandler<Ledger> for ReturnEvents {
+    fn handle(&self, ledger: &Ledger, message: &Message, ctx: &Context<'_>) -> Handled {
+        use returns::return_event::Event;
+        let event = returns::ReturnEvent::decode(message.payload.as_slice())
+            .map_err(|e| Handling::poison(format!("not an oms.returns.v1.ReturnEvent: {e}")))?;
+        let changes = match event.event {
+            Some(Event::ItemsRestocked(e)) => {
+                known_location(ledger, &e.location_id)?;
+                let lines: Vec<Line> = e.lines.iter().map(|l| Line::new(l.sku.clone(), l.quantity)).collect();
+                if lines.iter().any(|l| l.quantity <= 0 || l.sku.is_empty()) {
+                    return Err(Handling::poison("a restocked line needs a SKU and 1 unit or more"));
+                }
+                let at = e.at.as_ref().and_then(time).unwrap_or(ctx.now);
+                ledger.restock(&e.return_id, &e.location_id, &lines, at)
+            }
+            // Authorisations, receipts and refunds move no stock: restocks do.
+            Some(Event::ReturnAuthorised(_) | Event::ReturnReceived(_) | Event::RefundConfirmed(_)) | None => {
+                Vec::new()
+            }
+        };
+        Ok(decision(ledger, changes, (), ctx.now))
+    }
+}
+
+fn units<'a>(
+    job: &'a str,
+    reservation_id: &'a str,
+    location: &'a str,
+    lines: &'a [Line],
+    at: Option<&prost_types::Timestamp>,
+    ctx: &Context<'_>,
+) -> JobUnits<'a> {
+    JobUnits {
+        job,
+        reservation_id,
+        location,
+        lines,
+        at: at.and_then(time).unwrap_or(ctx.now),
+    }
+}
+
+fn job_lines(lines: &[fulfilment::JobLine]) -> Result<Vec<Line>, Handling> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if l.sku.is_empty() || l.quantity <= 0 {
+                Err(Handling::poison(format!("lines[{i}] needs a SKU and 1 unit or more")))
+            } else {
+                Ok(Line::new(l.sku.clone(), l.quantity))
+            }
+        })
+        .collect()
+}
+
+fn known_location(ledger: &Ledger, location: &str) -> Result<(), Handling> {
+    match ledger.location(location) {
+        Some(_) => Ok(()),
+        None => Err(Handling::poison(format!("unknown location {location:?}"))),
+    }
+}
+
+/// A refusal of the ledger, as the reason a message cannot be applied.
+fn refusal(error: LedgerError) -> Handling {
+    Handling::poison(error.to_string())
+}
+
+fn describe(bad: &[(String, String)]) -> String {
+    bad.iter()
+        .map(|(f, d)| format!("{f}: {d}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,50 @@
+//! Why the ledger refuses a command.
+
+/// One line that cannot be reserved in full.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shortfall {
+    pub sku: String,
+    pub requested: i64,
+    pub available: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    /// The request itself is malformed; every bad field is named.
+    #[error("{}", .0.iter().map(|(f, d)| format!("{f}: {d}")).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<(String, String)>),
+    #[error("location {0} is not known to the ledger")]
+    UnknownLocation(String),
+    #[error("SKU {0} is not registered, and unknown SKUs are refused")]
+    UnknownSku(String),
+    #[error("location {0} is inactive and promises no stock")]
+    InactiveLocation(String),
+    #[error("not enough stock: {}", .0.iter().map(|s| format!("{} wants {} of {} available", s.sku, s.requested, s.available)).collect::<Vec<_>>().join(", "))]
+    InsufficientStock(Vec<Shortfall>),
+    #[error("reservation {0} does not exist")]
+    UnknownReservation(String),
+    #[error("reservation id {0} was already used for a different reservation")]
+    ReservationIdReused(String),
+    #[error("reservation {reservation_id} holds only {held} of {sku}, not {requested}")]
+    MoreThanHeld {
+        reservation_id: String,
+        sku: String,
+        held: i64,
+        requested: i64,
+    },
+    #[error("reservation {reservation_id} is {status} and can no longer be {action}")]
+    ReservationClosed {
+        reservation_id: String,
+        status: &'static str,
+        action: &'static str,
+    },
+    #[error("a count as of {0} is older than the {1} days of movements the ledger keeps to reconcile it")]
+    CountTooOld(String, i64),
+}
+
+impl LedgerError {
+    /// A malformed request with one bad field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        LedgerError::Invalid(vec![(field.into(), description.into())])
+    }
+}
