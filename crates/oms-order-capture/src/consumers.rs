@@ -1,0 +1,282 @@
+//! The messages order capture consumes: channel orders, and what routing, fulfilment and
+//! returns report about each order's units.
+
+use oms_eventsourcing::Decision;
+use oms_eventsourcing::writer::Context;
+use oms_proto::fulfilment::v1 as fulfilment;
+use oms_proto::orders::v1 as pb;
+use oms_proto::returns::v1 as returns;
+use oms_proto::routing::v1 as routing;
+use oms_service::convert::time;
+use oms_transport::{Handling, Message, MessageHandler};
+use prost::Message as _;
+
+use crate::app::decide_all;
+use crate::convert;
+use crate::domain::{LineQuantity, Money, OrderCommand, OrderError, OrderEvent, Orders, order_id_for};
+
+/// Orders placed by channels through Kafka: `oms.orders.v1.OrderDraft` per message.
+pub const CHANNEL_ORDERS_TOPIC: &str = "oms.channel-orders.v1";
+pub const ROUTING_TOPIC: &str = "oms.routing.v1";
+pub const FULFILMENT_TOPIC: &str = "oms.fulfilment.v1";
+pub const RETURNS_TOPIC: &str = "oms.returns.v1";
+
+type Handled = Result<Decision<OrderEvent, ()>, Handling>;
+
+/// What a refusal means for a message: an order not known yet may still come; anything
+/// else breaks the contract.
+fn handling(error: OrderError) -> Handling {
+    match error {
+        OrderError::UnknownOrder(id) => Handling::park(format!("order {id} is not known yet")),
+        other => Handling::poison(other.to_string()),
+    }
+}
+
+fn run(orders: &Orders, order_id: &str, commands: &[OrderCommand], ctx: &Context<'_>) -> Handled {
+    if commands.is_empty() {
+        return Ok(Decision::reply(()));
+    }
+    decide_all(orders, order_id, commands, ctx.now)
+        .map(|d| d.map_reply(|_| ()))
+        .map_err(handling)
+}
+
+/// `oms.channel-orders.v1`: a channel's order. The same order sent twice is placed once.
+pub struct ChannelOrders;
+
+impl MessageHandler<Orders> for ChannelOrders {
+    fn handle(&self, orders: &Orders, message: &Message, ctx: &Context<'_>) -> Handled {
+        let draft = pb::OrderDraft::decode(message.payload.as_slice())
+            .map_err(|e| Handling::poison(format!("not an oms.orders.v1.OrderDraft: {e}")))?;
+        let draft = convert::draft(&draft).map_err(|bad| Handling::poison(describe(&bad)))?;
+        let order_id = order_id_for(draft.channel, &draft.external_order_id);
+        let place = OrderCommand::Place {
+            order_id: order_id.clone(),
+            draft: Box::new(draft),
+            at: ctx.now,
+        };
+        run(orders, &order_id, &[place], ctx)
+    }
+}
+
+/// `oms.routing.v1`: allocations, backorders and routing failures.
+pub struct RoutingEvents;
+
+impl MessageHandler<Orders> for RoutingEvents {
+    fn handle(&self, orders: &Orders, message: &Message, ctx: &Context<'_>) -> Handled {
+        use routing::routing_event::Event;
+        let event = routing::RoutingEvent::decode(message.payload.as_slice())
+            .map_err(|e| Handling::poison(format!("not an oms.routing.v1.RoutingEvent: {e}")))?;
+        let lines = |lines: &[routing::AllocatedLine]| -> Vec<LineQuantity> {
+            lines
+                .iter()
+                .map(|l| LineQuantity::new(l.order_line_id.clone(), l.quantity))
+                .collect()
+        };
+        match event.event {
+            Some(Event::OrderRouted(e)) => {
+                let at = e.at.as_ref().and_then(time).unwrap_or(ctx.now);
+                let commands: Vec<OrderCommand> = e
+                    .allocations
+                    .iter()
+                    .map(|a| OrderCommand::RecordAllocation {
+                        request_id: a.fulfilment_request_id.clone(),
+                        node_id: a.node_id.clone(),
+                        lines: lines(&a.lines),
+                        expected_at: a.expected_at.as_ref().and_then(time),
+                        at,
+                    })
+                    .collect();
+                run(orders, &e.order_id, &commands, ctx)
+            }
+            Some(Event::OrderBackordered(e)) => {
+                let at = e.at.as_ref().and_then(time).unwrap_or(ctx.now);
+                run(
+                    orders,
+                    &e.order_id,
+                    &[OrderCommand::RecordBackorder {
+                        lines: lines(&e.lines),
+                        reason: e.reason,
+                        at,
+                    }],
+                    ctx,
+                )
+            }
+            Some(Event::RoutingFailed(e)) => {
+                let at = e.at.as_ref().and_then(time).unwrap_or(ctx.now);
+                run(
+                    orders,
+                    &e.order_id,
+                    &[OrderCommand::RecordRoutingFailure {
+                        lines: lines(&e.lines),
+                        reason: e.reason,
+                        at,
+                    }],
+                    ctx,
+                )
+            }
+            // Units taken back to be routed again wait for their new node; cancelled ones
+            // were recorded when the order was cancelled.
+            Some(Event::FulfilmentCancelled(e)) if e.reroute => {
+                let at = e.at.as_ref().and_then(time).unwrap_or(ctx.now);
+                run(
+                    orders,
+                    &e.order_id,
+                    &[OrderCommand::RecordFulfilmentDropped {
+                        job_id: e.fulfilment_request_id,
+                        lines: lines(&e.lines),
+                        reason: e.reason,
+                        at,
+                    }],
+                    ctx,
+                )
+            }
+            // Fulfilment requests are for the nodes; their answers come from fulfilment.
+            Some(Event::FulfilmentRequested(_) | Event::FulfilmentCancelled(_)) | None => Ok(Decision::reply(())),
+        }
+    }
+}
+
+/// `oms.fulfilment.v1`: nodes taking jobs on, shipping, holding units for pickup, handing
+/// them over, and dropping jobs.
+pub struct FulfilmentEvents;
+
+impl MessageHandler<Orders> for FulfilmentEvents {
+    fn handle(&self, orders: &Orders, message: &Message, ctx: &Context<'_>) -> Handled {
+        use fulfilment::fulfilment_event::Event;
+        let event = fulfilment::FulfilmentEvent::decode(message.payload.as_slice())
+            .map_err(|e| Handling::poison(format!("not an oms.fulfilment.v1.FulfilmentEvent: {e}")))?;
+        let at = |ts: &Option<prost_types::Timestamp>| ts.as_ref().and_then(time).unwrap_or(ctx.now);
+        let (order_id, command) = match event.event {
+            Some(Event::JobAccepted(e)) => (
+                e.order_id,
+                OrderCommand::RecordFulfilmentStarted {
+                    job_id: e.job_id,
+                    lines: job_lines(&e.lines),
+                    at: at(&e.at),
+                },
+            ),
+            Some(Event::JobShipped(e)) => (
+                e.order_id,
+                OrderCommand::RecordShipped {
+                    job_id: e.job_id,
+                    lines: job_lines(&e.lines),
+                    carrier: e.carrier,
+                    tracking_number: e.tracking_number,
+                    at: at(&e.at),
+                },
+            ),
+            Some(Event::ReadyForPickup(e)) => (
+                e.order_id,
+                OrderCommand::RecordReadyForPickup {
+                    job_id: e.job_id,
+                    lines: job_lines(&e.lines),
+                    location_id: e.location_id,
+                    pickup_code: e.pickup_code,
+                    at: at(&e.at),
+                },
+            ),
+            Some(Event::JobCollected(e)) => (
+                e.order_id,
+                OrderCommand::RecordCollected {
+                    job_id: e.job_id,
+                    lines: job_lines(&e.lines),
+                    at: at(&e.at),
+                },
+            ),
+            Some(Event::JobDelivered(e)) => (
+                e.order_id,
+                OrderCommand::RecordDelivered {
+                    job_id: e.job_id,
+                    lines: job_lines(&e.lines),
+                    at: at(&e.at),
+                },
+            ),
+            Some(Event::JobRejected(e)) => {
+                let reason = fulfilment::RejectReason::try_from(e.reason)
+                    .map_or("rejected", |r| r.as_str_name())
+                    .to_owned();
+                (
+                    e.order_id,
+                    OrderCommand::RecordFulfilmentDropped {
+                        job_id: e.job_id,
+                        lines: job_lines(&e.lines),
+                        reason,
+                        at: at(&e.at),
+                    },
+                )
+            }
+            Some(Event::JobCancelled(e)) => (
+                e.order_id,
+                OrderCommand::RecordFulfilmentDropped {
+                    job_id: e.job_id,
+                    lines: job_lines(&e.lines),
+                    reason: e.reason,
+                    at: at(&e.at),
+                },
+            ),
+            None => return Ok(Decision::reply(())),
+        };
+        run(orders, &order_id, &[command], ctx)
+    }
+}
+
+/// `oms.returns.v1`: returns authorised and received, refunds confirmed.
+pub struct ReturnEvents;
+
+impl MessageHandler<Orders> for ReturnEvents {
+    fn handle(&self, orders: &Orders, message: &Message, ctx: &Context<'_>) -> Handled {
+        use returns::return_event::Event;
+        let event = returns::ReturnEvent::decode(message.payload.as_slice())
+            .map_err(|e| Handling::poison(format!("not an oms.returns.v1.ReturnEvent: {e}")))?;
+        let at = |ts: &Option<prost_types::Timestamp>| ts.as_ref().and_then(time).unwrap_or(ctx.now);
+        let lines = |lines: &[returns::ReturnLine]| -> Vec<LineQuantity> {
+            lines
+                .iter()
+                .map(|l| LineQuantity::new(l.order_line_id.clone(), l.quantity))
+                .collect()
+        };
+        let (order_id, command) = match event.event {
+            Some(Event::ReturnAuthorised(e)) => (
+                e.order_id,
+                OrderCommand::RecordReturnRequested {
+                    return_id: e.return_id,
+                    lines: lines(&e.lines),
+                    at: at(&e.at),
+                },
+            ),
+            Some(Event::ReturnReceived(e)) => (
+                e.order_id,
+                OrderCommand::RecordReturned {
+                    return_id: e.return_id,
+                    lines: lines(&e.lines),
+                    at: at(&e.at),
+                },
+            ),
+            Some(Event::RefundConfirmed(e)) => (
+                e.order_id,
+                OrderCommand::RecordRefund {
+                    return_id: e.return_id,
+                    amount: Money::new(e.amount_minor, e.currency),
+                    at: at(&e.at),
+                },
+            ),
+            Some(Event::ItemsRestocked(_)) | None => return Ok(Decision::reply(())),
+        };
+        run(orders, &order_id, &[command], ctx)
+    }
+}
+
+fn job_lines(lines: &[fulfilment::JobLine]) -> Vec<LineQuantity> {
+    lines
+        .iter()
+        .map(|l| LineQuantity::new(l.order_line_id.clone(), l.quantity))
+        .collect()
+}
+
+fn describe(bad: &[(String, String)]) -> String {
+    bad.iter()
+        .map(|(f, d)| format!("{f}: {d}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

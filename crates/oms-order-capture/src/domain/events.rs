@@ -1,0 +1,164 @@
+//! What happens to an order, as recorded in its stream.
+
+use chrono::{DateTime, Utc};
+use oms_eventsourcing::{DomainEvent, event_type_names};
+use serde::{Deserialize, Serialize};
+
+use super::{Address, Delivery, LineQuantity, OrderDraft};
+
+/// Units of a line somewhere (a node, a job, a return).
+pub type Units = Vec<LineQuantity>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum OrderEvent {
+    /// The order as placed, with its lines numbered.
+    Placed {
+        order_id: String,
+        draft: Box<OrderDraft>,
+        at: DateTime<Utc>,
+    },
+    Cancelled {
+        lines: Units,
+        reason: String,
+        by: String,
+        whole_order: bool,
+        at: DateTime<Utc>,
+    },
+    Held {
+        reason: String,
+        by: String,
+        at: DateTime<Utc>,
+    },
+    Released {
+        by: String,
+        at: DateTime<Utc>,
+    },
+    ShippingAddressChanged {
+        address: Address,
+        by: String,
+        at: DateTime<Utc>,
+    },
+    DeliveryChanged {
+        delivery: Delivery,
+        by: String,
+        at: DateTime<Utc>,
+    },
+    /// Routing gave units to a node, under a fulfilment request.
+    Allocated {
+        request_id: String,
+        node_id: String,
+        lines: Units,
+        expected_at: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    },
+    Backordered {
+        lines: Units,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    RoutingFailed {
+        lines: Units,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// The node took the job on.
+    FulfilmentStarted {
+        job_id: String,
+        lines: Units,
+        at: DateTime<Utc>,
+    },
+    /// The node will not fulfil these units: they wait for routing again.
+    FulfilmentDropped {
+        job_id: String,
+        lines: Units,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    Shipped {
+        job_id: String,
+        lines: Units,
+        carrier: String,
+        tracking_number: String,
+        at: DateTime<Utc>,
+    },
+    ReadyForPickup {
+        job_id: String,
+        lines: Units,
+        location_id: String,
+        pickup_code: String,
+        at: DateTime<Utc>,
+    },
+    Collected {
+        job_id: String,
+        lines: Units,
+        at: DateTime<Utc>,
+    },
+    Delivered {
+        job_id: String,
+        lines: Units,
+        at: DateTime<Utc>,
+    },
+    ReturnRequested {
+        return_id: String,
+        lines: Units,
+        at: DateTime<Utc>,
+    },
+    Returned {
+        return_id: String,
+        lines: Units,
+        at: DateTime<Utc>,
+    },
+    Refunded {
+        return_id: String,
+        amount_minor: i64,
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for OrderEvent {
+    event_type_names!(OrderEvent {
+        Placed,
+        Cancelled,
+        Held,
+        Released,
+        ShippingAddressChanged,
+        DeliveryChanged,
+        Allocated,
+        Backordered,
+        RoutingFailed,
+        FulfilmentStarted,
+        FulfilmentDropped,
+        Shipped,
+        ReadyForPickup,
+        Collected,
+        Delivered,
+        ReturnRequested,
+        Returned,
+        Refunded,
+    });
+}
+
+impl OrderEvent {
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            OrderEvent::Placed { at, .. }
+            | OrderEvent::Cancelled { at, .. }
+            | OrderEvent::Held { at, .. }
+            | OrderEvent::Released { at, .. }
+            | OrderEvent::ShippingAddressChanged { at, .. }
+            | OrderEvent::DeliveryChanged { at, .. }
+            | OrderEvent::Allocated { at, .. }
+            | OrderEvent::Backordered { at, .. }
+            | OrderEvent::RoutingFailed { at, .. }
+            | OrderEvent::FulfilmentStarted { at, .. }
+            | OrderEvent::FulfilmentDropped { at, .. }
+            | OrderEvent::Shipped { at, .. }
+            | OrderEvent::ReadyForPickup { at, .. }
+            | OrderEvent::Collected { at, .. }
+            | OrderEvent::Delivered { at, .. }
+            | OrderEvent::ReturnRequested { at, .. }
+            | OrderEvent::Returned { at, .. }
+            | OrderEvent::Refunded { at, .. } => *at,
+        }
+    }
+}

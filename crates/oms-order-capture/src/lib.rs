@@ -1,0 +1,14 @@
+//! Order capture: every channel's orders in one place, with one lifecycle.
+//!
+//! Reads top-down: [`domain`] holds the business rules (pure), [`app`] runs them through
+//! the writer and serves reads, [`grpc`] translates the API, [`consumers`] translates the
+//! channel orders topic and the events of routing, fulfilment and returns, and [`service`]
+//! wires it all into a running service.
+
+pub mod app;
+pub mod consumers;
+pub mod convert;
+pub mod domain;
+pub mod grpc;
+pub mod messages;
+pub mod service;

@@ -1,0 +1,163 @@
+//! Test rig for order capture: the real service on PostgreSQL and a tansu broker, a real
+//! gRPC client, and orders as channels send them.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use oms_eventsourcing::testing::{TestBackend, TestStore};
+use oms_eventsourcing::{SystemClock, WriterConfig};
+use oms_order_capture::service::{self, OrderCaptureConfig, RunningOrderCapture};
+use oms_proto::common::v1 as common;
+use oms_proto::orders::v1 as pb;
+use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
+use oms_service::Wiring;
+use oms_transport::testing::TansuBroker;
+use oms_transport::{KafkaConfig, Message};
+use tonic::transport::Channel;
+
+pub use oms_transport::testing::{produce, wait_until};
+
+pub type Client = OrderCaptureClient<Channel>;
+
+pub struct Rig {
+    pub broker: TansuBroker,
+    pub kafka: KafkaConfig,
+    pub store: TestStore,
+    pub service: Option<RunningOrderCapture>,
+    pub client: Client,
+}
+
+impl Rig {
+    pub async fn start() -> Self {
+        let broker = tokio::task::spawn_blocking(TansuBroker::start).await.unwrap();
+        let kafka = broker.config("orders-test");
+        let store = TestStore::new(TestBackend::Postgres).await;
+        let config = OrderCaptureConfig {
+            store: store.config.clone(),
+            writer: WriterConfig::default(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let service = service::start(config, Wiring::Kafka(kafka.clone()), Arc::new(SystemClock), listener)
+            .await
+            .expect("starts");
+        let client = connect_to(&format!("http://{}", service.addr)).await;
+        Self {
+            broker,
+            kafka,
+            store,
+            service: Some(service),
+            client,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(service) = self.service.take() {
+            service.stop().await;
+        }
+    }
+
+    pub async fn produce(&self, topic: &str, key: &str, payload: Vec<u8>) {
+        produce(&self.kafka, topic, key, &payload).await;
+    }
+
+    pub async fn read_topic(&self, topic: &str, group: &str, enough: impl FnMut(&[Message]) -> bool) -> Vec<Message> {
+        oms_transport::testing::read_topic(&self.kafka, topic, group, enough).await
+    }
+
+    pub async fn order(&mut self, order_id: &str) -> pb::Order {
+        self.client
+            .get_order(pb::GetOrderRequest {
+                order_id: order_id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    /// Waits until the order's status is `status`.
+    pub async fn wait_for_status(&self, order_id: &str, status: pb::OrderStatus) {
+        let client = self.client.clone();
+        let id = order_id.to_owned();
+        wait_until(&format!("order {order_id} is {status:?}"), || {
+            let mut client = client.clone();
+            let id = id.clone();
+            async move {
+                client
+                    .get_order(pb::GetOrderRequest { order_id: id })
+                    .await
+                    .is_ok_and(|o| o.into_inner().status == status as i32)
+            }
+        })
+        .await;
+    }
+}
+
+pub async fn connect_to(url: &str) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match OrderCaptureClient::connect(url.to_owned()).await {
+            Ok(client) => return client,
+            Err(e) if Instant::now() > deadline => panic!("cannot connect to {url}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+pub fn money(amount_minor: i64) -> Option<common::Money> {
+    Some(common::Money {
+        amount_minor,
+        currency: "EUR".into(),
+    })
+}
+
+/// A web order of two lines, shipped standard to Berlin.
+pub fn web_order(external_id: &str) -> pb::OrderDraft {
+    pb::OrderDraft {
+        channel: pb::Channel::Web as i32,
+        external_order_id: external_id.into(),
+        customer: Some(pb::Customer {
+            customer_id: "C-42".into(),
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            phone: String::new(),
+        }),
+        lines: vec![
+            pb::OrderLine {
+                line_id: "1".into(),
+                sku: "SKU-1".into(),
+                quantity: 2,
+                unit_price: money(1_000),
+                description: String::new(),
+            },
+            pb::OrderLine {
+                line_id: "2".into(),
+                sku: "SKU-2".into(),
+                quantity: 1,
+                unit_price: money(2_500),
+                description: String::new(),
+            },
+        ],
+        currency: "EUR".into(),
+        delivery_method: pb::DeliveryMethod::Standard as i32,
+        shipping_address: Some(common::Address {
+            name: "Ada Lovelace".into(),
+            lines: vec!["Unter den Linden 1".into()],
+            city: "Berlin".into(),
+            postal_code: "10117".into(),
+            country: "DE".into(),
+            location: Some(common::GeoPoint {
+                latitude: 52.517,
+                longitude: 13.389,
+            }),
+            ..Default::default()
+        }),
+        payments: vec![pb::Payment {
+            reference: "psp-1".into(),
+            tender: pb::TenderType::Card as i32,
+            authorised: money(4_500),
+        }],
+        priority: pb::Priority::Normal as i32,
+        ..Default::default()
+    }
+}
