@@ -220,6 +220,7 @@ impl<M: Model, H: MessageHandler<M>> Consumer<M, H> {
             }
             for (batch, outcomes) in landed {
                 committed += 1;
+                tracing::trace!(consumer = %self.config.name, committed, messages = batch.len(), "batch committed");
                 if self.config.halt_after_batches == Some(committed) {
                     // As if killed: the batch is committed but never acknowledged. The
                     // source is still closed, so a Kafka group gives its partitions to the

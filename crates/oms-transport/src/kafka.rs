@@ -135,6 +135,7 @@ impl KafkaSource {
         }
         self.acknowledged
             .retain(|(topic, partition), _| assigned.find_partition(topic, *partition).is_some());
+        tracing::debug!(offsets = ?offsets.to_topic_map(), "committing offsets");
         if offsets.count() > 0
             && let Err(e) = consumer.commit(&offsets, mode)
         {

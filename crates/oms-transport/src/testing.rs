@@ -74,7 +74,16 @@ impl TansuBroker {
                 return Err(format!("tansu exited: {status}"));
             }
             match probe.fetch_metadata(None, Duration::from_millis(500)) {
-                Ok(metadata) if !metadata.brokers().is_empty() => return Ok(()),
+                Ok(metadata) if !metadata.brokers().is_empty() => {
+                    // Another test's broker may have taken the port between the check and
+                    // the start: then this one exits, and the answer came from the other.
+                    std::thread::sleep(Duration::from_millis(200));
+                    return match self.child.try_wait() {
+                        Ok(None) => Ok(()),
+                        Ok(Some(status)) => Err(format!("tansu exited: {status} (port {} taken?)", self.port)),
+                        Err(e) => Err(e.to_string()),
+                    };
+                }
                 Ok(_) => {}
                 Err(e) if Instant::now() > deadline => return Err(e.to_string()),
                 Err(_) => {}

@@ -32,6 +32,8 @@ async fn every_message_arrives_once_in_order_per_key(transport: Transport) {
     }
     rig.wait_for_seen(300).await;
     assert_each_once_in_order(&rig.seen(), 10, 30);
+    rig.wait_for_count("300 messages are counted applied", |s| &s.applied, 300)
+        .await;
     assert_eq!(rig.total(|s| &s.applied), 300);
     rig.shutdown().await;
 }
@@ -54,10 +56,14 @@ async fn a_consumer_killed_between_commit_and_offset_causes_no_double_effect(tra
     rig.wait_for_seen(60).await;
     assert_each_once_in_order(&rig.seen(), 3, 20);
     if transport == Transport::Kafka {
-        assert!(
-            rig.total(|s| &s.already_applied) > 0,
-            "the unacknowledged batch came again and was absorbed"
-        );
+        // The state shows a batch before its commit is settled and counted: wait for the
+        // count.
+        rig.wait_for_count(
+            "the unacknowledged batch came again and was absorbed",
+            |s| &s.already_applied,
+            1,
+        )
+        .await;
     }
     rig.shutdown().await;
 }
@@ -88,6 +94,8 @@ async fn a_restarted_consumer_resumes_from_its_stored_position(transport: Transp
     rig.start_consumer(None).await;
     rig.wait_for_seen(20).await;
     assert_each_once_in_order(&rig.seen(), 1, 20);
+    rig.wait_for_count("20 messages are counted applied", |s| &s.applied, 20)
+        .await;
     assert_eq!(rig.total(|s| &s.applied), 20);
     rig.shutdown().await;
 }
@@ -151,11 +159,14 @@ async fn a_relay_killed_after_producing_causes_copies_the_inbox_absorbs(transpor
             rig.start_relay(None);
             rig.start_consumer(None).await;
             rig.wait_for_seen(30).await;
+            // The halted relay produced its first outbox batch: all 30 rows, or fewer when
+            // a transaction still running elsewhere in the database held the rest back.
             let stats = rig.stats[0].clone();
-            wait_until("30 copies are absorbed", || {
-                stats.already_applied.load(Ordering::Relaxed) == 30
+            wait_until("the copies are absorbed", || {
+                stats.already_applied.load(Ordering::Relaxed) >= 1
             })
             .await;
+            assert!(stats.already_applied.load(Ordering::Relaxed) <= 30);
         }
         Transport::InProcess => {
             rig.start_consumer(None).await;
@@ -186,6 +197,8 @@ async fn a_relay_killed_after_producing_causes_copies_the_inbox_absorbs(transpor
         }
     }
     assert_each_once_in_order(&rig.seen(), 2, 15);
+    rig.wait_for_count("30 messages are counted applied", |s| &s.applied, 30)
+        .await;
     assert_eq!(rig.total(|s| &s.applied), 30);
     rig.shutdown().await;
 }

@@ -22,6 +22,8 @@ async fn the_trace_continues_across_the_hop(transport: Transport) {
         .await
         .unwrap();
     rig.wait_for_seen(1).await;
+    rig.wait_for_count("the message is counted applied", |s| &s.applied, 1)
+        .await;
     let events = rig.consumer_store.store.read_stream("seen-t", 1).await.unwrap();
     let traceparent = events[0]
         .meta

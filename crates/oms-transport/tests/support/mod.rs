@@ -160,6 +160,17 @@ pub struct Rig {
 
 impl Rig {
     pub async fn new(transport: Transport) -> Self {
+        // OMS_TEST_LOG=<filter> (e.g. `warn,oms_transport=trace`) prints the logs.
+        if let Ok(filter) = std::env::var("OMS_TEST_LOG") {
+            let _ = Box::leak(Box::new(oms_eventsourcing::telemetry::init(
+                &oms_eventsourcing::telemetry::TelemetryConfig {
+                    service: "conformance".into(),
+                    log_format: Default::default(),
+                    filter,
+                    otlp_endpoint: None,
+                },
+            )));
+        }
         let backend = match transport {
             Transport::Kafka => TestBackend::Postgres,
             Transport::InProcess => TestBackend::Sqlite,
@@ -299,6 +310,17 @@ impl Rig {
             consumer.read(|s| s.total()) >= total
         })
         .await;
+    }
+
+    /// Waits until the consumers' `counter` reaches `at_least`: the state shows a batch as
+    /// soon as it is decided, and its outcome is counted once its commit is settled.
+    pub async fn wait_for_count(
+        &self,
+        what: &str,
+        counter: impl Fn(&ConsumerStats) -> &std::sync::atomic::AtomicU64,
+        at_least: u64,
+    ) {
+        wait_until(what, || self.total(&counter) >= at_least).await;
     }
 
     pub fn total(&self, counter: impl Fn(&ConsumerStats) -> &std::sync::atomic::AtomicU64) -> u64 {
