@@ -8,6 +8,7 @@ use oms_eventsourcing::writer::Context;
 use oms_proto::fulfilment::v1 as fulfilment;
 use oms_proto::pos::v1 as pos;
 use oms_proto::returns::v1 as returns;
+use oms_proto::routing::v1 as routing;
 use oms_service::convert::time;
 use oms_transport::{Handling, Message, MessageHandler};
 use prost::Message as _;
@@ -23,6 +24,8 @@ pub const POS_TOPIC: &str = "oms.pos-movements.v1";
 pub const FULFILMENT_TOPIC: &str = "oms.fulfilment.v1";
 /// Returns events.
 pub const RETURNS_TOPIC: &str = "oms.returns.v1";
+/// Routing's events.
+pub const ROUTING_TOPIC: &str = "oms.routing.v1";
 
 type Handled = Result<Decision<LedgerEvent, ()>, Handling>;
 
@@ -97,6 +100,57 @@ impl MessageHandler<Ledger> for FulfilmentEvents {
             }
             // Steps that move no stock.
             Some(Event::JobAccepted(_) | Event::ReadyForPickup(_) | Event::JobDelivered(_)) | None => Vec::new(),
+        };
+        Ok(decision(ledger, changes, (), ctx.now))
+    }
+}
+
+/// `oms.routing.v1`: a fulfilment request routing took back (the order was cancelled or
+/// sent somewhere else) gives back what its reservation still holds.
+pub struct RoutingEvents;
+
+impl MessageHandler<Ledger> for RoutingEvents {
+    fn handle(&self, ledger: &Ledger, message: &Message, ctx: &Context<'_>) -> Handled {
+        use routing::routing_event::Event;
+        let event = routing::RoutingEvent::decode(message.payload.as_slice())
+            .map_err(|e| Handling::poison(format!("not an oms.routing.v1.RoutingEvent: {e}")))?;
+        let changes = match event.event {
+            Some(Event::FulfilmentCancelled(e)) => {
+                let lines = e
+                    .lines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        if l.sku.is_empty() || l.quantity <= 0 {
+                            Err(Handling::poison(format!("lines[{i}] needs a SKU and 1 unit or more")))
+                        } else {
+                            Ok(Line::new(l.sku.clone(), l.quantity))
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let why = format!(
+                    "fulfilment request {} taken back: {}",
+                    e.fulfilment_request_id, e.reason
+                );
+                let job = units(
+                    &e.fulfilment_request_id,
+                    &e.reservation_id,
+                    &e.node_id,
+                    &lines,
+                    e.at.as_ref(),
+                    ctx,
+                );
+                ledger.job_dropped(&job, &why, false)
+            }
+            // Requests are reserved through the API before they are announced; the rest
+            // moves no stock.
+            Some(
+                Event::OrderRouted(_)
+                | Event::FulfilmentRequested(_)
+                | Event::OrderBackordered(_)
+                | Event::RoutingFailed(_),
+            )
+            | None => Vec::new(),
         };
         Ok(decision(ledger, changes, (), ctx.now))
     }

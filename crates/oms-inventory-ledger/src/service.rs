@@ -13,7 +13,10 @@ use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::app::Inventory;
-use crate::consumers::{FULFILMENT_TOPIC, FulfilmentEvents, POS_TOPIC, PosMovements, RETURNS_TOPIC, ReturnEvents};
+use crate::consumers::{
+    FULFILMENT_TOPIC, FulfilmentEvents, POS_TOPIC, PosMovements, RETURNS_TOPIC, ROUTING_TOPIC, ReturnEvents,
+    RoutingEvents,
+};
 use crate::domain::LedgerPolicy;
 use crate::grpc::InventoryApi;
 use crate::messages::TOPIC;
@@ -56,7 +59,12 @@ pub async fn start(
     listener: TcpListener,
 ) -> anyhow::Result<RunningInventory> {
     let store = EventStore::connect(&config.store).await?;
-    assemble::topics(&wiring, TOPIC, &[POS_TOPIC, FULFILMENT_TOPIC, RETURNS_TOPIC]).await?;
+    assemble::topics(
+        &wiring,
+        TOPIC,
+        &[POS_TOPIC, FULFILMENT_TOPIC, RETURNS_TOPIC, ROUTING_TOPIC],
+    )
+    .await?;
     let inventory = Inventory::start(store.clone(), clock, config.policy.clone(), config.writer.clone()).await?;
     assemble::publish_outbox(&wiring, SERVICE, &store);
     let addr = listener.local_addr()?;
@@ -101,6 +109,17 @@ pub async fn start(
         returns,
         RETURNS_TOPIC,
         ReturnEvents,
+    )
+    .await?;
+    let routing = Publisher::Service("routing");
+    assemble::consumer(
+        &mut tasks,
+        &wiring,
+        writer,
+        "inventory-ledger.routing",
+        routing,
+        ROUTING_TOPIC,
+        RoutingEvents,
     )
     .await?;
     let stop = tasks.stage("timers");
