@@ -1,0 +1,120 @@
+//! The business rules of routing: pure functions, no I/O.
+//!
+//! The [`network`] says which nodes exist and what they can do; rule sets (also data) say
+//! how to choose among them. [`plan`] turns an order, the stock each node can promise and
+//! the capacity each node has left into a decision with its reasons. [`promise`] dates
+//! deliveries and pickups; [`quote`] offers the options a channel shows before checkout.
+//! [`routing`] is the service's state as its events build it — the network and every order
+//! being routed — and the decisions that change it.
+
+pub mod errors;
+pub mod events;
+pub mod network;
+pub mod order;
+pub mod plan;
+pub mod promise;
+pub mod quote;
+pub mod routing;
+
+pub use errors::RoutingError;
+pub use events::RoutingEvent;
+pub use network::{
+    Capabilities, Capacity, CapacityUnit, CarrierService, Fallback, GeoPoint, Network, NetworkDocument, Node,
+    NodeFilter, NodeType, OrderFilter, RuleSet, ShippingService, SortBy, SplitPolicy,
+};
+pub use order::{Address, AllocationRecord, AllocationStatus, OrderToRoute, RoutedOrder};
+pub use plan::{CandidateRecord, DecisionRecord, Plan, PlannedAllocation, StockLevels, Unrouted};
+pub use routing::Routing;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Web,
+    App,
+    Marketplace,
+    Store,
+    CallCentre,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMethod {
+    Standard,
+    Express,
+    SameDay,
+    ClickAndCollect,
+    Curbside,
+    Locker,
+    ShipToStore,
+}
+
+impl DeliveryMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            DeliveryMethod::Standard => "standard",
+            DeliveryMethod::Express => "express",
+            DeliveryMethod::SameDay => "same-day",
+            DeliveryMethod::ClickAndCollect => "click & collect",
+            DeliveryMethod::Curbside => "curbside",
+            DeliveryMethod::Locker => "locker",
+            DeliveryMethod::ShipToStore => "ship-to-store",
+        }
+    }
+
+    /// Collected by the customer at the pickup location rather than brought to an address.
+    pub fn is_pickup(self) -> bool {
+        matches!(
+            self,
+            DeliveryMethod::ClickAndCollect
+                | DeliveryMethod::Curbside
+                | DeliveryMethod::Locker
+                | DeliveryMethod::ShipToStore
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    #[default]
+    Normal,
+    High,
+    Urgent,
+}
+
+/// Units of one order line, as routing moves them around.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LineNeed {
+    pub line_id: String,
+    pub sku: String,
+    pub quantity: i64,
+}
+
+impl LineNeed {
+    pub fn new(line_id: impl Into<String>, sku: impl Into<String>, quantity: i64) -> Self {
+        Self {
+            line_id: line_id.into(),
+            sku: sku.into(),
+            quantity,
+        }
+    }
+}
+
+/// The stream of an order's routing.
+pub fn order_stream(order_id: &str) -> String {
+    format!("order:{order_id}")
+}
+
+/// The stream of the network and rule-set changes.
+pub const NETWORK_STREAM: &str = "network";
+
+/// Lines as "line (qty × sku)", for reasons people read.
+pub fn describe_lines(lines: &[LineNeed]) -> String {
+    lines
+        .iter()
+        .map(|l| format!("{} ({} × {})", l.line_id, l.quantity, l.sku))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

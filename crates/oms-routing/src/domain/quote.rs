@@ -1,0 +1,158 @@
+//! Delivery options before checkout: for the lines in a basket and where they go, each way
+//! the customer can get them — standard, express or same-day shipping with cost and
+//! expected date, or pickup at a nearby store with the time it is ready — from the stock
+//! nodes can promise, their capabilities and capacity, carrier transit times and cut-offs.
+
+use chrono::{DateTime, Utc};
+
+use super::plan::{CapacityUsage, StockLevels};
+use super::{Address, DeliveryMethod, Network, Node, ShippingService, promise};
+
+/// How far pickup stores are looked for when the request names no radius.
+pub const DEFAULT_PICKUP_RADIUS_KM: f64 = 25.0;
+/// Pickup options offered at most.
+const PICKUP_OPTIONS: usize = 5;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuoteRequest {
+    /// (SKU, quantity).
+    pub lines: Vec<(String, i64)>,
+    pub destination: Option<Address>,
+    pub pickup_radius_km: f64,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryOption {
+    pub method: DeliveryMethod,
+    pub node_ids: Vec<String>,
+    pub cost_minor: i64,
+    pub currency: String,
+    pub expected_at: Option<DateTime<Utc>>,
+    pub pickup_location_id: String,
+    pub ready_by: Option<DateTime<Utc>>,
+    pub distance_km: Option<f64>,
+    pub carrier: String,
+}
+
+/// Every option the basket can be had by, fastest first within each method.
+pub fn quote(
+    network: &Network,
+    request: &QuoteRequest,
+    stock: &dyn StockLevels,
+    capacity: &dyn CapacityUsage,
+) -> Vec<DeliveryOption> {
+    let point = request.destination.as_ref().and_then(|a| a.location);
+    // Units each node can promise of each requested SKU.
+    let width = request.lines.len();
+    let mut available = vec![0i64; network.nodes().len() * width];
+    for (j, (sku, _)) in request.lines.iter().enumerate() {
+        stock.visit(sku, &mut |node, units| {
+            if let Some(i) = network.index_of(node) {
+                available[i * width + j] = units;
+            }
+        });
+    }
+    let has_all = |i: usize| {
+        request.lines.iter().enumerate().all(|(j, (sku, _))| {
+            let wanted: i64 = request.lines.iter().filter(|(s, _)| s == sku).map(|(_, q)| q).sum();
+            available[i * width + j] >= wanted
+        })
+    };
+    let open = |node: &Node| {
+        node.active && {
+            let (day, _) = promise::local(node, request.now);
+            node.capacity.per_day == 0 || capacity.used(&node.node_id, day) < node.capacity.per_day
+        }
+    };
+    let distance = |node: &Node| match (&node.location, &point) {
+        (Some(a), Some(b)) => Some(a.distance_km(b)),
+        _ => None,
+    };
+    let mut options = Vec::new();
+
+    for (method, service) in [
+        (DeliveryMethod::Standard, ShippingService::Standard),
+        (DeliveryMethod::Express, ShippingService::Express),
+        (DeliveryMethod::SameDay, ShippingService::SameDay),
+    ] {
+        let best = network
+            .nodes()
+            .iter()
+            .enumerate()
+            .filter(|(i, node)| node.capabilities.ship && open(node) && has_all(*i))
+            .filter_map(|(_, node)| {
+                let d = distance(node);
+                if method == DeliveryMethod::SameDay {
+                    let radius = node.capabilities.same_day_radius_km;
+                    if radius <= 0.0 || d.is_none_or(|d| d > radius) {
+                        return None;
+                    }
+                }
+                let expected = promise::expected_at(node, method, request.now)?;
+                let carrier = node.carrier(service);
+                if carrier.is_none() && service != ShippingService::Standard {
+                    return None;
+                }
+                Some((node, d, expected, carrier))
+            })
+            .min_by(|a, b| {
+                a.2.cmp(&b.2)
+                    .then(a.3.map_or(0, |c| c.rate_minor).cmp(&b.3.map_or(0, |c| c.rate_minor)))
+                    .then(a.1.unwrap_or(f64::INFINITY).total_cmp(&b.1.unwrap_or(f64::INFINITY)))
+            });
+        if let Some((node, d, expected, carrier)) = best {
+            options.push(DeliveryOption {
+                method,
+                node_ids: vec![node.node_id.clone()],
+                cost_minor: carrier.map_or(0, |c| c.rate_minor),
+                currency: carrier.map(|c| c.currency.clone()).unwrap_or_default(),
+                expected_at: Some(expected),
+                pickup_location_id: String::new(),
+                ready_by: None,
+                distance_km: d,
+                carrier: carrier.map(|c| c.carrier.clone()).unwrap_or_default(),
+            });
+        }
+    }
+
+    if point.is_some() {
+        let radius = if request.pickup_radius_km > 0.0 {
+            request.pickup_radius_km
+        } else {
+            DEFAULT_PICKUP_RADIUS_KM
+        };
+        let mut stores: Vec<(&Node, f64)> = network
+            .nodes()
+            .iter()
+            .enumerate()
+            .filter(|(i, node)| {
+                (node.capabilities.click_and_collect || node.capabilities.curbside) && open(node) && has_all(*i)
+            })
+            .filter_map(|(_, node)| distance(node).filter(|d| *d <= radius).map(|d| (node, d)))
+            .collect();
+        stores.sort_by(|a, b| a.1.total_cmp(&b.1));
+        for (node, d) in stores.into_iter().take(PICKUP_OPTIONS) {
+            let ready = promise::ready_by(node, request.now);
+            for (method, offered) in [
+                (DeliveryMethod::ClickAndCollect, node.capabilities.click_and_collect),
+                (DeliveryMethod::Curbside, node.capabilities.curbside),
+            ] {
+                if offered {
+                    options.push(DeliveryOption {
+                        method,
+                        node_ids: vec![node.node_id.clone()],
+                        cost_minor: 0,
+                        currency: String::new(),
+                        expected_at: Some(ready),
+                        pickup_location_id: node.node_id.clone(),
+                        ready_by: Some(ready),
+                        distance_km: Some(d),
+                        carrier: String::new(),
+                    });
+                }
+            }
+        }
+    }
+    options
+}

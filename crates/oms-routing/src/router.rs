@@ -1,0 +1,406 @@
+//! The router: the worker that routes orders. For each order that wants a node it plans
+//! (pure, from the network, the availability read model and capacity), records the
+//! reservations it is about to ask for, reserves them at the ledger — the authority on
+//! stock — and records the outcome. A reservation the ledger refuses sends it back to plan
+//! again with what the ledger said; an attempt that cannot finish releases what it holds.
+//!
+//! Work comes from the writer's committed events (orders received, released, dropped by a
+//! node, sent somewhere else), from availability going up (backorders), and from a tick
+//! that catches pre-orders whose date came, backorders whose time ran out, attempts left
+//! unfinished, and anything a lagging feed missed.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+use oms_eventsourcing::CommandError;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::app::RoutingService;
+use crate::convert::channel_code;
+use crate::domain::plan::{Plan, PlannedAllocation, Unrouted};
+use crate::domain::{LineNeed, RoutedOrder, RoutingError, RoutingEvent};
+use crate::ledger::{Ledger, ReserveError};
+
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    /// Orders routed at the same time.
+    pub concurrency: usize,
+    /// How often pre-orders, backorder deadlines and unfinished attempts are looked at.
+    pub tick: Duration,
+    /// How often every backorder is tried again, whatever the feed said.
+    pub backorder_retry_every: Duration,
+    /// Plans tried per attempt when the ledger refuses reservations.
+    pub max_rounds: u32,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            tick: Duration::from_secs(1),
+            backorder_retry_every: Duration::from_secs(60),
+            max_rounds: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Job {
+    /// Route the units no node holds and no backorder waits for.
+    Route,
+    /// Try the backordered units again.
+    Retry,
+    /// Release the reservations of an attempt that never finished.
+    Recover,
+}
+
+#[derive(Clone)]
+pub struct Router {
+    service: RoutingService,
+    ledger: Ledger,
+    config: RouterConfig,
+}
+
+/// Why an attempt stopped without a decision.
+#[derive(Debug, thiserror::Error)]
+enum AttemptError {
+    #[error("the order changed while it was being routed")]
+    Void,
+    #[error("{0}")]
+    Ledger(String),
+    #[error("{0}")]
+    Store(String),
+}
+
+impl From<CommandError<RoutingError>> for AttemptError {
+    fn from(e: CommandError<RoutingError>) -> Self {
+        match e {
+            CommandError::Rejected(RoutingError::AttemptVoid(_)) => AttemptError::Void,
+            other => AttemptError::Store(other.to_string()),
+        }
+    }
+}
+
+impl Router {
+    pub fn new(service: RoutingService, ledger: Ledger, config: RouterConfig) -> Self {
+        Self {
+            service,
+            ledger,
+            config,
+        }
+    }
+
+    /// Routes until `stop` turns true; attempts in flight finish first.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut feed = self.service.writer().subscribe();
+        let availability = self.service.availability().clone();
+        let mut queue = Queue::default();
+        let mut running: JoinSet<String> = JoinSet::new();
+        let mut busy: HashSet<String> = HashSet::new();
+        let mut tick = tokio::time::interval(self.config.tick);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last_retry = Instant::now();
+        // Whatever an earlier process left: unfinished attempts, then all routing work.
+        self.look_around(&mut queue, &busy, true);
+        while !*stop.borrow() {
+            while running.len() < self.config.concurrency.max(1) {
+                let Some((order_id, job)) = queue.pop_not(&busy) else {
+                    break;
+                };
+                busy.insert(order_id.clone());
+                let router = self.clone();
+                running.spawn(async move {
+                    router.work(&order_id, job).await;
+                    order_id
+                });
+            }
+            tokio::select! {
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        break;
+                    }
+                }
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    match done {
+                        Ok(order_id) => { busy.remove(&order_id); }
+                        Err(e) => tracing::error!(error = %e, "a routing attempt failed"),
+                    }
+                }
+                committed = feed.recv() => match committed {
+                    Ok(committed) => {
+                        for (stream, event) in &committed.events {
+                            if let Some(order_id) = stream.strip_prefix("order:") && wakes(event) {
+                                queue.push(order_id, Job::Route);
+                            }
+                            if matches!(event, RoutingEvent::NodeUpserted { .. } | RoutingEvent::RuleSetsReplaced { .. }) {
+                                // A new node or new rules may serve what waits.
+                                let backorders = self.service.writer().read(|r| r.backordered(None));
+                                queue.extend(backorders, Job::Retry);
+                            }
+                        }
+                    }
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, "the routing feed lagged; looking at every order");
+                        self.look_around(&mut queue, &busy, false);
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+                _ = availability.increased() => {
+                    let skus = availability.take_increased();
+                    let orders = self.service.writer().read(|r| r.backordered(Some(&skus)));
+                    queue.extend(orders, Job::Retry);
+                }
+                _ = tick.tick() => {
+                    self.look_around(&mut queue, &busy, false);
+                    if last_retry.elapsed() >= self.config.backorder_retry_every {
+                        last_retry = Instant::now();
+                        let orders = self.service.writer().read(|r| r.backordered(None));
+                        queue.extend(orders, Job::Retry);
+                    }
+                    self.give_up_due().await;
+                }
+            }
+        }
+        while running.join_next().await.is_some() {}
+    }
+
+    /// Queues what the state says needs doing: unfinished attempts, orders that want a
+    /// node (pre-orders whose date came among them) and, at start, every backorder.
+    fn look_around(&self, queue: &mut Queue, busy: &HashSet<String>, starting: bool) {
+        let now = self.service.now();
+        let (unfinished, routable, backordered) = self.service.writer().read(|r| {
+            (
+                r.unfinished(),
+                r.routable(now),
+                if starting { r.backordered(None) } else { Vec::new() },
+            )
+        });
+        for (order_id, _, _) in unfinished {
+            if !busy.contains(&order_id) {
+                queue.push(&order_id, Job::Recover);
+            }
+        }
+        queue.extend(routable, Job::Route);
+        queue.extend(backordered, Job::Retry);
+    }
+
+    async fn give_up_due(&self) {
+        let now = self.service.now();
+        let due = self.service.writer().read(|r| r.backorders_due(now));
+        for order_id in due {
+            if let Err(e) = self.service.give_up(&order_id).await {
+                tracing::warn!(order_id, error = %e, "cannot record a backorder giving up");
+            }
+        }
+    }
+
+    async fn work(&self, order_id: &str, job: Job) {
+        let result = match job {
+            Job::Recover => self.recover(order_id).await,
+            Job::Route | Job::Retry => self.attempt(order_id, job == Job::Retry).await,
+        };
+        match result {
+            Ok(()) | Err(AttemptError::Void) => {}
+            Err(e) => tracing::warn!(order_id, error = %e, "routing attempt stopped; it is tried again"),
+        }
+    }
+
+    /// Releases the reservations of an attempt that never finished, then records that.
+    async fn recover(&self, order_id: &str) -> Result<(), AttemptError> {
+        let ids = self
+            .service
+            .writer()
+            .read(|r| r.order(order_id).map(|o| o.pending_reservations.clone()))
+            .unwrap_or_default();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.release_all(&ids, "the routing attempt did not finish").await?;
+        self.service.abandon_attempt(order_id, ids).await?;
+        Ok(())
+    }
+
+    async fn release_all(&self, ids: &[String], reason: &str) -> Result<(), AttemptError> {
+        let released = join_all(ids.iter().map(|id| self.ledger.release(id, reason))).await;
+        match released.into_iter().find_map(Result::err) {
+            None => Ok(()),
+            Some(e) => Err(AttemptError::Ledger(format!("cannot release reservations: {e}"))),
+        }
+    }
+
+    /// One routing attempt: plan, reserve, record; a few rounds when the ledger knows
+    /// better than the read model.
+    async fn attempt(&self, order_id: &str, retry: bool) -> Result<(), AttemptError> {
+        let now = self.service.now();
+        let Some(order) = self.service.writer().read(|r| r.order(order_id).cloned()) else {
+            return Ok(());
+        };
+        if order.held || !order.pending_reservations.is_empty() || !order.is_released(now) {
+            return Ok(());
+        }
+        let need = order.need();
+        if need.is_empty() || (!retry && order.unrouted().is_empty()) || (retry && order.backordered.is_empty()) {
+            return Ok(());
+        }
+        let mut corrections = Corrections::default();
+        let mut requested: Vec<String> = Vec::new();
+        for round in 0..self.config.max_rounds {
+            let plan = self.plan(&order, &need, &corrections, now);
+            if plan.allocations.is_empty() {
+                if retry && round == 0 && same_backorder(&plan, &order) {
+                    // Still nothing: no event for it.
+                    return Ok(());
+                }
+                return self.finish(&order, Vec::new(), plan).await;
+            }
+            let ids: Vec<String> = plan
+                .allocations
+                .iter()
+                .map(|a| format!("{}/{}.{}/{}", order.order_id(), order.attempt + 1, round, a.node_id))
+                .collect();
+            self.service
+                .begin_attempt(order_id, order.attempt, order.revision, ids.clone())
+                .await?;
+            requested.extend(ids.iter().cloned());
+            let channel = channel_code(order.order.channel);
+            let answers = join_all(
+                plan.allocations
+                    .iter()
+                    .zip(&ids)
+                    .map(|(a, id)| self.ledger.reserve(id, order_id, &a.node_id, &a.lines, channel)),
+            )
+            .await;
+            let mut reserved: Vec<(PlannedAllocation, String)> = Vec::new();
+            let mut unavailable = None;
+            for ((allocation, id), answer) in plan.allocations.iter().zip(ids).zip(answers) {
+                match answer {
+                    Ok(()) => reserved.push((allocation.clone(), id)),
+                    Err(ReserveError::Short(short)) => {
+                        for (sku, available) in short {
+                            corrections.short.insert((sku, allocation.node_id.clone()), available);
+                        }
+                    }
+                    Err(ReserveError::Refused(why)) => {
+                        tracing::info!(order_id, node_id = %allocation.node_id, %why, "the ledger refused a node");
+                        corrections.unusable.insert(allocation.node_id.clone());
+                    }
+                    Err(ReserveError::Unavailable(why)) => unavailable = Some(why),
+                }
+            }
+            if reserved.len() == plan.allocations.len() {
+                return self.finish(&order, reserved, plan).await;
+            }
+            // Part of the plan failed: take the rest back and plan again with what the
+            // ledger said, so split and ship-complete rules hold for the whole order.
+            let taken: Vec<String> = reserved.into_iter().map(|(_, id)| id).collect();
+            self.release_all(&taken, "routing planned again").await?;
+            if let Some(why) = unavailable {
+                self.service.abandon_attempt(order_id, requested).await?;
+                return Err(AttemptError::Ledger(why));
+            }
+        }
+        // The ledger kept refusing what the read model promised: give the attempt up now
+        // and try again on the next tick, with fresher figures.
+        self.service.abandon_attempt(order_id, requested).await?;
+        Err(AttemptError::Ledger(format!(
+            "the ledger refused {} plans in a row",
+            self.config.max_rounds
+        )))
+    }
+
+    fn plan(&self, order: &RoutedOrder, need: &[LineNeed], corrections: &Corrections, now: DateTime<Utc>) -> Plan {
+        self.service
+            .plan(order, need, &corrections.unusable, &corrections.short, now)
+    }
+
+    async fn finish(
+        &self,
+        order: &RoutedOrder,
+        reserved: Vec<(PlannedAllocation, String)>,
+        plan: Plan,
+    ) -> Result<(), AttemptError> {
+        let ids: Vec<String> = reserved.iter().map(|(_, id)| id.clone()).collect();
+        match self
+            .service
+            .finish_attempt(order.order_id(), order.attempt, order.revision, reserved, plan)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // The order changed (held, cancelled, sent elsewhere) while the ledger
+                // reserved: give the units back; the order is routed again if it wants.
+                self.release_all(&ids, "the order changed while it was routed").await?;
+                self.service.abandon_attempt(order.order_id(), ids).await?;
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// Whether a committed event of an order may give routing work.
+fn wakes(event: &RoutingEvent) -> bool {
+    matches!(
+        event,
+        RoutingEvent::OrderReceived { .. }
+            | RoutingEvent::OrderReleased { .. }
+            | RoutingEvent::AllocationDropped { .. }
+            | RoutingEvent::DestinationChanged { .. }
+    )
+}
+
+/// A retried backorder that would be backordered again, just as it is.
+fn same_backorder(plan: &Plan, order: &RoutedOrder) -> bool {
+    matches!(plan.unrouted, Unrouted::Backorder { .. }) && plan.unallocated == order.backordered
+}
+
+/// What the ledger said during an attempt.
+#[derive(Default)]
+struct Corrections {
+    /// (SKU, node) → units the ledger has.
+    short: HashMap<(String, String), i64>,
+    /// Nodes the ledger will not reserve at.
+    unusable: BTreeSet<String>,
+}
+
+/// Orders waiting for the router, each once, first come first served.
+#[derive(Default)]
+struct Queue {
+    order: VecDeque<String>,
+    jobs: HashMap<String, Job>,
+}
+
+impl Queue {
+    fn push(&mut self, order_id: &str, job: Job) {
+        match self.jobs.get_mut(order_id) {
+            // Recovery first; a route covers a retry.
+            Some(queued) => {
+                if job == Job::Recover || (job == Job::Route && *queued == Job::Retry) {
+                    *queued = job;
+                }
+            }
+            None => {
+                self.jobs.insert(order_id.to_owned(), job);
+                self.order.push_back(order_id.to_owned());
+            }
+        }
+    }
+
+    fn extend(&mut self, orders: Vec<String>, job: Job) {
+        for order_id in orders {
+            self.push(&order_id, job);
+        }
+    }
+
+    /// The first order not being worked on now.
+    fn pop_not(&mut self, busy: &HashSet<String>) -> Option<(String, Job)> {
+        let at = self.order.iter().position(|id| !busy.contains(id))?;
+        let order_id = self.order.remove(at)?;
+        let job = self.jobs.remove(&order_id)?;
+        Some((order_id, job))
+    }
+}

@@ -1,0 +1,529 @@
+//! Routing with its neighbours, over a real broker: the inventory ledger, order capture and
+//! routing run as services on PostgreSQL and a tansu broker; orders are placed through
+//! order capture's gRPC API, stock arrives as POS movements on Kafka, and the nodes answer
+//! on the fulfilment topic as store systems would.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use oms_eventsourcing::testing::{TestBackend, TestStore};
+use oms_eventsourcing::{SystemClock, WriterConfig};
+use oms_inventory_ledger::domain::LedgerPolicy;
+use oms_inventory_ledger::service::{InventoryConfig, RunningInventory};
+use oms_order_capture::service::{OrderCaptureConfig, RunningOrderCapture};
+use oms_proto::common::v1 as common;
+use oms_proto::fulfilment::v1 as fulfilment;
+use oms_proto::inventory::v1 as inventory;
+use oms_proto::inventory::v1::inventory_ledger_client::InventoryLedgerClient;
+use oms_proto::orders::v1 as orders;
+use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
+use oms_proto::pos::v1 as pos;
+use oms_proto::routing::v1 as pb;
+use oms_proto::routing::v1::routing_client::RoutingClient;
+use oms_routing::router::RouterConfig;
+use oms_routing::service::{RoutingConfig, RunningRouting};
+use oms_service::Wiring;
+use oms_service::convert::timestamp;
+use oms_transport::testing::{TansuBroker, produce, read_topic, wait_until};
+use oms_transport::{KafkaConfig, Message};
+use prost::Message as _;
+use tonic::transport::Channel;
+
+const NETWORK: &str = include_str!("../../../deploy/network.example.json");
+
+struct Rig {
+    _broker: TansuBroker,
+    kafka: KafkaConfig,
+    _stores: Vec<TestStore>,
+    ledger: Option<RunningInventory>,
+    orders: Option<RunningOrderCapture>,
+    routing: Option<RunningRouting>,
+    ledger_client: InventoryLedgerClient<Channel>,
+    orders_client: OrderCaptureClient<Channel>,
+    routing_client: RoutingClient<Channel>,
+}
+
+async fn listener() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
+}
+
+async fn channel(addr: std::net::SocketAddr) -> Channel {
+    let url = format!("http://{addr}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match Channel::from_shared(url.clone()).unwrap().connect().await {
+            Ok(channel) => return channel,
+            Err(e) if Instant::now() > deadline => panic!("cannot connect to {url}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+impl Rig {
+    async fn start() -> Self {
+        let broker = tokio::task::spawn_blocking(TansuBroker::start).await.unwrap();
+        let kafka = broker.config("routing-test");
+        let ledger_store = TestStore::new(TestBackend::Postgres).await;
+        let orders_store = TestStore::new(TestBackend::Postgres).await;
+        let routing_store = TestStore::new(TestBackend::Postgres).await;
+        let clock = Arc::new(SystemClock);
+        let ledger = oms_inventory_ledger::service::start(
+            InventoryConfig {
+                store: ledger_store.config.clone(),
+                policy: LedgerPolicy::default(),
+                writer: WriterConfig::default(),
+                expiry_every: Duration::from_secs(1),
+            },
+            Wiring::Kafka(kafka.clone()),
+            clock.clone(),
+            listener().await,
+        )
+        .await
+        .expect("the ledger starts");
+        let orders = oms_order_capture::service::start(
+            OrderCaptureConfig {
+                store: orders_store.config.clone(),
+                writer: WriterConfig::default(),
+            },
+            Wiring::Kafka(kafka.clone()),
+            clock.clone(),
+            listener().await,
+        )
+        .await
+        .expect("order capture starts");
+        let routing = oms_routing::service::start(
+            RoutingConfig {
+                store: routing_store.config.clone(),
+                writer: WriterConfig::default(),
+                router: RouterConfig {
+                    tick: Duration::from_millis(200),
+                    ..RouterConfig::default()
+                },
+                ledger_url: format!("http://{}", ledger.addr),
+                reservation_ttl: Duration::from_secs(24 * 3600),
+            },
+            Wiring::Kafka(kafka.clone()),
+            clock,
+            listener().await,
+        )
+        .await
+        .expect("routing starts");
+        let ledger_client = InventoryLedgerClient::new(channel(ledger.addr).await);
+        let orders_client = OrderCaptureClient::new(channel(orders.addr).await);
+        let routing_client = RoutingClient::new(channel(routing.addr).await);
+        let mut rig = Self {
+            _broker: broker,
+            kafka,
+            _stores: vec![ledger_store, orders_store, routing_store],
+            ledger: Some(ledger),
+            orders: Some(orders),
+            routing: Some(routing),
+            ledger_client,
+            orders_client,
+            routing_client,
+        };
+        rig.set_up_network().await;
+        rig
+    }
+
+    /// The example network in both places that know it: routing's nodes and rules, and
+    /// the ledger's locations.
+    async fn set_up_network(&mut self) {
+        let imported = self
+            .routing_client
+            .import_network(pb::ImportNetworkRequest { json: NETWORK.into() })
+            .await
+            .expect("the example network imports")
+            .into_inner();
+        assert_eq!((imported.nodes, imported.rule_sets), (4, 3));
+        for (id, kind) in [
+            ("store-alexanderplatz", inventory::LocationType::Store),
+            ("store-kreuzberg", inventory::LocationType::Store),
+            ("store-potsdam", inventory::LocationType::Store),
+            ("dc-erfurt", inventory::LocationType::Warehouse),
+        ] {
+            self.ledger_client
+                .upsert_location(inventory::Location {
+                    location_id: id.into(),
+                    r#type: kind as i32,
+                    name: id.into(),
+                    active: true,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(routing) = self.routing.take() {
+            routing.stop().await;
+        }
+        if let Some(orders) = self.orders.take() {
+            orders.stop().await;
+        }
+        if let Some(ledger) = self.ledger.take() {
+            ledger.stop().await;
+        }
+    }
+
+    /// A receipt at a node, as its POS or WMS reports it on Kafka.
+    async fn receive_stock(&self, node: &str, sku: &str, units: i64) {
+        let movement = pos::StockMovement {
+            movement_id: format!("receipt-{node}-{sku}-{units}"),
+            location_id: node.into(),
+            sku: sku.into(),
+            kind: pos::MovementKind::Receipt as i32,
+            quantity: units,
+            occurred_at: Some(timestamp(chrono::Utc::now())),
+            ..Default::default()
+        };
+        produce(&self.kafka, "oms.pos-movements.v1", node, &movement.encode_to_vec()).await;
+    }
+
+    /// Waits until routing's read model shows `units` of `sku` somewhere: a quote offers
+    /// standard shipping.
+    async fn wait_until_routing_sees(&self, sku: &str) {
+        let client = self.routing_client.clone();
+        let sku = sku.to_owned();
+        wait_until("routing sees the stock", || {
+            let mut client = client.clone();
+            let sku = sku.clone();
+            async move {
+                client
+                    .quote_delivery_options(pb::QuoteRequest {
+                        lines: vec![pb::QuoteLine { sku, quantity: 1 }],
+                        destination: Some(mitte()),
+                        ..Default::default()
+                    })
+                    .await
+                    .is_ok_and(|r| !r.into_inner().options.is_empty())
+            }
+        })
+        .await;
+    }
+
+    async fn place(&mut self, external_id: &str, sku: &str, quantity: i64) -> String {
+        let draft = orders::OrderDraft {
+            channel: orders::Channel::Web as i32,
+            external_order_id: external_id.into(),
+            customer: Some(orders::Customer {
+                customer_id: "C-7".into(),
+                name: "Ada".into(),
+                email: "ada@example.com".into(),
+                phone: String::new(),
+            }),
+            lines: vec![orders::OrderLine {
+                line_id: "1".into(),
+                sku: sku.into(),
+                quantity,
+                unit_price: Some(common::Money {
+                    amount_minor: 4_999,
+                    currency: "EUR".into(),
+                }),
+                description: String::new(),
+            }],
+            currency: "EUR".into(),
+            delivery_method: orders::DeliveryMethod::Standard as i32,
+            shipping_address: Some(mitte()),
+            payments: vec![orders::Payment {
+                reference: format!("psp-{external_id}"),
+                tender: orders::TenderType::Card as i32,
+                authorised: Some(common::Money {
+                    amount_minor: 4_999 * quantity,
+                    currency: "EUR".into(),
+                }),
+            }],
+            ..Default::default()
+        };
+        let order = self
+            .orders_client
+            .place_order(orders::PlaceOrderRequest { order: Some(draft) })
+            .await
+            .expect("the order is placed")
+            .into_inner();
+        order.order_id
+    }
+
+    /// The routing events about `order_id`, once `enough` says so.
+    async fn routing_events(
+        &self,
+        order_id: &str,
+        group: &str,
+        mut enough: impl FnMut(&[pb::routing_event::Event]) -> bool,
+    ) -> Vec<pb::routing_event::Event> {
+        let of_order = |messages: &[Message]| -> Vec<pb::routing_event::Event> {
+            messages
+                .iter()
+                .filter(|m| m.key.as_deref() == Some(order_id))
+                .filter_map(|m| pb::RoutingEvent::decode(m.payload.as_slice()).ok()?.event)
+                .collect()
+        };
+        let messages = read_topic(&self.kafka, "oms.routing.v1", group, |messages| {
+            enough(&of_order(messages))
+        })
+        .await;
+        of_order(&messages)
+    }
+
+    async fn decision(&mut self, order_id: &str) -> pb::RoutingDecision {
+        self.routing_client
+            .get_decision(pb::GetDecisionRequest {
+                order_id: order_id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn reservation(&mut self, id: &str) -> inventory::Reservation {
+        self.ledger_client
+            .get_reservation(inventory::GetReservationRequest {
+                reservation_id: id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn wait_for_status(&self, order_id: &str, status: orders::OrderStatus) {
+        let client = self.orders_client.clone();
+        let id = order_id.to_owned();
+        wait_until(&format!("order {order_id} is {status:?}"), || {
+            let mut client = client.clone();
+            let id = id.clone();
+            async move {
+                client
+                    .get_order(orders::GetOrderRequest { order_id: id })
+                    .await
+                    .is_ok_and(|o| o.into_inner().status == status as i32)
+            }
+        })
+        .await;
+    }
+}
+
+/// The customer, in Berlin Mitte.
+fn mitte() -> common::Address {
+    common::Address {
+        name: "Ada Lovelace".into(),
+        lines: vec!["Unter den Linden 1".into()],
+        city: "Berlin".into(),
+        region: "BE".into(),
+        postal_code: "10117".into(),
+        country: "DE".into(),
+        location: Some(common::GeoPoint {
+            latitude: 52.5200,
+            longitude: 13.4050,
+        }),
+        ..Default::default()
+    }
+}
+
+fn requests(events: &[pb::routing_event::Event]) -> Vec<&pb::FulfilmentRequested> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            pb::routing_event::Event::FulfilmentRequested(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_goes_to_the_nearest_store_and_to_the_next_when_that_store_rejects_it() {
+    let mut rig = Rig::start().await;
+    rig.receive_stock("store-alexanderplatz", "jacket-m", 2).await;
+    rig.receive_stock("store-kreuzberg", "jacket-m", 3).await;
+    rig.wait_until_routing_sees("jacket-m").await;
+
+    let order_id = rig.place("W-1", "jacket-m", 1).await;
+    let events = rig
+        .routing_events(&order_id, "check-1", |e| !requests(e).is_empty())
+        .await;
+    let first = requests(&events)[0].clone();
+    assert_eq!(first.node_id, "store-alexanderplatz");
+    assert_eq!(first.lines.len(), 1);
+    assert_eq!((first.lines[0].sku.as_str(), first.lines[0].quantity), ("jacket-m", 1));
+    // The ledger holds the unit under the request's reservation.
+    let reservation = rig.reservation(&first.reservation_id).await;
+    assert_eq!(reservation.location_id, "store-alexanderplatz");
+    assert_eq!(reservation.status, inventory::ReservationStatus::Active as i32);
+    // Order capture follows.
+    rig.wait_for_status(&order_id, orders::OrderStatus::Routed).await;
+    // The reasons: every node considered.
+    let decision = rig.decision(&order_id).await;
+    assert_eq!(decision.rule_set, "nearest first");
+    let chosen: Vec<&str> = decision
+        .candidates
+        .iter()
+        .filter(|c| c.chosen)
+        .map(|c| c.node_id.as_str())
+        .collect();
+    assert_eq!(chosen, vec!["store-alexanderplatz"]);
+
+    // The store turns it down.
+    let rejected = fulfilment::FulfilmentEvent {
+        event: Some(fulfilment::fulfilment_event::Event::JobRejected(
+            fulfilment::JobRejected {
+                job_id: first.fulfilment_request_id.clone(),
+                order_id: order_id.clone(),
+                location_id: first.node_id.clone(),
+                reservation_id: first.reservation_id.clone(),
+                lines: vec![fulfilment::JobLine {
+                    sku: "jacket-m".into(),
+                    quantity: 1,
+                    order_line_id: "1".into(),
+                }],
+                reason: fulfilment::RejectReason::Capacity as i32,
+                at: Some(timestamp(chrono::Utc::now())),
+            },
+        )),
+    };
+    produce(&rig.kafka, "oms.fulfilment.v1", &order_id, &rejected.encode_to_vec()).await;
+
+    let events = rig
+        .routing_events(&order_id, "check-2", |e| requests(e).len() >= 2)
+        .await;
+    let second = requests(&events)[1].clone();
+    assert_eq!(second.node_id, "store-kreuzberg", "the next best node");
+    assert_ne!(second.reservation_id, first.reservation_id);
+    let rerouted = events
+        .iter()
+        .any(|e| matches!(e, pb::routing_event::Event::OrderRouted(r) if r.reroute));
+    assert!(rerouted, "the second decision is announced as a re-route: {events:?}");
+    assert_eq!(
+        rig.reservation(&second.reservation_id).await.status,
+        inventory::ReservationStatus::Active as i32
+    );
+    // The rejected store's units went back on sale.
+    let ledger = rig.ledger_client.clone();
+    let first_reservation = first.reservation_id.clone();
+    wait_until("the rejected reservation is released", || {
+        let mut ledger = ledger.clone();
+        let id = first_reservation.clone();
+        async move {
+            ledger
+                .get_reservation(inventory::GetReservationRequest { reservation_id: id })
+                .await
+                .is_ok_and(|r| r.into_inner().status != inventory::ReservationStatus::Active as i32)
+        }
+    })
+    .await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_nobody_can_fill_is_backordered_and_routed_when_a_receipt_arrives() {
+    let mut rig = Rig::start().await;
+    let order_id = rig.place("W-2", "limited-sneaker", 2).await;
+    let events = rig
+        .routing_events(&order_id, "check-1", |e| {
+            e.iter()
+                .any(|e| matches!(e, pb::routing_event::Event::OrderBackordered(_)))
+        })
+        .await;
+    assert!(requests(&events).is_empty());
+    rig.wait_for_status(&order_id, orders::OrderStatus::Backordered).await;
+    let decision = rig.decision(&order_id).await;
+    assert_eq!(decision.backordered.len(), 1);
+    assert_eq!(decision.backordered[0].quantity, 2);
+
+    // Supply arrives at the warehouse.
+    rig.receive_stock("dc-erfurt", "limited-sneaker", 12).await;
+    let events = rig
+        .routing_events(&order_id, "check-2", |e| !requests(e).is_empty())
+        .await;
+    let request = requests(&events)[0];
+    assert_eq!(request.node_id, "dc-erfurt");
+    assert_eq!(request.lines[0].quantity, 2);
+    rig.wait_for_status(&order_id, orders::OrderStatus::Routed).await;
+    assert!(rig.decision(&order_id).await.backordered.is_empty());
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancelled_order_takes_its_request_back_and_the_ledger_releases_the_units() {
+    let mut rig = Rig::start().await;
+    rig.receive_stock("store-kreuzberg", "scarf", 5).await;
+    rig.wait_until_routing_sees("scarf").await;
+    let order_id = rig.place("W-3", "scarf", 2).await;
+    let events = rig
+        .routing_events(&order_id, "check-1", |e| !requests(e).is_empty())
+        .await;
+    let request = requests(&events)[0].clone();
+    rig.orders_client
+        .cancel_order(orders::CancelOrderRequest {
+            order_id: order_id.clone(),
+            reason: "changed my mind".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the order is cancelled");
+    let events = rig
+        .routing_events(&order_id, "check-2", |e| {
+            e.iter()
+                .any(|e| matches!(e, pb::routing_event::Event::FulfilmentCancelled(_)))
+        })
+        .await;
+    let cancelled = events
+        .iter()
+        .find_map(|e| match e {
+            pb::routing_event::Event::FulfilmentCancelled(c) => Some(c),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(cancelled.fulfilment_request_id, request.fulfilment_request_id);
+    assert!(!cancelled.reroute);
+    let ledger = rig.ledger_client.clone();
+    let id = request.reservation_id.clone();
+    wait_until("the ledger releases the reservation", || {
+        let mut ledger = ledger.clone();
+        let id = id.clone();
+        async move {
+            ledger
+                .get_reservation(inventory::GetReservationRequest { reservation_id: id })
+                .await
+                .is_ok_and(|r| r.into_inner().status != inventory::ReservationStatus::Active as i32)
+        }
+    })
+    .await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_network_input_is_refused_with_the_field_named() {
+    let mut rig = Rig::start().await;
+    let status = rig
+        .routing_client
+        .upsert_node(pb::Node {
+            node_id: "store-x".into(),
+            r#type: pb::NodeType::Store as i32,
+            location: Some(common::GeoPoint {
+                latitude: 123.0,
+                longitude: 0.0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("location"), "{}", status.message());
+    let status = rig
+        .routing_client
+        .import_network(pb::ImportNetworkRequest {
+            json: "{ \"nodes\": [ { \"node_id\": 1 } ] }".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("json"), "{}", status.message());
+    let status = rig
+        .routing_client
+        .quote_delivery_options(pb::QuoteRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("lines"), "{}", status.message());
+    rig.stop().await;
+}
