@@ -30,6 +30,7 @@ bench:
 	$(CARGO) bench -p oms-transport --bench transport
 	$(CARGO) bench -p oms-inventory-ledger --bench inventory
 	$(CARGO) bench -p oms-order-capture --bench orders
+	$(CARGO) bench -p oms-routing --bench routing
 
 fmt:
 	$(CARGO) fmt --all
