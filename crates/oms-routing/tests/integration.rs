@@ -204,38 +204,7 @@ impl Rig {
     }
 
     async fn place(&mut self, external_id: &str, sku: &str, quantity: i64) -> String {
-        let draft = orders::OrderDraft {
-            channel: orders::Channel::Web as i32,
-            external_order_id: external_id.into(),
-            customer: Some(orders::Customer {
-                customer_id: "C-7".into(),
-                name: "Ada".into(),
-                email: "ada@example.com".into(),
-                phone: String::new(),
-            }),
-            lines: vec![orders::OrderLine {
-                line_id: "1".into(),
-                sku: sku.into(),
-                quantity,
-                unit_price: Some(common::Money {
-                    amount_minor: 4_999,
-                    currency: "EUR".into(),
-                }),
-                description: String::new(),
-            }],
-            currency: "EUR".into(),
-            delivery_method: orders::DeliveryMethod::Standard as i32,
-            shipping_address: Some(mitte()),
-            payments: vec![orders::Payment {
-                reference: format!("psp-{external_id}"),
-                tender: orders::TenderType::Card as i32,
-                authorised: Some(common::Money {
-                    amount_minor: 4_999 * quantity,
-                    currency: "EUR".into(),
-                }),
-            }],
-            ..Default::default()
-        };
+        let draft = order_draft(external_id, sku, quantity);
         let order = self
             .orders_client
             .place_order(orders::PlaceOrderRequest { order: Some(draft) })
@@ -300,6 +269,42 @@ impl Rig {
             }
         })
         .await;
+    }
+}
+
+/// A web order of one line, shipped standard to Mitte.
+fn order_draft(external_id: &str, sku: &str, quantity: i64) -> orders::OrderDraft {
+    orders::OrderDraft {
+        channel: orders::Channel::Web as i32,
+        external_order_id: external_id.into(),
+        customer: Some(orders::Customer {
+            customer_id: "C-7".into(),
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            phone: String::new(),
+        }),
+        lines: vec![orders::OrderLine {
+            line_id: "1".into(),
+            sku: sku.into(),
+            quantity,
+            unit_price: Some(common::Money {
+                amount_minor: 4_999,
+                currency: "EUR".into(),
+            }),
+            description: String::new(),
+        }],
+        currency: "EUR".into(),
+        delivery_method: orders::DeliveryMethod::Standard as i32,
+        shipping_address: Some(mitte()),
+        payments: vec![orders::Payment {
+            reference: format!("psp-{external_id}"),
+            tender: orders::TenderType::Card as i32,
+            authorised: Some(common::Money {
+                amount_minor: 4_999 * quantity,
+                currency: "EUR".into(),
+            }),
+        }],
+        ..Default::default()
     }
 }
 
@@ -525,5 +530,89 @@ async fn bad_network_input_is_refused_with_the_field_named() {
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
     assert!(status.message().contains("lines"), "{}", status.message());
+    rig.stop().await;
+}
+
+/// Many customers at once for few units: the read model promises what the ledger may have
+/// given away a moment ago. The ledger's refusals send the router back to plan, so nothing
+/// is oversold and every order ends routed or backordered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rush_on_scarce_stock_oversells_nothing_and_loses_no_order() {
+    let mut rig = Rig::start().await;
+    rig.receive_stock("store-alexanderplatz", "console", 3).await;
+    rig.receive_stock("store-kreuzberg", "console", 2).await;
+    rig.receive_stock("dc-erfurt", "console", 4).await;
+    rig.wait_until_routing_sees("console").await;
+    let on_hand = 3 + 2 + 4;
+    let mut placing = Vec::new();
+    for i in 0..16 {
+        let mut client = rig.orders_client.clone();
+        placing.push(tokio::spawn(async move {
+            let mut draft = order_draft(&format!("RUSH-{i}"), "console", 1);
+            draft.customer.as_mut().unwrap().customer_id = format!("C-{i}");
+            client
+                .place_order(orders::PlaceOrderRequest { order: Some(draft) })
+                .await
+                .expect("the order is placed")
+                .into_inner()
+                .order_id
+        }));
+    }
+    let mut order_ids = Vec::new();
+    for placed in placing {
+        order_ids.push(placed.await.unwrap());
+    }
+    // Every order gets an answer: a request to a node, or a backorder.
+    let ids = order_ids.clone();
+    let messages = read_topic(&rig.kafka, "oms.routing.v1", "rush", move |messages| {
+        ids.iter().all(|id| {
+            messages.iter().any(|m| {
+                m.key.as_deref() == Some(id.as_str())
+                    && matches!(
+                        pb::RoutingEvent::decode(m.payload.as_slice())
+                            .ok()
+                            .and_then(|e| e.event),
+                        Some(
+                            pb::routing_event::Event::FulfilmentRequested(_)
+                                | pb::routing_event::Event::OrderBackordered(_)
+                        )
+                    )
+            })
+        })
+    })
+    .await;
+    let events: Vec<pb::routing_event::Event> = messages
+        .iter()
+        .filter_map(|m| pb::RoutingEvent::decode(m.payload.as_slice()).ok()?.event)
+        .collect();
+    let routed: Vec<&pb::FulfilmentRequested> = requests(&events);
+    let units: i64 = routed.iter().flat_map(|r| &r.lines).map(|l| l.quantity).sum();
+    assert_eq!(units, on_hand, "every unit is sold, none twice: {routed:#?}");
+    for node in ["store-alexanderplatz", "store-kreuzberg", "dc-erfurt"] {
+        let at_node: i64 = routed
+            .iter()
+            .filter(|r| r.node_id == node)
+            .flat_map(|r| &r.lines)
+            .map(|l| l.quantity)
+            .sum();
+        let stocked = match node {
+            "store-alexanderplatz" => 3,
+            "store-kreuzberg" => 2,
+            _ => 4,
+        };
+        assert_eq!(at_node, stocked, "{node}");
+    }
+    // The ledger agrees: every request holds an active reservation.
+    for request in &routed {
+        assert_eq!(
+            rig.reservation(&request.reservation_id).await.status,
+            inventory::ReservationStatus::Active as i32
+        );
+    }
+    let backordered = events
+        .iter()
+        .filter(|e| matches!(e, pb::routing_event::Event::OrderBackordered(_)))
+        .count();
+    assert_eq!(backordered, 16 - on_hand as usize);
     rig.stop().await;
 }
