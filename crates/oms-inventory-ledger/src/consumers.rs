@@ -99,7 +99,16 @@ impl MessageHandler<Ledger> for FulfilmentEvents {
                 ledger.job_dropped(&job, &why, false)
             }
             // Steps that move no stock.
-            Some(Event::JobAccepted(_) | Event::ReadyForPickup(_) | Event::JobDelivered(_)) | None => Vec::new(),
+            Some(
+                Event::JobAccepted(_)
+                | Event::ReadyForPickup(_)
+                | Event::JobDelivered(_)
+                | Event::JobRequested(_)
+                | Event::JobPicked(_)
+                | Event::JobPacked(_)
+                | Event::SlaBreached(_),
+            )
+            | None => Vec::new(),
         };
         Ok(decision(ledger, changes, (), ctx.now))
     }

@@ -215,7 +215,10 @@ impl MessageHandler<Orders> for FulfilmentEvents {
                     at: at(&e.at),
                 },
             ),
-            None => return Ok(Decision::reply(())),
+            // Steps inside a node and SLA alerts change no order state.
+            Some(Event::JobRequested(_) | Event::JobPicked(_) | Event::JobPacked(_) | Event::SlaBreached(_)) | None => {
+                return Ok(Decision::reply(()));
+            }
         };
         run(orders, &order_id, &[command], ctx)
     }

@@ -164,13 +164,36 @@ impl MessageHandler<Routing> for FulfilmentEvents {
                 let events = routing.job_dropped(&e.job_id, lines, &why, at(e.at.as_ref()));
                 (e.job_id, events)
             }
+            Some(Event::JobCancelled(e)) if e.uncollected => {
+                // Nobody came for the units: the lines are cancelled, not routed again.
+                let Some(order) = routing.order_of_request(&e.job_id) else {
+                    return Ok(Decision::reply(()));
+                };
+                let order_id = order.order_id().to_owned();
+                let lines: Vec<(String, i64)> = lines_of_job(routing, &e.job_id, job_lines(&e.lines)?)
+                    .into_iter()
+                    .map(|l| (l.line_id, l.quantity))
+                    .collect();
+                let events = routing
+                    .cancel(&order_id, &lines, false, "not collected", at(e.at.as_ref()))
+                    .map_err(handling)?;
+                return announce(routing, &order_id, events, Initiator::Node, ctx);
+            }
             Some(Event::JobCancelled(e)) => {
                 let why = format!("{} cancelled the job: {}", e.location_id, e.reason);
                 let lines = lines_of_job(routing, &e.job_id, job_lines(&e.lines)?);
                 let events = routing.job_dropped(&e.job_id, lines, &why, at(e.at.as_ref()));
                 (e.job_id, events)
             }
-            Some(Event::ReadyForPickup(_) | Event::JobDelivered(_)) | None => return Ok(Decision::reply(())),
+            Some(
+                Event::ReadyForPickup(_)
+                | Event::JobDelivered(_)
+                | Event::JobRequested(_)
+                | Event::JobPicked(_)
+                | Event::JobPacked(_)
+                | Event::SlaBreached(_),
+            )
+            | None => return Ok(Decision::reply(())),
         };
         let Some(order_id) = routing.order_of_request(&job).map(|o| o.order_id().to_owned()) else {
             // Not a job routing asked for (a node's own job, or one of a removed order).

@@ -482,7 +482,12 @@ impl Ledger {
                     changes.extend(unit_changes(reservation, &from_hold, UnitChange::Consumed));
                 }
             }
-            None => direct = merge_lines(lines),
+            None => match self.reservations.get(reservation_id) {
+                // Consumed in full before (a parcel shipped to a store, then collected
+                // there): the units left the ledger's stock then.
+                Some(r) if r.status == ReservationStatus::Consumed && r.location == location => {}
+                _ => direct = merge_lines(lines),
+            },
         }
         for line in direct {
             if self.has_seen_movement(location, &format!("{job}/{}", line.sku)) {
