@@ -1,0 +1,281 @@
+//! The staff API: a store's queue and the steps of each job.
+
+use oms_proto::fulfilment::v1 as pb;
+use oms_proto::fulfilment::v1::store_fulfilment_server::{StoreFulfilment, StoreFulfilmentServer};
+use oms_service::convert::timestamp;
+use oms_service::{FieldViolations, ToStatus, command_status};
+use tonic::{Request, Response, Status};
+
+use crate::app::{FulfilmentService, pickup_code};
+use crate::domain::{FulfilmentError, Job, JobStatus, RejectReason, Step};
+use crate::messages::ship_to_pb;
+
+pub struct FulfilmentApi {
+    service: FulfilmentService,
+}
+
+impl FulfilmentApi {
+    pub fn server(service: FulfilmentService) -> StoreFulfilmentServer<Self> {
+        StoreFulfilmentServer::new(Self { service })
+    }
+
+    async fn step(&self, store_id: &str, job_id: &str, step: Step) -> Result<Response<pb::Job>, Status> {
+        required(store_id, job_id)?;
+        let job = self
+            .service
+            .step(store_id, job_id, step, "")
+            .await
+            .map_err(command_status)?;
+        Ok(Response::new(job_pb(&job)))
+    }
+}
+
+impl ToStatus for FulfilmentError {
+    fn to_status(&self) -> Status {
+        match self {
+            FulfilmentError::Invalid(fields) => {
+                let mut violations = FieldViolations::new();
+                for (field, description) in fields {
+                    violations.add(field.clone(), description.clone());
+                }
+                violations.into_status()
+            }
+            FulfilmentError::UnknownJob(_) => Status::not_found(self.to_string()),
+            FulfilmentError::WrongStore { .. } => Status::permission_denied(self.to_string()),
+            FulfilmentError::NotNow { .. } => Status::failed_precondition(self.to_string()),
+        }
+    }
+}
+
+fn required(store_id: &str, job_id: &str) -> Result<(), Status> {
+    let mut bad = FieldViolations::new();
+    bad.check(store_id.trim().is_empty(), "store_id", "is required");
+    bad.check(job_id.trim().is_empty(), "job_id", "is required");
+    bad.into_result()
+}
+
+fn status_pb(status: JobStatus) -> pb::JobStatus {
+    match status {
+        JobStatus::Requested => pb::JobStatus::Requested,
+        JobStatus::Accepted => pb::JobStatus::Accepted,
+        JobStatus::Picked => pb::JobStatus::Picked,
+        JobStatus::Packed => pb::JobStatus::Packed,
+        JobStatus::Labelled => pb::JobStatus::Labelled,
+        JobStatus::Shipped => pb::JobStatus::Shipped,
+        JobStatus::InTransitToStore => pb::JobStatus::InTransitToStore,
+        JobStatus::ReadyForPickup => pb::JobStatus::ReadyForPickup,
+        JobStatus::CustomerWaiting => pb::JobStatus::CustomerWaiting,
+        JobStatus::Collected => pb::JobStatus::Collected,
+        JobStatus::Rejected => pb::JobStatus::Rejected,
+        JobStatus::Cancelled => pb::JobStatus::Cancelled,
+    }
+}
+
+pub fn job_pb(job: &Job) -> pb::Job {
+    pb::Job {
+        job_id: job.job_id.clone(),
+        order_id: job.order_id.clone(),
+        location_id: job.node_id.clone(),
+        node_type: job.node_type.clone(),
+        kind: job.kind.name().to_owned(),
+        status: status_pb(job.status) as i32,
+        lines: job
+            .lines
+            .iter()
+            .map(|l| pb::PickedLine {
+                order_line_id: l.line_id.clone(),
+                sku: l.sku.clone(),
+                ordered: l.ordered,
+                picked: l.picked.unwrap_or(0),
+            })
+            .collect(),
+        delivery_method: job.delivery_method.clone(),
+        ship_to: ship_to_pb(job),
+        pickup_store_id: job.pickup_store_id.clone(),
+        customer_name: job.customer_name.clone(),
+        priority: job.priority,
+        promised_at: job.promised_at.map(timestamp),
+        accept_by: job.accept_by.map(timestamp),
+        created_at: Some(timestamp(job.created_at)),
+        carrier: job.carrier.clone(),
+        service: job.service.clone(),
+        tracking_number: job.tracking_number.clone(),
+        packages: job.packages,
+        weight_grams: job.weight_grams,
+        pickup_code: job.pickup_code.clone(),
+        locker_id: job.locker_id.clone(),
+        collect_by: job.collect_by.map(timestamp),
+        curbside_bay: job.curbside_bay.clone(),
+        reason: job.reason.clone(),
+        reservation_id: job.reservation_id.clone(),
+        late: job.late,
+    }
+}
+
+#[tonic::async_trait]
+impl StoreFulfilment for FulfilmentApi {
+    async fn list_queue(
+        &self,
+        request: Request<pb::ListQueueRequest>,
+    ) -> Result<Response<pb::ListQueueResponse>, Status> {
+        let request = request.into_inner();
+        let mut bad = FieldViolations::new();
+        bad.check(request.store_id.trim().is_empty(), "store_id", "is required");
+        bad.into_result()?;
+        let jobs = self
+            .service
+            .queue(&request.store_id, request.include_finished)
+            .iter()
+            .map(job_pb)
+            .collect();
+        Ok(Response::new(pb::ListQueueResponse { jobs }))
+    }
+
+    async fn get_job(&self, request: Request<pb::JobRef>) -> Result<Response<pb::Job>, Status> {
+        let r = request.into_inner();
+        required(&r.store_id, &r.job_id)?;
+        let job = self
+            .service
+            .job(&r.job_id)
+            .ok_or_else(|| Status::not_found(format!("job {} does not exist", r.job_id)))?;
+        if job.store_of() != r.store_id && job.node_id != r.store_id {
+            return Err(FulfilmentError::WrongStore {
+                job_id: r.job_id,
+                store_id: r.store_id,
+                owner: job.store_of().to_owned(),
+            }
+            .to_status());
+        }
+        Ok(Response::new(job_pb(&job)))
+    }
+
+    async fn accept_job(&self, request: Request<pb::JobRef>) -> Result<Response<pb::Job>, Status> {
+        let r = request.into_inner();
+        self.step(&r.store_id, &r.job_id, Step::Accept).await
+    }
+
+    async fn reject_job(&self, request: Request<pb::RejectJobRequest>) -> Result<Response<pb::Job>, Status> {
+        let r = request.into_inner();
+        let reason = match pb::RejectReason::try_from(r.reason) {
+            Ok(pb::RejectReason::OutOfStock) => RejectReason::OutOfStock,
+            Ok(pb::RejectReason::Damaged) => RejectReason::Damaged,
+            Ok(pb::RejectReason::Capacity) => RejectReason::Capacity,
+            _ => {
+                let mut bad = FieldViolations::new();
+                bad.add("reason", "must be out of stock, damaged or capacity");
+                return Err(bad.into_status());
+            }
+        };
+        self.step(&r.store_id, &r.job_id, Step::Reject(reason)).await
+    }
+
+    async fn pick_job(&self, request: Request<pb::PickJobRequest>) -> Result<Response<pb::Job>, Status> {
+        let r = request.into_inner();
+        let mut bad = FieldViolations::new();
+        bad.check(
+            r.lines.is_empty(),
+            "lines",
+            "every line of the job, with the units found",
+        );
+        bad.into_result()?;
+        let picked = r.lines.iter().map(|l| (l.order_line_id.clone(), l.picked)).collect();
+        self.step(&r.store_id, &r.job_id, Step::Pick(picked)).await
+    }
+
+    async fn pack_job(&self, request: Request<pb::PackJobRequest>) -> Result<Response<pb::Job>, Status> {
+        let r = request.into_inner();
+        let packages = r.packages.iter().map(|p| p.weight_grams).collect();
+        self.step(&r.store_id, &r.job_id, Step::Pack(packages)).await
+    }
+
+    async fn label_job(&self, request: Request<pb::JobRef>) -> Result<Response<pb::Job>, Status> {
+        let r = request.into_inner();
+        required(&r.store_id, &r.job_id)?;
+        let job = self
+            .service
+            .label(&r.store_id, &r.job_id, "")
+            .await
+            .map_err(command_status)?;
+        Ok(Response::new(job_pb(&job)))
+    }
+
+    async fn get_label(&self, request: Request<pb::JobRef>) -> Result<Response<pb::Label>, Status> {
+        let r = request.into_inner();
+        required(&r.store_id, &r.job_id)?;
+        let job = self
+            .service
+            .job(&r.job_id)
+            .filter(|j| j.node_id == r.store_id)
+            .ok_or_else(|| Status::not_found(format!("{} has no job {}", r.store_id, r.job_id)))?;
+        if job.label.is_empty() {
+            return Err(Status::failed_precondition(format!(
+                "job {} has no label yet: pack it, then LabelJob",
+                r.job_id
+            )));
+        }
+        Ok(Response::new(pb::Label {
+            job_id: job.job_id,
+            carrier: job.carrier,
+            tracking_number: job.tracking_number,
+            content_type: "application/zpl".to_owned(),
+            content: job.label.into_bytes(),
+        }))
+    }
+
+    async fn ship_job(&self, request: Request<pb::JobRef>) -> Result<Response<pb::Job>, Status> {
+        let r = request.into_inner();
+        self.step(&r.store_id, &r.job_id, Step::Ship).await
+    }
+
+    async fn mark_ready_for_pickup(&self, request: Request<pb::JobRef>) -> Result<Response<pb::Job>, Status> {
+        let r = request.into_inner();
+        let step = Step::ReadyForPickup {
+            pickup_code: pickup_code(),
+        };
+        self.step(&r.store_id, &r.job_id, step).await
+    }
+
+    async fn deposit_in_locker(
+        &self,
+        request: Request<pb::DepositInLockerRequest>,
+    ) -> Result<Response<pb::Job>, Status> {
+        let r = request.into_inner();
+        let step = Step::DepositInLocker {
+            locker_id: r.locker_id,
+            pickup_code: pickup_code(),
+        };
+        self.step(&r.store_id, &r.job_id, step).await
+    }
+
+    async fn customer_arrived(
+        &self,
+        request: Request<pb::CustomerArrivedRequest>,
+    ) -> Result<Response<pb::Job>, Status> {
+        let r = request.into_inner();
+        self.step(&r.store_id, &r.job_id, Step::CustomerArrived { bay: r.bay })
+            .await
+    }
+
+    async fn hand_over(&self, request: Request<pb::HandOverRequest>) -> Result<Response<pb::Job>, Status> {
+        let r = request.into_inner();
+        let mut bad = FieldViolations::new();
+        bad.check(r.pickup_code.trim().is_empty(), "pickup_code", "is required");
+        bad.into_result()?;
+        self.step(
+            &r.store_id,
+            &r.job_id,
+            Step::HandOver {
+                pickup_code: r.pickup_code,
+            },
+        )
+        .await
+    }
+
+    async fn receive_parcel(&self, request: Request<pb::JobRef>) -> Result<Response<pb::Job>, Status> {
+        let r = request.into_inner();
+        let step = Step::ReceiveParcel {
+            pickup_code: pickup_code(),
+        };
+        self.step(&r.store_id, &r.job_id, step).await
+    }
+}

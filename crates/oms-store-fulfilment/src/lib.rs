@@ -1,0 +1,15 @@
+//! Store fulfilment: the jobs routing gives the nodes, worked by store staff step by step or
+//! handed to a warehouse, 3PL or drop-ship supplier system and confirmed back.
+//!
+//! Reads top-down: [`domain`] holds the job lifecycle (pure), [`carriers`] chooses carrier
+//! and service and draws labels, [`app`] runs decisions through the writer and keeps the
+//! deadlines, [`grpc`] is the staff API, [`consumers`] take routing's requests and the
+//! nodes' confirmations, [`messages`] are what it announces, and [`service`] wires it.
+
+pub mod app;
+pub mod carriers;
+pub mod consumers;
+pub mod domain;
+pub mod grpc;
+pub mod messages;
+pub mod service;
