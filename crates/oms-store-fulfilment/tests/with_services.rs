@@ -198,7 +198,7 @@ impl Rig {
             .unwrap();
     }
 
-    async fn place(&mut self, external_id: &str, sku: &str) -> String {
+    async fn place(&mut self, external_id: &str, sku: &str, quantity: i64) -> String {
         let draft = orders::OrderDraft {
             channel: orders::Channel::Web as i32,
             external_order_id: external_id.into(),
@@ -210,7 +210,7 @@ impl Rig {
             lines: vec![orders::OrderLine {
                 line_id: "1".into(),
                 sku: sku.into(),
-                quantity: 1,
+                quantity,
                 unit_price: Some(common::Money {
                     amount_minor: 5_000,
                     currency: "EUR".into(),
@@ -235,7 +235,7 @@ impl Rig {
                 reference: format!("psp-{external_id}"),
                 tender: orders::TenderType::Card as i32,
                 authorised: Some(common::Money {
-                    amount_minor: 5_000,
+                    amount_minor: 5_000 * quantity,
                     currency: "EUR".into(),
                 }),
             }],
@@ -343,19 +343,21 @@ fn r(store: &str, job: &str) -> pb::JobRef {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_store_ships_an_order_and_a_rejected_one_goes_to_the_next_store() {
+async fn a_store_ships_an_order_and_rejected_or_short_picked_units_go_to_the_next_store() {
     let mut rig = Rig::start().await;
     rig.stock("store-alexanderplatz", "jacket-m", 1).await;
     rig.stock("store-kreuzberg", "jacket-m", 1).await;
     rig.stock("store-alexanderplatz", "boots", 1).await;
     rig.stock("store-kreuzberg", "boots", 1).await;
+    rig.stock("store-alexanderplatz", "scarf", 2).await;
+    rig.stock("store-kreuzberg", "scarf", 1).await;
     // Routing learns the stock from the ledger's events: wait until it has.
-    for sku in ["jacket-m", "boots"] {
+    for sku in ["jacket-m", "boots", "scarf"] {
         rig.wait_until_routing_sees(sku, 2).await;
     }
 
     // Ship from store: staff work the job end to end.
-    let shipped = rig.place("SHIP-1", "jacket-m").await;
+    let shipped = rig.place("SHIP-1", "jacket-m", 1).await;
     let job = rig.job_for("store-alexanderplatz", &shipped).await;
     let mut staff = rig.staff.clone();
     let store = "store-alexanderplatz";
@@ -399,7 +401,7 @@ async fn a_store_ships_an_order_and_a_rejected_one_goes_to_the_next_store() {
     .await;
 
     // The nearest store turns the next order down: it goes to the other store.
-    let rerouted = rig.place("SHIP-2", "boots").await;
+    let rerouted = rig.place("SHIP-2", "boots", 1).await;
     let first = rig.job_for("store-alexanderplatz", &rerouted).await;
     staff
         .reject_job(pb::RejectJobRequest {
@@ -417,5 +419,29 @@ async fn a_store_ships_an_order_and_a_rejected_one_goes_to_the_next_store() {
         inventory::ReservationStatus::Active as i32,
         "the rejected store's units are released"
     );
+
+    // A short pick: the store finds one scarf of two; the missing one goes to the other
+    // store and the first ships what it has.
+    let short = rig.place("SHIP-3", "scarf", 2).await;
+    let first = rig.job_for("store-alexanderplatz", &short).await;
+    assert_eq!(first.lines[0].ordered, 2);
+    staff
+        .accept_job(r("store-alexanderplatz", &first.job_id))
+        .await
+        .unwrap();
+    staff
+        .pick_job(pb::PickJobRequest {
+            store_id: "store-alexanderplatz".into(),
+            job_id: first.job_id.clone(),
+            lines: vec![pb::PickedLine {
+                order_line_id: "1".into(),
+                picked: 1,
+                ..Default::default()
+            }],
+        })
+        .await
+        .unwrap();
+    let rest = rig.job_for("store-kreuzberg", &short).await;
+    assert_eq!((rest.lines[0].sku.as_str(), rest.lines[0].ordered), ("scarf", 1));
     rig.stop().await;
 }
