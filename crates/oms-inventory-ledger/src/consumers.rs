@@ -184,9 +184,16 @@ impl MessageHandler<Ledger> for ReturnEvents {
                 ledger.restock(&e.return_id, &e.location_id, &lines, at)
             }
             // Authorisations, receipts and refunds move no stock: restocks do.
-            Some(Event::ReturnAuthorised(_) | Event::ReturnReceived(_) | Event::RefundConfirmed(_)) | None => {
-                Vec::new()
-            }
+            Some(
+                Event::ReturnAuthorised(_)
+                | Event::ReturnReceived(_)
+                | Event::RefundConfirmed(_)
+                | Event::ItemsWrittenOff(_)
+                | Event::RefundRequested(_)
+                | Event::RefundFailed(_)
+                | Event::ExchangeCreated(_),
+            )
+            | None => Vec::new(),
         };
         Ok(decision(ledger, changes, (), ctx.now))
     }

@@ -264,7 +264,14 @@ impl MessageHandler<Orders> for ReturnEvents {
                     at: at(&e.at),
                 },
             ),
-            Some(Event::ItemsRestocked(_)) | None => return Ok(Decision::reply(())),
+            Some(
+                Event::ItemsRestocked(_)
+                | Event::ItemsWrittenOff(_)
+                | Event::RefundRequested(_)
+                | Event::RefundFailed(_)
+                | Event::ExchangeCreated(_),
+            )
+            | None => return Ok(Decision::reply(())),
         };
         run(orders, &order_id, &[command], ctx)
     }
