@@ -1,0 +1,204 @@
+//! The application service: returns' decisions through the writer (events and the messages
+//! announcing them in one commit), and replacement orders placed through order capture.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use oms_eventsourcing::clock::SharedClock;
+use oms_eventsourcing::telemetry::current_traceparent;
+use oms_eventsourcing::writer::Context;
+use oms_eventsourcing::{CommandError, CommandMeta, Decision, EventStore, StoreError, Writer, WriterConfig};
+use oms_proto::common::v1 as common;
+use oms_proto::orders::v1 as orders;
+use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
+use prost::Message as _;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::domain::{Events, Policy, Return, Returns, ReturnsError, ReturnsEvent, StartReturn};
+use crate::messages;
+
+pub type Outcome<T> = Result<T, CommandError<ReturnsError>>;
+
+#[derive(Clone)]
+pub struct ReturnsService {
+    writer: Writer<Returns>,
+    policy: Policy,
+    orders: OrderCaptureClient<Channel>,
+}
+
+/// The events with the messages announcing them, per return.
+pub fn decision(state: &Returns, events: Events, now: DateTime<Utc>) -> Decision<ReturnsEvent, ()> {
+    let mut decision = Decision::reply(());
+    let mut by_return: Vec<(String, Vec<ReturnsEvent>)> = Vec::new();
+    for (stream, event) in events {
+        if stream.starts_with("return:") {
+            match by_return.iter_mut().find(|(s, _)| *s == stream) {
+                Some((_, list)) => list.push(event.clone()),
+                None => by_return.push((stream.clone(), vec![event.clone()])),
+            }
+        }
+        decision = decision.event(stream, event);
+    }
+    for (stream, events) in by_return {
+        let before = stream.strip_prefix("return:").and_then(|id| state.get(id));
+        decision = decision.publish_all(messages::for_events(before, &events, now));
+    }
+    decision
+}
+
+impl ReturnsService {
+    /// `orders_url`: order capture's gRPC address, where replacement orders are placed.
+    pub async fn start(
+        store: EventStore,
+        clock: SharedClock,
+        config: WriterConfig,
+        policy: Policy,
+        orders_url: &str,
+    ) -> anyhow::Result<Self> {
+        let endpoint = Endpoint::from_shared(orders_url.to_owned())
+            .map_err(|e| anyhow::anyhow!("the order capture URL {orders_url:?} is not a URL: {e}"))?
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(10));
+        let orders = OrderCaptureClient::new(endpoint.connect_lazy());
+        let (writer, report) = Writer::<Returns>::start(store, clock, config)
+            .await
+            .map_err(|e: StoreError| anyhow::anyhow!(e))?;
+        tracing::info!(
+            events = report.events_applied,
+            returns = writer.read(Returns::len),
+            "returns ready"
+        );
+        Ok(Self { writer, policy, orders })
+    }
+
+    pub fn writer(&self) -> &Writer<Returns> {
+        &self.writer
+    }
+
+    fn meta(request_id: &str) -> CommandMeta {
+        let meta = CommandMeta::new().with_traceparent(current_traceparent());
+        if request_id.is_empty() {
+            meta
+        } else {
+            meta.with_idempotency_key(format!("return/{request_id}"))
+        }
+    }
+
+    async fn run(
+        &self,
+        request_id: &str,
+        decide: impl FnOnce(&Returns, DateTime<Utc>) -> Result<Events, ReturnsError> + Send + 'static,
+    ) -> Outcome<()> {
+        self.writer
+            .execute(Self::meta(request_id), move |state: &Returns, ctx: &Context<'_>| {
+                let events = decide(state, ctx.now)?;
+                Ok(decision(state, events, ctx.now))
+            })
+            .await
+    }
+
+    fn answer(&self, return_id: &str) -> Outcome<Return> {
+        self.get(return_id)
+            .ok_or_else(|| CommandError::Rejected(ReturnsError::UnknownReturn(return_id.to_owned())))
+    }
+
+    /// Authorises the return; for an exchange, places the replacement order too.
+    pub async fn start_return(&self, request: StartReturn, request_id: &str) -> Outcome<Return> {
+        let return_id = request.return_id.clone();
+        let policy = self.policy;
+        self.run(request_id, move |state, now| state.start(request, &policy, now))
+            .await?;
+        let ret = self.answer(&return_id)?;
+        if !ret.exchange.is_empty() && ret.replacement_order_id.is_empty() {
+            match self.place_replacement(&ret).await {
+                Ok(replacement) => {
+                    let id = return_id.clone();
+                    self.run("", move |state, now| state.exchange_created(&id, &replacement, now))
+                        .await?;
+                }
+                Err(e) => {
+                    tracing::warn!(return_id, error = %e, "the replacement order was not placed; start the return again to retry")
+                }
+            }
+        }
+        self.answer(&return_id)
+    }
+
+    /// The replacement order: the original order's customer, delivery and address, the
+    /// exchanged units priced as the returned ones, paid by the return.
+    async fn place_replacement(&self, ret: &Return) -> Result<String, tonic::Status> {
+        let original = self
+            .writer
+            .read(|s| s.order(&ret.order_id).map(|o| o.draft.clone()))
+            .unwrap_or_default();
+        let mut draft = orders::OrderDraft::decode(original.as_slice()).unwrap_or_default();
+        let price = |line_id: &str| {
+            ret.lines
+                .iter()
+                .find(|l| l.line_id == line_id)
+                .map_or(0, |l| l.unit_price_minor)
+        };
+        draft.external_order_id = format!("exchange-{}", ret.return_id);
+        draft.lines = ret
+            .exchange
+            .iter()
+            .enumerate()
+            .map(|(i, x)| orders::OrderLine {
+                line_id: (i + 1).to_string(),
+                sku: x.sku.clone(),
+                quantity: x.quantity,
+                unit_price: Some(common::Money {
+                    amount_minor: price(&x.line_id),
+                    currency: ret.currency.clone(),
+                }),
+                description: format!("exchange for line {} of order {}", x.line_id, ret.order_id),
+            })
+            .collect();
+        draft.shipping_fee = None;
+        draft.release_at = None;
+        draft.payments = vec![orders::Payment {
+            reference: format!("return:{}", ret.return_id),
+            tender: orders::TenderType::StoreCredit as i32,
+            authorised: Some(common::Money {
+                amount_minor: ret.exchange_minor(),
+                currency: ret.currency.clone(),
+            }),
+        }];
+        let placed = self
+            .orders
+            .clone()
+            .place_order(orders::PlaceOrderRequest { order: Some(draft) })
+            .await?;
+        Ok(placed.into_inner().order_id)
+    }
+
+    pub async fn receive(&self, return_id: &str, location_id: &str, lines: Vec<(String, i64)>) -> Outcome<Return> {
+        let (id, location) = (return_id.to_owned(), location_id.to_owned());
+        self.run("", move |state, now| state.receive(&id, &location, lines, now))
+            .await?;
+        self.answer(return_id)
+    }
+
+    pub async fn inspect(&self, return_id: &str, lines: Vec<(String, i64, i64)>) -> Outcome<Return> {
+        let id = return_id.to_owned();
+        let policy = self.policy;
+        self.run("", move |state, now| state.inspect(&id, lines, &policy, now))
+            .await?;
+        self.answer(return_id)
+    }
+
+    pub async fn retry_refund(&self, return_id: &str) -> Outcome<Return> {
+        let id = return_id.to_owned();
+        self.run("", move |state, now| state.retry_refunds(&id, now)).await?;
+        self.answer(return_id)
+    }
+
+    pub fn get(&self, return_id: &str) -> Option<Return> {
+        self.writer.read(|s| s.get(return_id).cloned())
+    }
+
+    pub fn of_order(&self, order_id: &str) -> Vec<Return> {
+        self.writer
+            .read(|s| s.of_order(order_id).into_iter().cloned().collect())
+    }
+}

@@ -1,0 +1,223 @@
+//! The returns API.
+
+use oms_proto::common::v1 as common;
+use oms_proto::returns::v1 as pb;
+use oms_proto::returns::v1::returns_server::{Returns as ReturnsApi, ReturnsServer};
+use oms_service::convert::timestamp;
+use oms_service::{FieldViolations, ToStatus, command_status};
+use tonic::{Request, Response, Status};
+
+use crate::app::ReturnsService;
+use crate::domain::{ExchangeLine, Method, RefundStatus, Return, ReturnStatus, ReturnsError, StartReturn};
+
+pub struct ReturnsGrpc {
+    service: ReturnsService,
+}
+
+impl ReturnsGrpc {
+    pub fn server(service: ReturnsService) -> ReturnsServer<Self> {
+        ReturnsServer::new(Self { service })
+    }
+}
+
+impl ToStatus for ReturnsError {
+    fn to_status(&self) -> Status {
+        match self {
+            ReturnsError::Invalid(fields) => {
+                let mut violations = FieldViolations::new();
+                for (field, description) in fields {
+                    violations.add(field.clone(), description.clone());
+                }
+                violations.into_status()
+            }
+            ReturnsError::UnknownOrder(_) | ReturnsError::UnknownReturn(_) | ReturnsError::UnknownRefund(_) => {
+                Status::not_found(self.to_string())
+            }
+            ReturnsError::NotNow { .. } => Status::failed_precondition(self.to_string()),
+        }
+    }
+}
+
+fn money(amount_minor: i64, currency: &str) -> Option<common::Money> {
+    Some(common::Money {
+        amount_minor,
+        currency: currency.to_owned(),
+    })
+}
+
+pub fn return_pb(r: &Return) -> pb::Return {
+    pb::Return {
+        return_id: r.return_id.clone(),
+        order_id: r.order_id.clone(),
+        status: match r.status {
+            ReturnStatus::Authorised => pb::ReturnStatus::Authorised,
+            ReturnStatus::Received => pb::ReturnStatus::Received,
+            ReturnStatus::Inspected => pb::ReturnStatus::Inspected,
+            ReturnStatus::RefundPending => pb::ReturnStatus::RefundPending,
+            ReturnStatus::RefundFailed => pb::ReturnStatus::RefundFailed,
+            ReturnStatus::Completed => pb::ReturnStatus::Completed,
+        } as i32,
+        method: match r.method {
+            Method::InStore => pb::ReturnMethod::InStore,
+            Method::Mail => pb::ReturnMethod::Mail,
+            Method::Locker => pb::ReturnMethod::Locker,
+        } as i32,
+        store_id: r.store_id.clone(),
+        location_id: r.location_id.clone(),
+        lines: r
+            .lines
+            .iter()
+            .map(|l| pb::ReturnLineState {
+                order_line_id: l.line_id.clone(),
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                reason_code: l.reason_code.clone(),
+                received: l.received,
+                resellable: l.resellable,
+                damaged: l.damaged,
+                unit_price: money(l.unit_price_minor, &r.currency),
+            })
+            .collect(),
+        refunds: r
+            .refunds
+            .iter()
+            .map(|f| pb::Refund {
+                refund_id: f.refund_id.clone(),
+                amount: money(f.amount_minor, &r.currency),
+                tender: f.tender.clone(),
+                payment_reference: f.reference.clone(),
+                status: match f.status {
+                    RefundStatus::Requested => "requested",
+                    RefundStatus::Confirmed => "confirmed",
+                    RefundStatus::Failed => "failed",
+                    RefundStatus::Retried => "retried",
+                }
+                .to_owned(),
+                reason: f.reason.clone(),
+            })
+            .collect(),
+        refunded: money(r.refunded_minor(), &r.currency),
+        replacement_order_id: r.replacement_order_id.clone(),
+        store_credit: r.store_credit,
+        requested_by: r.requested_by.clone(),
+        created_at: Some(timestamp(r.created_at)),
+    }
+}
+
+fn required(value: &str, field: &str) -> Result<(), Status> {
+    let mut bad = FieldViolations::new();
+    bad.check(value.trim().is_empty(), field, "is required");
+    bad.into_result()
+}
+
+#[tonic::async_trait]
+impl ReturnsApi for ReturnsGrpc {
+    async fn start_return(&self, request: Request<pb::StartReturnRequest>) -> Result<Response<pb::Return>, Status> {
+        let r = request.into_inner();
+        let mut bad = FieldViolations::new();
+        bad.check(r.order_id.trim().is_empty(), "order_id", "is required");
+        let method = match pb::ReturnMethod::try_from(r.method) {
+            Ok(pb::ReturnMethod::InStore) => Method::InStore,
+            Ok(pb::ReturnMethod::Mail) => Method::Mail,
+            Ok(pb::ReturnMethod::Locker) => Method::Locker,
+            _ => {
+                bad.add("method", "must be in store, mail or locker");
+                Method::Mail
+            }
+        };
+        bad.into_result()?;
+        // The request id names the return, so a retry finds the first one.
+        let return_id = if r.request_id.is_empty() {
+            format!("RET-{}", uuid::Uuid::now_v7().simple())
+        } else {
+            format!("RET-{}", r.request_id)
+        };
+        let request = StartReturn {
+            return_id,
+            order_id: r.order_id,
+            lines: r
+                .lines
+                .into_iter()
+                .map(|l| (l.order_line_id, l.quantity, l.reason_code))
+                .collect(),
+            method,
+            store_id: r.store_id,
+            store_credit: r.store_credit,
+            exchange: r
+                .exchange
+                .into_iter()
+                .map(|x| ExchangeLine {
+                    line_id: x.order_line_id,
+                    sku: x.sku,
+                    quantity: x.quantity,
+                })
+                .collect(),
+            requested_by: if r.requested_by.is_empty() {
+                "customer".to_owned()
+            } else {
+                r.requested_by
+            },
+        };
+        let ret = self
+            .service
+            .start_return(request, &r.request_id)
+            .await
+            .map_err(command_status)?;
+        Ok(Response::new(return_pb(&ret)))
+    }
+
+    async fn receive_return(&self, request: Request<pb::ReceiveReturnRequest>) -> Result<Response<pb::Return>, Status> {
+        let r = request.into_inner();
+        required(&r.return_id, "return_id")?;
+        let lines = r.lines.into_iter().map(|l| (l.order_line_id, l.quantity)).collect();
+        let ret = self
+            .service
+            .receive(&r.return_id, &r.location_id, lines)
+            .await
+            .map_err(command_status)?;
+        Ok(Response::new(return_pb(&ret)))
+    }
+
+    async fn inspect_return(&self, request: Request<pb::InspectReturnRequest>) -> Result<Response<pb::Return>, Status> {
+        let r = request.into_inner();
+        required(&r.return_id, "return_id")?;
+        let lines = r
+            .lines
+            .into_iter()
+            .map(|l| (l.order_line_id, l.resellable, l.damaged))
+            .collect();
+        let ret = self
+            .service
+            .inspect(&r.return_id, lines)
+            .await
+            .map_err(command_status)?;
+        Ok(Response::new(return_pb(&ret)))
+    }
+
+    async fn retry_refund(&self, request: Request<pb::RetryRefundRequest>) -> Result<Response<pb::Return>, Status> {
+        let r = request.into_inner();
+        required(&r.return_id, "return_id")?;
+        let ret = self.service.retry_refund(&r.return_id).await.map_err(command_status)?;
+        Ok(Response::new(return_pb(&ret)))
+    }
+
+    async fn get_return(&self, request: Request<pb::GetReturnRequest>) -> Result<Response<pb::Return>, Status> {
+        let r = request.into_inner();
+        required(&r.return_id, "return_id")?;
+        let ret = self
+            .service
+            .get(&r.return_id)
+            .ok_or_else(|| Status::not_found(format!("return {} does not exist", r.return_id)))?;
+        Ok(Response::new(return_pb(&ret)))
+    }
+
+    async fn list_returns(
+        &self,
+        request: Request<pb::ListReturnsRequest>,
+    ) -> Result<Response<pb::ListReturnsResponse>, Status> {
+        let r = request.into_inner();
+        required(&r.order_id, "order_id")?;
+        let returns = self.service.of_order(&r.order_id).iter().map(return_pb).collect();
+        Ok(Response::new(pb::ListReturnsResponse { returns }))
+    }
+}
