@@ -788,7 +788,9 @@ impl<M: Model> Runner<M> {
                 return None;
             }
         };
-        let now = self.shared.clock.now();
+        // The log keeps microseconds (PostgreSQL's precision): the live state sees the
+        // recorded time as a replay will read it back.
+        let now = chrono::SubsecRound::trunc_subsecs(self.shared.clock.now(), 6);
         let mut batch = CommitBatch {
             recorded_at: now,
             ..CommitBatch::default()
