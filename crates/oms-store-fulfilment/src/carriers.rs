@@ -69,7 +69,10 @@ pub fn tracking_number(service: &CarrierService, job_id: &str) -> String {
 /// A 4×6 inch label in ZPL: sender, recipient, service, tracking number as a Code 128
 /// barcode and the order reference.
 pub fn label(job: &Job, service: &CarrierService, tracking_number: &str) -> String {
-    let to = job.ship_to.clone().unwrap_or_default();
+    let to = job.ship_to.clone().unwrap_or_else(|| ShipTo {
+        name: format!("Store {} (pickup)", job.pickup_store_id),
+        ..ShipTo::default()
+    });
     let ShipTo {
         name,
         lines,

@@ -253,7 +253,8 @@ impl Fulfilment {
                 bad.push((format!("lines[{i}]"), "needs a SKU and 1 unit or more".to_owned()));
             }
         }
-        if job.kind == JobKind::Ship && job.ship_to.is_none() {
+        // A store shipping to another store (for a pickup there) ships to that store.
+        if job.kind == JobKind::Ship && job.ship_to.is_none() && job.pickup_store_id.is_empty() {
             bad.push(("shipping_address".to_owned(), "is required to ship".to_owned()));
         }
         if !bad.is_empty() {

@@ -36,6 +36,7 @@ impl JobKind {
             }
             (true, "DELIVERY_METHOD_CURBSIDE") if !pickup_elsewhere => JobKind::Curbside,
             (true, "DELIVERY_METHOD_LOCKER") if !pickup_elsewhere => JobKind::Locker,
+            // Shipped to the customer, or to the store they collect at.
             (true, _) => JobKind::Ship,
             (false, _) if pickup_elsewhere => JobKind::ShipToStore,
             (false, _) => JobKind::External,
