@@ -5,7 +5,7 @@ CARGO ?= cargo
 export OMS_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help build test bench fmt lint run check-tools
+.PHONY: help build test bench fmt lint run simulate verify check-tools
 
 help:
 	@echo "make build   compile everything"
@@ -13,7 +13,9 @@ help:
 	@echo "make bench   run the benchmarks; each prints its figures and RESULT lines"
 	@echo "make fmt     format the code"
 	@echo "make lint    rustfmt check and clippy with warnings as errors"
-	@echo "make run     run the whole system on the embedded default"
+	@echo "make run     run the whole system on the embedded default, with sample data"
+	@echo "make simulate  simulate an omnichannel day against the running system (another terminal)"
+	@echo "make verify  replay every service's log and compare (with the system stopped)"
 
 build:
 	$(CARGO) build --workspace --all-targets
@@ -40,7 +42,13 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 run:
-	@echo "The one-command embedded mode is not built yet." >&2; exit 1
+	$(CARGO) run -p oms-cli --bin oms -- run --sample
+
+simulate:
+	$(CARGO) run -p oms-cli --bin oms -- simulate
+
+verify:
+	$(CARGO) run -p oms-cli --bin oms -- verify
 
 check-tools:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not answering on 127.0.0.1:5432: start it (see README, 'Running the tests')." >&2; exit 1; }

@@ -1,0 +1,281 @@
+//! The whole OMS in one process on the embedded default: every service on its own SQLite
+//! file, talking through the in-process transport (each consumer reads the publishing
+//! service's outbox), each gRPC API on its documented port.
+//!
+//! Nothing outside the OMS runs here, so two sandbox adapters stand in for the systems a
+//! retailer connects: a WMS that ships every warehouse, 3PL and supplier job in full, and a
+//! payment gateway that confirms every refund. They are consumers like any other.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use oms_eventsourcing::clock::SharedClock;
+use oms_eventsourcing::writer::Context;
+use oms_eventsourcing::{Decision, StoreConfig, WriterConfig};
+use oms_inventory_ledger::domain::LedgerPolicy;
+use oms_inventory_ledger::service::{InventoryConfig, RunningInventory};
+use oms_order_capture::service::{OrderCaptureConfig, RunningOrderCapture};
+use oms_proto::fulfilment::v1 as fulfilment;
+use oms_proto::returns::v1 as returns;
+use oms_returns::domain::{Policy, Returns, ReturnsEvent};
+use oms_returns::service::{ReturnsConfig, RunningReturns};
+use oms_routing::router::RouterConfig;
+use oms_routing::service::{RoutingConfig, RunningRouting};
+use oms_service::wiring::Publisher;
+use oms_service::{Outboxes, Tasks, Wiring, assemble};
+use oms_store_fulfilment::carriers::Carriers;
+use oms_store_fulfilment::domain::{Deadlines, Fulfilment, JobEvent};
+use oms_store_fulfilment::service::{FulfilmentConfig, RunningFulfilment};
+use oms_transport::{Handling, Message, MessageHandler};
+use prost::Message as _;
+use tokio::net::TcpListener;
+
+#[derive(Debug, Clone)]
+pub struct EmbeddedConfig {
+    /// Where the five SQLite files are kept.
+    pub data_dir: PathBuf,
+    pub host: IpAddr,
+    /// Order capture listens here, the ledger on the next port, then routing, store
+    /// fulfilment and returns. 0: any free ports.
+    pub base_port: u16,
+    /// Run the sandbox WMS and payment gateway.
+    pub sandbox: bool,
+    pub deadlines: Deadlines,
+}
+
+/// Where each API answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Addrs {
+    pub orders: SocketAddr,
+    pub ledger: SocketAddr,
+    pub routing: SocketAddr,
+    pub fulfilment: SocketAddr,
+    pub returns: SocketAddr,
+}
+
+impl Addrs {
+    /// The documented ports on `host`.
+    pub fn on(host: &str, base_port: u16) -> anyhow::Result<Self> {
+        let at = |offset: u16| -> anyhow::Result<SocketAddr> {
+            format!("{host}:{}", base_port + offset)
+                .parse()
+                .with_context(|| format!("{host} is not an IP address"))
+        };
+        Ok(Self {
+            orders: at(0)?,
+            ledger: at(1)?,
+            routing: at(2)?,
+            fulfilment: at(3)?,
+            returns: at(4)?,
+        })
+    }
+}
+
+pub struct Embedded {
+    pub addrs: Addrs,
+    ledger: RunningInventory,
+    orders: RunningOrderCapture,
+    routing: RunningRouting,
+    fulfilment: RunningFulfilment,
+    returns: RunningReturns,
+    sandbox: Tasks,
+}
+
+async fn bind(host: IpAddr, base_port: u16, offset: u16, service: &str) -> anyhow::Result<TcpListener> {
+    let port = if base_port == 0 { 0 } else { base_port + offset };
+    let addr = SocketAddr::new(host, port);
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} for {service}: is another OMS running? Stop it, or pass --base-port")
+    })
+}
+
+fn store(config: &EmbeddedConfig, name: &str) -> anyhow::Result<StoreConfig> {
+    let path = config.data_dir.join(format!("{name}.db"));
+    Ok(StoreConfig::from_url(&format!("sqlite://{}", path.display()), name)?)
+}
+
+impl Embedded {
+    pub async fn start(config: EmbeddedConfig, clock: SharedClock) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}: pass --data-dir",
+                config.data_dir.display()
+            )
+        })?;
+        let outboxes = Outboxes::new();
+        let wiring = || Wiring::InProcess(outboxes.clone());
+        let (host, base) = (config.host, config.base_port);
+        let ledger = oms_inventory_ledger::service::start(
+            InventoryConfig {
+                store: store(&config, "inventory")?,
+                policy: LedgerPolicy::default(),
+                writer: WriterConfig::default(),
+                expiry_every: Duration::from_secs(5),
+            },
+            wiring(),
+            clock.clone(),
+            bind(host, base, 1, "the inventory ledger").await?,
+        )
+        .await?;
+        let orders = oms_order_capture::service::start(
+            OrderCaptureConfig {
+                store: store(&config, "orders")?,
+                writer: WriterConfig::default(),
+            },
+            wiring(),
+            clock.clone(),
+            bind(host, base, 0, "order capture").await?,
+        )
+        .await?;
+        let routing = oms_routing::service::start(
+            RoutingConfig {
+                store: store(&config, "routing")?,
+                writer: WriterConfig::default(),
+                router: RouterConfig::default(),
+                ledger_url: format!("http://{}", ledger.addr),
+                reservation_ttl: Duration::from_secs(14 * 24 * 3600),
+            },
+            wiring(),
+            clock.clone(),
+            bind(host, base, 2, "routing").await?,
+        )
+        .await?;
+        let fulfilment = oms_store_fulfilment::service::start(
+            FulfilmentConfig {
+                store: store(&config, "fulfilment")?,
+                writer: WriterConfig::default(),
+                deadlines: config.deadlines,
+                carriers: Carriers::default(),
+                deadline_every: Duration::from_secs(1),
+            },
+            wiring(),
+            clock.clone(),
+            bind(host, base, 3, "store fulfilment").await?,
+        )
+        .await?;
+        let returns = oms_returns::service::start(
+            ReturnsConfig {
+                store: store(&config, "returns")?,
+                writer: WriterConfig::default(),
+                policy: Policy::default(),
+                orders_url: format!("http://{}", orders.addr),
+            },
+            wiring(),
+            clock,
+            bind(host, base, 4, "returns").await?,
+        )
+        .await?;
+        let mut sandbox = Tasks::new();
+        if config.sandbox {
+            let w = wiring();
+            let writer = fulfilment.fulfilment.writer();
+            let from = Publisher::Service("store-fulfilment");
+            assemble::consumer(
+                &mut sandbox,
+                &w,
+                writer,
+                "sandbox.wms",
+                from,
+                "oms.fulfilment.v1",
+                SandboxWms,
+            )
+            .await?;
+            let writer = returns.returns.writer();
+            let from = Publisher::Service("returns");
+            assemble::consumer(
+                &mut sandbox,
+                &w,
+                writer,
+                "sandbox.payments",
+                from,
+                "oms.returns.v1",
+                SandboxPayments,
+            )
+            .await?;
+        }
+        let addrs = Addrs {
+            orders: orders.addr,
+            ledger: ledger.addr,
+            routing: routing.addr,
+            fulfilment: fulfilment.addr,
+            returns: returns.addr,
+        };
+        Ok(Self {
+            addrs,
+            ledger,
+            orders,
+            routing,
+            fulfilment,
+            returns,
+            sandbox,
+        })
+    }
+
+    /// Stops everything: each service finishes what it is doing and snapshots.
+    pub async fn stop(self) {
+        self.sandbox.stop().await;
+        self.returns.stop().await;
+        self.fulfilment.stop().await;
+        self.routing.stop().await;
+        self.orders.stop().await;
+        self.ledger.stop().await;
+    }
+}
+
+/// A WMS that ships every job it is given, in full, at once.
+struct SandboxWms;
+
+impl MessageHandler<Fulfilment> for SandboxWms {
+    fn handle(
+        &self,
+        state: &Fulfilment,
+        message: &Message,
+        ctx: &Context<'_>,
+    ) -> Result<Decision<JobEvent, ()>, Handling> {
+        let event = fulfilment::FulfilmentEvent::decode(message.payload.as_slice())
+            .map_err(|e| Handling::poison(format!("not an oms.fulfilment.v1.FulfilmentEvent: {e}")))?;
+        let Some(fulfilment::fulfilment_event::Event::JobRequested(job)) = event.event else {
+            return Ok(Decision::reply(()));
+        };
+        let shipped = job
+            .lines
+            .iter()
+            .map(|l| (l.order_line_id.clone(), l.quantity))
+            .collect();
+        let tracking = format!("SBX{}", job.job_id.len() * 7919 + job.order_id.len());
+        let events = state
+            .node_shipped(&job.job_id, "sandbox".to_owned(), tracking, shipped, ctx.now)
+            .map_err(|e| Handling::poison(e.to_string()))?;
+        Ok(oms_store_fulfilment::app::decision(state, events, ctx.now))
+    }
+}
+
+/// A payment gateway that refunds every request.
+struct SandboxPayments;
+
+impl MessageHandler<Returns> for SandboxPayments {
+    fn handle(
+        &self,
+        state: &Returns,
+        message: &Message,
+        ctx: &Context<'_>,
+    ) -> Result<Decision<ReturnsEvent, ()>, Handling> {
+        let event = returns::ReturnEvent::decode(message.payload.as_slice())
+            .map_err(|e| Handling::poison(format!("not an oms.returns.v1.ReturnEvent: {e}")))?;
+        let Some(returns::return_event::Event::RefundRequested(refund)) = event.event else {
+            return Ok(Decision::reply(()));
+        };
+        let events = state
+            .payment_result(&refund.refund_id, None, ctx.now)
+            .map_err(|e| Handling::poison(e.to_string()))?;
+        Ok(oms_returns::app::decision(state, events, ctx.now))
+    }
+}
+
+/// The clock of a running system.
+pub fn system_clock() -> SharedClock {
+    Arc::new(oms_eventsourcing::SystemClock)
+}

@@ -1,0 +1,76 @@
+//! The whole OMS in one process on the embedded default, a simulated day against it
+//! through the public APIs, and then every service's log replayed and verified.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use oms_cli::embedded::{Embedded, EmbeddedConfig, system_clock};
+use oms_cli::simulate::{SimulationConfig, simulate};
+use oms_cli::verify::verify_all;
+use oms_eventsourcing::StoreConfig;
+use oms_store_fulfilment::domain::Deadlines;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_simulated_day_on_the_embedded_default_settles_and_every_log_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EmbeddedConfig {
+        data_dir: dir.path().to_path_buf(),
+        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        base_port: 0,
+        sandbox: true,
+        deadlines: Deadlines::default(),
+    };
+    let running = Embedded::start(config.clone(), system_clock())
+        .await
+        .expect("the OMS starts");
+    let day = SimulationConfig {
+        orders: 60,
+        concurrency: 8,
+        return_share: 0.3,
+        timeout: Duration::from_secs(120),
+        progress: false,
+        ..SimulationConfig::default()
+    };
+    let kpis = simulate(&running.addrs, &day).await.expect("the day runs");
+    println!("{kpis}");
+    assert_eq!(kpis.orders, 60);
+    // Most orders end shipped or collected; the rest wait for stock or a person, or
+    // are still moving when the day ends.
+    assert!(kpis.fulfilled >= 30, "{kpis}");
+    assert_eq!(
+        kpis.fulfilled + kpis.backordered + kpis.review + kpis.open.values().sum::<usize>(),
+        60,
+        "every order is accounted for: {kpis}"
+    );
+    assert!(
+        kpis.jobs_at_stores > 0 && kpis.jobs > kpis.jobs_at_stores,
+        "stores and the warehouse both fulfil: {kpis}"
+    );
+    assert!(kpis.jobs_collected > 0, "{kpis}");
+    assert!(kpis.returns > 0 && kpis.refunded_minor > 0, "{kpis}");
+    running.stop().await;
+
+    // Stopped, each service replays its log to the state it had.
+    let verdicts = verify_all(
+        |name| {
+            Ok(StoreConfig::from_url(
+                &format!("sqlite://{}", dir.path().join(format!("{name}.db")).display()),
+                name,
+            )?)
+        },
+        false,
+    )
+    .await
+    .expect("every log replays");
+    assert_eq!(verdicts.len(), 5);
+    for v in &verdicts {
+        assert!(v.matches, "{v:?}");
+        assert!(v.events > 0, "{v:?}");
+    }
+
+    // And it starts again on the same files, with what it had.
+    let again = Embedded::start(config, system_clock())
+        .await
+        .expect("the OMS starts again");
+    again.stop().await;
+}
