@@ -5,7 +5,7 @@ CARGO ?= cargo
 export OMS_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help build test bench fmt lint run simulate verify check-tools
+.PHONY: help build test bench fmt lint run simulate verify check-deploy check-tools
 
 help:
 	@echo "make build   compile everything"
@@ -20,7 +20,7 @@ help:
 build:
 	$(CARGO) build --workspace --all-targets
 
-test: check-tools
+test: check-tools check-deploy
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
@@ -49,6 +49,9 @@ simulate:
 
 verify:
 	$(CARGO) run -p oms-cli --bin oms -- verify
+
+check-deploy:
+	@python3 deploy/check.py
 
 check-tools:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not answering on 127.0.0.1:5432: start it (see README, 'Running the tests')." >&2; exit 1; }
