@@ -1,0 +1,146 @@
+//! The five services as separate processes: each binary started with its own PostgreSQL
+//! schema, all on one tansu broker, each API on a free loopback port. A process can be
+//! killed (SIGKILL, no goodbye) and started again on the same store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use oms_cli::embedded::Addrs;
+use oms_eventsourcing::StoreConfig;
+use oms_eventsourcing::testing::{TestBackend, TestStore};
+use oms_transport::testing::{TansuBroker, free_port};
+
+pub const SERVICES: [&str; 5] = [
+    "oms-inventory-ledger",
+    "oms-order-capture",
+    "oms-routing",
+    "oms-store-fulfilment",
+    "oms-returns",
+];
+
+/// The service binaries, built next to this test's executable.
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows where it runs");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --bins` (make test builds it)",
+        path.display()
+    );
+    path
+}
+
+/// Builds the service binaries (a no-op when they are up to date).
+pub fn build_binaries() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(cargo);
+    command.args(["build", "--quiet"]);
+    for service in SERVICES {
+        command.args(["-p", service, "--bin", service]);
+    }
+    let status = command.status().expect("cargo runs");
+    assert!(status.success(), "the service binaries do not build");
+}
+
+struct Process {
+    name: &'static str,
+    store: TestStore,
+    addr: SocketAddr,
+    child: Option<Child>,
+}
+
+pub struct System {
+    _broker: TansuBroker,
+    bootstrap: String,
+    processes: Vec<Process>,
+}
+
+impl System {
+    pub async fn start() -> Self {
+        build_binaries();
+        let broker = tokio::task::spawn_blocking(TansuBroker::start).await.unwrap();
+        let bootstrap = broker.bootstrap_servers();
+        let mut processes = Vec::new();
+        for name in SERVICES {
+            processes.push(Process {
+                name,
+                store: TestStore::new(TestBackend::Postgres).await,
+                addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+                child: None,
+            });
+        }
+        let mut system = Self {
+            _broker: broker,
+            bootstrap,
+            processes,
+        };
+        for name in SERVICES {
+            system.launch(name);
+        }
+        system
+    }
+
+    pub fn addr(&self, name: &str) -> SocketAddr {
+        self.processes.iter().find(|p| p.name == name).expect("a service").addr
+    }
+
+    pub fn addrs(&self) -> Addrs {
+        Addrs {
+            orders: self.addr("oms-order-capture"),
+            ledger: self.addr("oms-inventory-ledger"),
+            routing: self.addr("oms-routing"),
+            fulfilment: self.addr("oms-store-fulfilment"),
+            returns: self.addr("oms-returns"),
+        }
+    }
+
+    /// Starts (or starts again) a service's process on its store.
+    pub fn launch(&mut self, name: &str) {
+        let ledger = self.addr("oms-inventory-ledger");
+        let orders = self.addr("oms-order-capture");
+        let bootstrap = self.bootstrap.clone();
+        let process = self.processes.iter_mut().find(|p| p.name == name).expect("a service");
+        let StoreConfig::Postgres { url, schema, .. } = &process.store.config else {
+            panic!("the end-to-end stores are on PostgreSQL")
+        };
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let child = Command::new(binary(name))
+            .env("OMS_STORE_URL", format!("{url}{sep}schema={schema}"))
+            .env("OMS_GRPC_ADDR", process.addr.to_string())
+            .env("OMS_KAFKA_BOOTSTRAP_SERVERS", &bootstrap)
+            .env("OMS_KAFKA_TOPIC_PARTITIONS", "3")
+            // tansu 0.6.0 needs one record per produced batch (see TansuBroker::config).
+            .env("OMS_KAFKA_BATCH_NUM_MESSAGES", "1")
+            .env("OMS_LEDGER_URL", format!("http://{ledger}"))
+            .env("OMS_ORDERS_URL", format!("http://{orders}"))
+            .env("RUST_LOG", "warn")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        process.child = Some(child);
+    }
+
+    /// Kills a service's process as a crash would: no shutdown, nothing flushed.
+    pub fn kill(&mut self, name: &str) {
+        let process = self.processes.iter_mut().find(|p| p.name == name).expect("a service");
+        if let Some(mut child) = process.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        for process in &mut self.processes {
+            if let Some(mut child) = process.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
