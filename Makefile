@@ -33,6 +33,7 @@ bench:
 	$(CARGO) bench -p oms-inventory-ledger --bench inventory
 	$(CARGO) bench -p oms-order-capture --bench orders
 	$(CARGO) bench -p oms-routing --bench routing
+	$(CARGO) bench -p oms-cli --bench e2e
 
 fmt:
 	$(CARGO) fmt --all

@@ -33,10 +33,28 @@ use oms_transport::{Handling, Message, MessageHandler};
 use prost::Message as _;
 use tokio::net::TcpListener;
 
+/// Where the services keep their logs.
+#[derive(Debug, Clone)]
+pub enum Stores {
+    /// A SQLite file per service in this directory (the embedded default).
+    Sqlite(PathBuf),
+    /// Given stores, by service store name (orders, inventory, routing, fulfilment,
+    /// returns).
+    Each(Vec<(String, StoreConfig)>),
+}
+
+/// How the services talk.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// Consumers read the publisher's outbox (the embedded default).
+    InProcess,
+    Kafka(oms_transport::KafkaConfig),
+}
+
 #[derive(Debug, Clone)]
 pub struct EmbeddedConfig {
-    /// Where the five SQLite files are kept.
-    pub data_dir: PathBuf,
+    pub stores: Stores,
+    pub transport: Transport,
     pub host: IpAddr,
     /// Order capture listens here, the ledger on the next port, then routing, store
     /// fulfilment and returns. 0: any free ports.
@@ -93,20 +111,30 @@ async fn bind(host: IpAddr, base_port: u16, offset: u16, service: &str) -> anyho
 }
 
 fn store(config: &EmbeddedConfig, name: &str) -> anyhow::Result<StoreConfig> {
-    let path = config.data_dir.join(format!("{name}.db"));
-    Ok(StoreConfig::from_url(&format!("sqlite://{}", path.display()), name)?)
+    match &config.stores {
+        Stores::Sqlite(dir) => {
+            let path = dir.join(format!("{name}.db"));
+            Ok(StoreConfig::from_url(&format!("sqlite://{}", path.display()), name)?)
+        }
+        Stores::Each(stores) => stores
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.clone())
+            .ok_or_else(|| anyhow::anyhow!("no store given for {name}")),
+    }
 }
 
 impl Embedded {
     pub async fn start(config: EmbeddedConfig, clock: SharedClock) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}: pass --data-dir",
-                config.data_dir.display()
-            )
-        })?;
+        if let Stores::Sqlite(dir) = &config.stores {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the data directory {}: pass --data-dir", dir.display()))?;
+        }
         let outboxes = Outboxes::new();
-        let wiring = || Wiring::InProcess(outboxes.clone());
+        let wiring = || match &config.transport {
+            Transport::InProcess => Wiring::InProcess(outboxes.clone()),
+            Transport::Kafka(kafka) => Wiring::Kafka(kafka.clone()),
+        };
         let (host, base) = (config.host, config.base_port);
         let ledger = oms_inventory_ledger::service::start(
             InventoryConfig {

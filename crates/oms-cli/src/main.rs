@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use oms_cli::embedded::{Addrs, Embedded, EmbeddedConfig, system_clock};
+use oms_cli::embedded::{Addrs, Embedded, EmbeddedConfig, Stores, Transport, system_clock};
 use oms_cli::simulate::{SimulationConfig, simulate};
 use oms_cli::verify::verify_all;
 use oms_eventsourcing::StoreConfig;
@@ -88,7 +88,8 @@ async fn main() -> anyhow::Result<()> {
             simulate: then_simulate,
         } => {
             let config = EmbeddedConfig {
-                data_dir,
+                stores: Stores::Sqlite(data_dir),
+                transport: Transport::InProcess,
                 host,
                 base_port,
                 sandbox: !no_sandbox,

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use oms_cli::embedded::{Embedded, EmbeddedConfig, system_clock};
+use oms_cli::embedded::{Embedded, EmbeddedConfig, Stores, Transport, system_clock};
 use oms_cli::simulate::{SimulationConfig, simulate};
 use oms_cli::verify::verify_all;
 use oms_eventsourcing::StoreConfig;
@@ -14,7 +14,8 @@ use oms_store_fulfilment::domain::Deadlines;
 async fn a_simulated_day_on_the_embedded_default_settles_and_every_log_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let config = EmbeddedConfig {
-        data_dir: dir.path().to_path_buf(),
+        stores: Stores::Sqlite(dir.path().to_path_buf()),
+        transport: Transport::InProcess,
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         base_port: 0,
         sandbox: true,
