@@ -113,6 +113,9 @@ impl System {
             .env("OMS_KAFKA_TOPIC_PARTITIONS", "3")
             // tansu 0.6.0 needs one record per produced batch (see TansuBroker::config).
             .env("OMS_KAFKA_BATCH_NUM_MESSAGES", "1")
+            // A killed member never says goodbye: the group waits this long before its
+            // partitions go to the restarted process.
+            .env("OMS_KAFKA_SESSION_TIMEOUT_MS", "6000")
             .env("OMS_LEDGER_URL", format!("http://{ledger}"))
             .env("OMS_ORDERS_URL", format!("http://{orders}"))
             .env("RUST_LOG", "warn")
@@ -122,6 +125,12 @@ impl System {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         process.child = Some(child);
+    }
+
+    /// Publishes a message as a system outside the OMS would (a payment gateway, a WMS).
+    pub async fn produce(&self, topic: &str, key: &str, payload: &[u8]) {
+        let kafka = oms_transport::KafkaConfig::new(self.bootstrap.clone(), "e2e-outside");
+        oms_transport::testing::produce(&kafka, topic, key, payload).await;
     }
 
     /// Kills a service's process as a crash would: no shutdown, nothing flushed.
