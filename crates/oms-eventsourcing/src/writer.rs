@@ -90,6 +90,33 @@ impl<E, R> Decision<E, R> {
         self
     }
 
+    /// Records `events` and publishes what `announce` makes of each stream's events (all of
+    /// one stream together, streams in the order they first appear), so a message can see
+    /// its aggregate as the events before it left it.
+    pub fn announced_per_stream(
+        mut self,
+        events: Vec<(String, E)>,
+        mut announce: impl FnMut(&str, &[E]) -> Vec<OutboxMessage>,
+    ) -> Self
+    where
+        E: Clone,
+    {
+        let mut streams: Vec<(&str, Vec<E>)> = Vec::new();
+        for (stream, event) in &events {
+            match streams.iter_mut().find(|(s, _)| s == stream) {
+                Some((_, of_stream)) => of_stream.push(event.clone()),
+                None => streams.push((stream, vec![event.clone()])),
+            }
+        }
+        let messages: Vec<OutboxMessage> = streams
+            .iter()
+            .flat_map(|(stream, of_stream)| announce(stream, of_stream))
+            .collect();
+        self.messages.extend(messages);
+        self.events.extend(events);
+        self
+    }
+
     /// Publishes `message` once the transaction commits.
     pub fn publish(mut self, message: OutboxMessage) -> Self {
         self.messages.push(message);

@@ -28,22 +28,11 @@ pub struct ReturnsService {
 
 /// The events with the messages announcing them, per return.
 pub fn decision(state: &Returns, events: Events, now: DateTime<Utc>) -> Decision<ReturnsEvent, ()> {
-    let mut decision = Decision::reply(());
-    let mut by_return: Vec<(String, Vec<ReturnsEvent>)> = Vec::new();
-    for (stream, event) in events {
-        if stream.starts_with("return:") {
-            match by_return.iter_mut().find(|(s, _)| *s == stream) {
-                Some((_, list)) => list.push(event.clone()),
-                None => by_return.push((stream.clone(), vec![event.clone()])),
-            }
-        }
-        decision = decision.event(stream, event);
-    }
-    for (stream, events) in by_return {
-        let before = stream.strip_prefix("return:").and_then(|id| state.get(id));
-        decision = decision.publish_all(messages::for_events(before, &events, now));
-    }
-    decision
+    Decision::reply(()).announced_per_stream(events, |stream, events| match stream.strip_prefix("return:") {
+        Some(id) => messages::for_events(state.get(id), events, now),
+        // An order's own events (learnt from order capture and fulfilment) announce nothing.
+        None => Vec::new(),
+    })
 }
 
 impl ReturnsService {

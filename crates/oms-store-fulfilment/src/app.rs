@@ -27,20 +27,10 @@ pub struct FulfilmentService {
 /// The events with the messages announcing them, grouped by job so each message sees its
 /// job as the events before it left it.
 pub fn decision(state: &Fulfilment, events: Events, now: DateTime<Utc>) -> Decision<JobEvent, ()> {
-    let mut decision = Decision::reply(());
-    let mut by_job: Vec<(String, Vec<JobEvent>)> = Vec::new();
-    for (stream, event) in events {
-        match by_job.iter_mut().find(|(s, _)| *s == stream) {
-            Some((_, list)) => list.push(event.clone()),
-            None => by_job.push((stream.clone(), vec![event.clone()])),
-        }
-        decision = decision.event(stream, event);
-    }
-    for (stream, events) in by_job {
+    Decision::reply(()).announced_per_stream(events, |stream, events| {
         let job = stream.strip_prefix("job:").and_then(|id| state.job(id));
-        decision = decision.publish_all(messages::for_events(job, &events, now));
-    }
-    decision
+        messages::for_events(job, events, now)
+    })
 }
 
 /// A pickup code: six digits the customer shows at the counter or types at the locker.
