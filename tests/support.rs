@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use oms_cli::embedded::Addrs;
 use oms_eventsourcing::StoreConfig;
 use oms_eventsourcing::testing::{TestBackend, TestStore};
+use oms_transport::KafkaConfig;
 use oms_transport::testing::{TansuBroker, free_port};
 
 pub const SERVICES: [&str; 5] = [
@@ -53,7 +54,8 @@ struct Process {
 
 pub struct System {
     _broker: TansuBroker,
-    bootstrap: String,
+    /// The test broker's client settings; each process gets them as `OMS_KAFKA_*`.
+    kafka: KafkaConfig,
     processes: Vec<Process>,
 }
 
@@ -61,7 +63,7 @@ impl System {
     pub async fn start() -> Self {
         build_binaries();
         let broker = tokio::task::spawn_blocking(TansuBroker::start).await.unwrap();
-        let bootstrap = broker.bootstrap_servers();
+        let kafka = broker.config("e2e");
         let mut processes = Vec::new();
         for name in SERVICES {
             processes.push(Process {
@@ -73,7 +75,7 @@ impl System {
         }
         let mut system = Self {
             _broker: broker,
-            bootstrap,
+            kafka,
             processes,
         };
         for name in SERVICES {
@@ -100,19 +102,18 @@ impl System {
     pub fn launch(&mut self, name: &str) {
         let ledger = self.addr("oms-inventory-ledger");
         let orders = self.addr("oms-order-capture");
-        let bootstrap = self.bootstrap.clone();
+        let kafka = self.kafka.clone();
         let process = self.processes.iter_mut().find(|p| p.name == name).expect("a service");
         let StoreConfig::Postgres { url, schema, .. } = &process.store.config else {
             panic!("the end-to-end stores are on PostgreSQL")
         };
         let sep = if url.contains('?') { '&' } else { '?' };
-        let child = Command::new(binary(name))
+        let mut command = Command::new(binary(name));
+        command
             .env("OMS_STORE_URL", format!("{url}{sep}schema={schema}"))
             .env("OMS_GRPC_ADDR", process.addr.to_string())
-            .env("OMS_KAFKA_BOOTSTRAP_SERVERS", &bootstrap)
-            .env("OMS_KAFKA_TOPIC_PARTITIONS", "3")
-            // tansu 0.6.0 needs one record per produced batch (see TansuBroker::config).
-            .env("OMS_KAFKA_BATCH_NUM_MESSAGES", "1")
+            .env("OMS_KAFKA_BOOTSTRAP_SERVERS", &kafka.bootstrap_servers)
+            .env("OMS_KAFKA_TOPIC_PARTITIONS", kafka.topic_partitions.to_string())
             // A killed member never says goodbye: the group waits this long before its
             // partitions go to the restarted process.
             .env("OMS_KAFKA_SESSION_TIMEOUT_MS", "6000")
@@ -121,16 +122,21 @@ impl System {
             .env("RUST_LOG", "warn")
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+            .stderr(Stdio::inherit());
+        // What the test broker needs of its clients (see TansuBroker::config).
+        for (property, value) in &kafka.properties {
+            command.env(
+                format!("OMS_KAFKA_{}", property.replace('.', "_").to_uppercase()),
+                value,
+            );
+        }
+        let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         process.child = Some(child);
     }
 
     /// Publishes a message as a system outside the OMS would (a payment gateway, a WMS).
     pub async fn produce(&self, topic: &str, key: &str, payload: &[u8]) {
-        let kafka = oms_transport::KafkaConfig::new(self.bootstrap.clone(), "e2e-outside");
-        oms_transport::testing::produce(&kafka, topic, key, payload).await;
+        oms_transport::testing::produce(&self.kafka, topic, key, payload).await;
     }
 
     /// Kills a service's process as a crash would: no shutdown, nothing flushed.
