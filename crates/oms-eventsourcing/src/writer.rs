@@ -341,6 +341,12 @@ impl<M: Model> Writer<M> {
     }
 
     /// Reads the state. Keep `read` short: the writer waits while it runs.
+    ///
+    /// The state includes the batch whose transaction is under way (the next batch is
+    /// decided on top of it). If that transaction fails the state is reloaded from the
+    /// log; if the process dies, consumers are sent the batch's messages again. A caller
+    /// that needs what it read to be durable sends a command: its answer comes after its
+    /// own batch, and every batch before it, has committed.
     pub fn read<T>(&self, read: impl FnOnce(&M) -> T) -> T {
         read(&self.live().state)
     }

@@ -145,6 +145,10 @@ async fn a_killed_ledger_comes_back_with_the_same_stock_and_applies_in_flight_mo
         }
     })
     .await;
+    // Reads see a batch while its transaction is still under way. A command is answered
+    // once its own batch is durable, and batches commit in order: after this answer the
+    // sales above are in the log, so the kill below finds the ledger at rest.
+    add_location(&mut client, "S2", pb::LocationType::Store).await;
     let before = positions(&mut client).await;
     let reservation = client
         .get_reservation(pb::GetReservationRequest {
