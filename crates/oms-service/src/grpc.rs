@@ -13,6 +13,23 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use tracing::Instrument;
 
+/// A channel to the gRPC server at `addr`, trying again every 50 ms while nothing answers
+/// there yet (a service still starting), for `within` at most.
+pub async fn channel_when_up(
+    addr: std::net::SocketAddr,
+    within: std::time::Duration,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?;
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        match endpoint.connect().await {
+            Ok(channel) => return Ok(channel),
+            Err(e) if std::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+}
+
 /// Serves `routes` on `listener` until `shutdown` resolves, then lets calls in flight
 /// finish. Adds the standard health service (every name in `services` reported serving)
 /// and server reflection over every OMS contract.

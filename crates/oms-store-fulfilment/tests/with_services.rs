@@ -53,15 +53,9 @@ async fn listener() -> tokio::net::TcpListener {
 }
 
 async fn channel(addr: std::net::SocketAddr) -> Channel {
-    let url = format!("http://{addr}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match Channel::from_shared(url.clone()).unwrap().connect().await {
-            Ok(channel) => return channel,
-            Err(e) if Instant::now() > deadline => panic!("cannot connect to {url}: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
+    oms_service::grpc::channel_when_up(addr, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"))
 }
 
 impl Rig {
