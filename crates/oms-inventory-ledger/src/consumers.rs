@@ -98,9 +98,10 @@ impl MessageHandler<Ledger> for FulfilmentEvents {
                 let job = units(&e.job_id, &e.reservation_id, &e.location_id, &lines, e.at.as_ref(), ctx);
                 ledger.job_dropped(&job, &why, false)
             }
-            // Steps that move no stock.
+            // Steps that move no stock; a job routing withdrew was released by routing.
             Some(
-                Event::JobAccepted(_)
+                Event::JobWithdrawn(_)
+                | Event::JobAccepted(_)
                 | Event::ReadyForPickup(_)
                 | Event::JobDelivered(_)
                 | Event::JobRequested(_)

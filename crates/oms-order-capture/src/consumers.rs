@@ -215,8 +215,16 @@ impl MessageHandler<Orders> for FulfilmentEvents {
                     at: at(&e.at),
                 },
             ),
-            // Steps inside a node and SLA alerts change no order state.
-            Some(Event::JobRequested(_) | Event::JobPicked(_) | Event::JobPacked(_) | Event::SlaBreached(_)) | None => {
+            // Steps inside a node, SLA alerts and jobs routing withdrew (routing told order
+            // capture itself) change no order state.
+            Some(
+                Event::JobRequested(_)
+                | Event::JobPicked(_)
+                | Event::JobPacked(_)
+                | Event::SlaBreached(_)
+                | Event::JobWithdrawn(_),
+            )
+            | None => {
                 return Ok(Decision::reply(()));
             }
         };

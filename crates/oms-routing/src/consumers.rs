@@ -191,7 +191,8 @@ impl MessageHandler<Routing> for FulfilmentEvents {
                 | Event::JobRequested(_)
                 | Event::JobPicked(_)
                 | Event::JobPacked(_)
-                | Event::SlaBreached(_),
+                | Event::SlaBreached(_)
+                | Event::JobWithdrawn(_),
             )
             | None => return Ok(Decision::reply(())),
         };

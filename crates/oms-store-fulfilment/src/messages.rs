@@ -203,8 +203,21 @@ pub fn for_events(job: Option<&Job>, events: &[JobEvent], now: DateTime<Utc>) ->
                 lines: delivered(&job.lines),
                 at: at(t),
             })),
-            // Routing took it back itself: it knows, and has told the ledger.
-            JobEvent::Cancelled { by_routing: true, .. } => {}
+            // Routing took it back itself and has told the ledger; the node's systems
+            // hear it here.
+            JobEvent::Cancelled {
+                by_routing: true,
+                reason,
+                at: t,
+                ..
+            } => push(Event::JobWithdrawn(pb::JobWithdrawn {
+                job_id: id,
+                order_id: order.clone(),
+                location_id: node,
+                lines: delivered(&job.lines),
+                reason: reason.clone(),
+                at: at(t),
+            })),
             JobEvent::Cancelled {
                 reason,
                 uncollected,
@@ -251,6 +264,7 @@ fn message(order_id: &str, event: pb::fulfilment_event::Event, at: DateTime<Utc>
         Event::JobCollected(_) => "JobCollected",
         Event::JobRejected(_) => "JobRejected",
         Event::JobCancelled(_) => "JobCancelled",
+        Event::JobWithdrawn(_) => "JobWithdrawn",
         Event::JobAccepted(_) => "JobAccepted",
         Event::ReadyForPickup(_) => "ReadyForPickup",
         Event::JobDelivered(_) => "JobDelivered",

@@ -237,6 +237,7 @@ fn job_id(event: &Event) -> &str {
         Event::JobPicked(e) => &e.job_id,
         Event::JobPacked(e) => &e.job_id,
         Event::SlaBreached(e) => &e.job_id,
+        Event::JobWithdrawn(e) => &e.job_id,
     }
 }
 
@@ -255,6 +256,7 @@ fn names(events: &[Event]) -> Vec<&'static str> {
             Event::JobPicked(_) => "picked",
             Event::JobPacked(_) => "packed",
             Event::SlaBreached(_) => "sla breached",
+            Event::JobWithdrawn(_) => "withdrawn",
         })
         .collect()
 }
