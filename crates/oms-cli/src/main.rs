@@ -1,4 +1,5 @@
-//! `oms`: run the whole OMS in one process, simulate a day against it, verify its logs.
+//! `oms`: run the whole OMS in one process, or one service of it; simulate a day against
+//! it; verify its logs.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -44,6 +45,12 @@ enum Command {
         #[arg(long)]
         simulate: bool,
     },
+    /// Runs one service as a process of its own on PostgreSQL (or SQLite) and Kafka, the
+    /// way a deployment runs it; the same settings as the service's own binary.
+    Serve {
+        #[command(subcommand)]
+        service: Service,
+    },
     /// Simulates an omnichannel day against a running OMS and prints the figures.
     Simulate {
         /// Where the APIs answer (order capture's port, the others on the next ones).
@@ -74,11 +81,36 @@ enum Command {
     },
 }
 
+/// The service `oms serve` runs. Kafka is configured with OMS_KAFKA_* variables (see the
+/// README); logs with RUST_LOG and OMS_LOG_FORMAT; span export with
+/// OTEL_EXPORTER_OTLP_ENDPOINT.
+#[derive(Debug, Subcommand)]
+enum Service {
+    /// Order capture: orders from every channel, one lifecycle, customer-service operations.
+    OrderCapture(oms_order_capture::cli::Args),
+    /// The inventory ledger: real-time stock of every SKU at every location.
+    InventoryLedger(oms_inventory_ledger::cli::Args),
+    /// Routing: which node fulfils each order, by rules that are data.
+    Routing(oms_routing::cli::Args),
+    /// Store fulfilment: store queues, staff steps, pickup, and warehouse/supplier jobs.
+    StoreFulfilment(oms_store_fulfilment::cli::Args),
+    /// Returns: return anywhere, inspect and restock, refund, exchanges.
+    Returns(oms_returns::cli::Args),
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let _telemetry = telemetry::init(&TelemetryConfig::from_env("oms"))?;
+    // `oms serve` names its spans after the service it runs; the other commands are `oms`.
+    let telemetry = || telemetry::init(&TelemetryConfig::from_env("oms"));
     match cli.command {
+        Command::Serve { service } => match service {
+            Service::OrderCapture(args) => oms_order_capture::cli::run(args).await?,
+            Service::InventoryLedger(args) => oms_inventory_ledger::cli::run(args).await?,
+            Service::Routing(args) => oms_routing::cli::run(args).await?,
+            Service::StoreFulfilment(args) => oms_store_fulfilment::cli::run(args).await?,
+            Service::Returns(args) => oms_returns::cli::run(args).await?,
+        },
         Command::Run {
             data_dir,
             host,
@@ -87,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
             no_sandbox,
             simulate: then_simulate,
         } => {
+            let _telemetry = telemetry()?;
             let config = EmbeddedConfig {
                 stores: Stores::Sqlite(data_dir),
                 transport: Transport::InProcess,
@@ -129,6 +162,7 @@ async fn main() -> anyhow::Result<()> {
             seed,
             timeout_secs,
         } => {
+            let _telemetry = telemetry()?;
             let addrs = Addrs::on(&host, base_port)?;
             let config = SimulationConfig {
                 orders,
@@ -141,6 +175,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{kpis}");
         }
         Command::Verify { data_dir, store_url } => {
+            let _telemetry = telemetry()?;
             let store_of = |name: &str| -> anyhow::Result<StoreConfig> {
                 Ok(match &store_url {
                     Some(url) => {

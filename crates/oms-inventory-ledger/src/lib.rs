@@ -6,6 +6,7 @@
 //! running service.
 
 pub mod app;
+pub mod cli;
 pub mod consumers;
 pub mod domain;
 pub mod grpc;

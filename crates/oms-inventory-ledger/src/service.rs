@@ -51,6 +51,12 @@ impl RunningInventory {
     }
 }
 
+impl oms_service::process::Running for RunningInventory {
+    async fn stop(self) {
+        RunningInventory::stop(self).await;
+    }
+}
+
 /// Starts the ledger on `listener`.
 pub async fn start(
     config: InventoryConfig,

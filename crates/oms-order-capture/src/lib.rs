@@ -6,6 +6,7 @@
 //! wires it all into a running service.
 
 pub mod app;
+pub mod cli;
 pub mod consumers;
 pub mod convert;
 pub mod domain;

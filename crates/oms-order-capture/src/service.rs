@@ -42,6 +42,12 @@ impl RunningOrderCapture {
     }
 }
 
+impl oms_service::process::Running for RunningOrderCapture {
+    async fn stop(self) {
+        RunningOrderCapture::stop(self).await;
+    }
+}
+
 pub async fn start(
     config: OrderCaptureConfig,
     wiring: Wiring,

@@ -8,6 +8,7 @@
 //! [`messages`] are what it announces, and [`service`] wires it.
 
 pub mod app;
+pub mod cli;
 pub mod consumers;
 pub mod domain;
 pub mod grpc;

@@ -41,6 +41,12 @@ impl RunningReturns {
     }
 }
 
+impl oms_service::process::Running for RunningReturns {
+    async fn stop(self) {
+        RunningReturns::stop(self).await;
+    }
+}
+
 pub async fn start(
     config: ReturnsConfig,
     wiring: Wiring,

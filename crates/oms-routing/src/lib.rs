@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod availability;
+pub mod cli;
 pub mod consumers;
 pub mod convert;
 pub mod domain;

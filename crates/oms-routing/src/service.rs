@@ -53,6 +53,12 @@ impl RunningRouting {
     }
 }
 
+impl oms_service::process::Running for RunningRouting {
+    async fn stop(self) {
+        RunningRouting::stop(self).await;
+    }
+}
+
 pub async fn start(
     config: RoutingConfig,
     wiring: Wiring,

@@ -7,11 +7,13 @@
 //!   outboxes in the embedded mode) and whether its outbox is relayed to Kafka;
 //! - [`runtime`]: starting the background tasks of a service and stopping them in order
 //!   on SIGTERM — in-flight calls finish, the writer drains, the relay flushes;
+//! - [`process`]: a service as a process of its own (its binary, `oms serve`);
 //! - [`convert`]: timestamps and other small translations between protobuf and domain.
 
 pub mod assemble;
 pub mod convert;
 pub mod grpc;
+pub mod process;
 pub mod runtime;
 pub mod wiring;
 

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod carriers;
+pub mod cli;
 pub mod consumers;
 pub mod domain;
 pub mod grpc;

@@ -47,6 +47,12 @@ impl RunningFulfilment {
     }
 }
 
+impl oms_service::process::Running for RunningFulfilment {
+    async fn stop(self) {
+        RunningFulfilment::stop(self).await;
+    }
+}
+
 pub async fn start(
     config: FulfilmentConfig,
     wiring: Wiring,

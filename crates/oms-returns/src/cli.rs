@@ -1,0 +1,57 @@
+//! The returns service's process settings, shared by its binary and `oms serve returns`.
+
+use std::net::SocketAddr;
+
+use oms_eventsourcing::{StoreConfig, WriterConfig};
+
+use crate::domain::Policy;
+use crate::service::{self, ReturnsConfig, SERVICE};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where the returns' log is kept: postgres://user@host/db?schema=returns or sqlite://path.
+    #[arg(long, env = "OMS_STORE_URL")]
+    pub store_url: String,
+    /// Address of the gRPC API.
+    #[arg(long, env = "OMS_GRPC_ADDR", default_value = "0.0.0.0:50055")]
+    pub grpc_addr: SocketAddr,
+    /// Order capture's gRPC API, where exchanges place their replacement orders.
+    #[arg(long, env = "OMS_ORDERS_URL", default_value = "http://127.0.0.1:50051")]
+    pub orders_url: String,
+    /// Days after delivery a line may be returned.
+    #[arg(long, env = "OMS_RETURN_WINDOW_DAYS", default_value_t = 30)]
+    pub return_window_days: i64,
+    /// Refund damaged returned units too (true) or only resellable ones (false).
+    #[arg(long, env = "OMS_REFUND_DAMAGED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub refund_damaged: bool,
+    /// Events between two snapshots of the returns.
+    #[arg(long, env = "OMS_SNAPSHOT_EVERY", default_value_t = 100_000)]
+    pub snapshot_every: u64,
+}
+
+impl Args {
+    pub fn config(&self) -> anyhow::Result<ReturnsConfig> {
+        anyhow::ensure!(self.return_window_days > 0, "--return-window-days must be 1 or more");
+        Ok(ReturnsConfig {
+            store: StoreConfig::from_url(&self.store_url, "returns")?,
+            writer: WriterConfig {
+                snapshot_every: self.snapshot_every,
+                ..WriterConfig::default()
+            },
+            policy: Policy {
+                window: chrono::Duration::days(self.return_window_days),
+                refund_damaged: self.refund_damaged,
+            },
+            orders_url: self.orders_url.clone(),
+        })
+    }
+}
+
+/// Runs returns on PostgreSQL (or SQLite) and Kafka until SIGTERM or Ctrl-C.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let config = args.config()?;
+    oms_service::process::serve(SERVICE, args.grpc_addr, |wiring, clock, listener| {
+        service::start(config, wiring, clock, listener)
+    })
+    .await
+}
