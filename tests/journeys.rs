@@ -1,49 +1,116 @@
 //! End-to-end journeys with the five services as separate processes over PostgreSQL and
-//! a real tansu broker, driven through their gRPC APIs only.
+//! a real tansu broker, driven through their gRPC APIs; the POS, the WMS and the payment
+//! gateway are played through the broker, as their adapters would.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use oms_cli::grpc_channel;
-use oms_cli::seed::{STORES, seed};
-use oms_e2e::System;
-use oms_proto::common::v1 as common;
+use oms_cli::seed::{STORES, WAREHOUSE, seed};
+use oms_e2e::{Clients, Launch, System, draft, eventually};
 use oms_proto::fulfilment::v1 as fulfilment;
-use oms_proto::fulfilment::v1::store_fulfilment_client::StoreFulfilmentClient;
+use oms_proto::fulfilment::v1::fulfilment_event::Event as FulfilmentEvent;
 use oms_proto::inventory::v1 as inventory;
-use oms_proto::inventory::v1::inventory_ledger_client::InventoryLedgerClient;
 use oms_proto::orders::v1 as orders;
-use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
+use oms_proto::pos::v1 as pos;
 use oms_proto::returns::v1 as returns;
-use oms_proto::routing::v1 as routing;
-use oms_proto::routing::v1::routing_client::RoutingClient;
-use tonic::transport::Channel;
+use oms_service::convert::timestamp;
 
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+const ALEXANDERPLATZ: &str = STORES[0];
+const KREUZBERG: &str = STORES[1];
+
+/// The whole system on the sample network, with its clients.
+async fn system(launch: Launch) -> (System, Clients) {
+    let system = System::start_with(launch).await;
+    seed(&system.addrs()).await.expect("the sample data loads");
+    let clients = Clients::connect(&system.addrs()).await;
+    (system, clients)
+}
+
+fn movement(id: &str, location: &str, sku: &str, kind: pos::MovementKind, quantity: i64) -> pos::StockMovement {
+    pos::StockMovement {
+        movement_id: id.into(),
+        location_id: location.into(),
+        sku: sku.into(),
+        kind: kind as i32,
+        quantity,
+        occurred_at: Some(timestamp(chrono::Utc::now())),
+        ..Default::default()
     }
 }
 
-async fn position(ledger: &InventoryLedgerClient<Channel>, store: &str, sku: &str) -> Option<inventory::Position> {
-    let positions = ledger
-        .clone()
-        .list_positions(inventory::ListPositionsRequest {
-            location_id: store.into(),
-            ..Default::default()
+/// Units of `sku` received at `location`, streamed by its POS; waits until the ledger and
+/// routing have them.
+async fn receive(system: &System, api: &Clients, location: &str, sku: &str, units: i64) {
+    let id = format!("receipt-{location}-{sku}");
+    system
+        .pos(&movement(&id, location, sku, pos::MovementKind::Receipt, units))
+        .await;
+    api.wait_for_position("the receipt is on the ledger", location, sku, |p| p.on_hand >= units)
+        .await;
+    api.wait_until_routing_sees(sku, location).await;
+}
+
+/// A job's lines as (order line, units).
+fn lines_of(job: &fulfilment::Job) -> Vec<(String, i64)> {
+    job.lines.iter().map(|l| (l.order_line_id.clone(), l.ordered)).collect()
+}
+
+/// Lines as (order line, units).
+fn units(lines: &[fulfilment::JobLine]) -> Vec<(String, i64)> {
+    lines.iter().map(|l| (l.order_line_id.clone(), l.quantity)).collect()
+}
+
+/// An order split by stock: line 1, a unit of `<tag>-STORE`, which only Alexanderplatz has;
+/// line 2, two units of `<tag>-DC`, which only the warehouse has (five of them). Returns
+/// the order id and the two SKUs.
+async fn place_split_order(system: &System, api: &Clients, tag: &str) -> (String, String, String) {
+    let (in_store, in_warehouse) = (format!("{tag}-STORE"), format!("{tag}-DC"));
+    receive(system, api, ALEXANDERPLATZ, &in_store, 1).await;
+    receive(system, api, WAREHOUSE, &in_warehouse, 5).await;
+    let order_id = api
+        .place(draft(
+            tag,
+            &[(in_store.as_str(), 1), (in_warehouse.as_str(), 2)],
+            orders::DeliveryMethod::Standard,
+        ))
+        .await;
+    (order_id, in_store, in_warehouse)
+}
+
+/// What the warehouse was asked for: the job routing sent it for the order.
+async fn warehouse_job(system: &System, order_id: &str) -> fulfilment::JobRequested {
+    system
+        .fulfilment_event(|event| match event {
+            FulfilmentEvent::JobRequested(job) if job.order_id == order_id => Some(job),
+            _ => None,
         })
         .await
-        .ok()?
-        .into_inner();
-    positions.positions.into_iter().find(|p| p.sku == sku)
+}
+
+/// The WMS accepts the job and ships all of it.
+async fn warehouse_ships(system: &System, job: &fulfilment::JobRequested) {
+    let confirmation = |id: &str, outcome| fulfilment::NodeConfirmation {
+        job_id: job.job_id.clone(),
+        confirmation_id: format!("{}-{id}", job.job_id),
+        at: Some(timestamp(chrono::Utc::now())),
+        outcome: Some(outcome),
+    };
+    use fulfilment::node_confirmation::Outcome;
+    system
+        .confirm(&confirmation(
+            "accepted",
+            Outcome::Accepted(fulfilment::NodeAccepted {}),
+        ))
+        .await;
+    system
+        .confirm(&confirmation(
+            "shipped",
+            Outcome::Shipped(fulfilment::NodeShipped {
+                carrier: "dhl".into(),
+                tracking_number: "00340434161094042557".into(),
+                lines: job.lines.clone(),
+            }),
+        ))
+        .await;
 }
 
 /// An order shipped from a store, with the store fulfilment process killed (SIGKILL) after
@@ -52,143 +119,27 @@ async fn position(ledger: &InventoryLedgerClient<Channel>, store: &str, sku: &st
 /// off the shelf.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ship_from_store_survives_a_crash_of_store_fulfilment_with_no_duplicate_effect() {
-    let mut system = System::start().await;
-    let addrs = system.addrs();
-    seed(&addrs).await.expect("the sample data loads");
-    let ledger = InventoryLedgerClient::new(grpc_channel(addrs.ledger).await.unwrap());
-    let mut orders_api = OrderCaptureClient::new(grpc_channel(addrs.orders).await.unwrap());
-    let routing_api = RoutingClient::new(grpc_channel(addrs.routing).await.unwrap());
-
-    // A SKU Alexanderplatz has, once routing has heard about it.
-    let store = STORES[0];
-    let sku = eventually("the ledger has stock at the store", || {
-        let ledger = ledger.clone();
-        async move {
-            let positions = ledger
-                .clone()
-                .list_positions(inventory::ListPositionsRequest {
-                    location_id: store.into(),
-                    ..Default::default()
-                })
-                .await
-                .ok()?
-                .into_inner();
-            positions
-                .positions
-                .into_iter()
-                .find(|p| p.available_to_promise >= 2)
-                .map(|p| p.sku)
-        }
-    })
-    .await;
-    let alexanderplatz = common::GeoPoint {
-        latitude: 52.5219,
-        longitude: 13.4132,
-    };
-    eventually("routing sees the store's stock", || {
-        let mut routing_api = routing_api.clone();
-        let sku = sku.clone();
-        async move {
-            let quote = routing_api
-                .quote_delivery_options(routing::QuoteRequest {
-                    lines: vec![routing::QuoteLine { sku, quantity: 1 }],
-                    destination: Some(common::Address {
-                        country: "DE".into(),
-                        location: Some(alexanderplatz),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                })
-                .await
-                .ok()?
-                .into_inner();
-            quote
-                .options
-                .iter()
-                .any(|o| o.pickup_location_id == store)
-                .then_some(())
-        }
-    })
-    .await;
-    let before = position(&ledger, store, &sku).await.unwrap().on_hand;
+    let (mut system, api) = system(Launch::Binaries).await;
+    let sku = "E2E-SHIP";
+    receive(&system, &api, ALEXANDERPLATZ, sku, 2).await;
 
     // The customer lives next to the store.
-    let placed = orders_api
-        .place_order(orders::PlaceOrderRequest {
-            order: Some(orders::OrderDraft {
-                channel: orders::Channel::Web as i32,
-                external_order_id: "E2E-1".into(),
-                customer: Some(orders::Customer {
-                    customer_id: "C-1".into(),
-                    name: "Ada".into(),
-                    ..Default::default()
-                }),
-                lines: vec![orders::OrderLine {
-                    line_id: "1".into(),
-                    sku: sku.clone(),
-                    quantity: 1,
-                    unit_price: Some(common::Money {
-                        amount_minor: 2_500,
-                        currency: "EUR".into(),
-                    }),
-                    description: String::new(),
-                }],
-                currency: "EUR".into(),
-                delivery_method: orders::DeliveryMethod::Standard as i32,
-                shipping_address: Some(common::Address {
-                    name: "Ada Lovelace".into(),
-                    lines: vec!["Alexanderplatz 1".into()],
-                    city: "Berlin".into(),
-                    postal_code: "10178".into(),
-                    country: "DE".into(),
-                    location: Some(alexanderplatz),
-                    ..Default::default()
-                }),
-                payments: vec![orders::Payment {
-                    reference: "psp-e2e-1".into(),
-                    tender: orders::TenderType::Card as i32,
-                    authorised: Some(common::Money {
-                        amount_minor: 2_500,
-                        currency: "EUR".into(),
-                    }),
-                }],
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("the order is placed")
-        .into_inner();
-    let order_id = placed.order_id.clone();
-
-    let staff = StoreFulfilmentClient::new(grpc_channel(addrs.fulfilment).await.unwrap());
-    let job = eventually("the store gets the job", || {
-        let mut staff = staff.clone();
-        let order_id = order_id.clone();
-        async move {
-            let queue = staff
-                .list_queue(fulfilment::ListQueueRequest {
-                    store_id: store.into(),
-                    include_finished: false,
-                })
-                .await
-                .ok()?
-                .into_inner();
-            queue.jobs.into_iter().find(|j| j.order_id == order_id)
-        }
-    })
-    .await;
+    let order_id = api
+        .place(draft("E2E-SHIP", &[(sku, 1)], orders::DeliveryMethod::Standard))
+        .await;
+    let job = api.job_for(ALEXANDERPLATZ, &order_id).await;
     let r = || fulfilment::JobRef {
-        store_id: store.into(),
+        store_id: ALEXANDERPLATZ.into(),
         job_id: job.job_id.clone(),
     };
-    staff.clone().accept_job(r()).await.expect("the store accepts");
+    api.staff.clone().accept_job(r()).await.expect("the store accepts");
 
     // The store fulfilment process dies, and is started again.
     system.kill("oms-store-fulfilment");
     system.launch("oms-store-fulfilment");
-    let mut staff = StoreFulfilmentClient::new(grpc_channel(addrs.fulfilment).await.unwrap());
+    let api = Clients::connect(&system.addrs()).await;
     let after = eventually("store fulfilment answers again", || {
-        let mut staff = staff.clone();
+        let mut staff = api.staff.clone();
         let r = r();
         async move { staff.get_job(r).await.ok().map(|j| j.into_inner()) }
     })
@@ -199,191 +150,38 @@ async fn ship_from_store_survives_a_crash_of_store_fulfilment_with_no_duplicate_
         "the job is where it was"
     );
 
-    staff
-        .pick_job(fulfilment::PickJobRequest {
-            store_id: store.into(),
-            job_id: job.job_id.clone(),
-            lines: vec![fulfilment::PickedLine {
-                order_line_id: "1".into(),
-                picked: 1,
-                ..Default::default()
-            }],
-        })
-        .await
-        .unwrap();
-    staff
-        .pack_job(fulfilment::PackJobRequest {
-            store_id: store.into(),
-            job_id: job.job_id.clone(),
-            packages: vec![fulfilment::Package { weight_grams: 700 }],
-        })
-        .await
-        .unwrap();
-    staff.label_job(r()).await.unwrap();
-    staff.ship_job(r()).await.unwrap();
-
-    eventually("order capture shows the order shipped", || {
-        let mut orders_api = orders_api.clone();
-        let order_id = order_id.clone();
-        async move {
-            let order = orders_api
-                .get_order(orders::GetOrderRequest { order_id })
-                .await
-                .ok()?
-                .into_inner();
-            (order.status == orders::OrderStatus::Shipped as i32).then_some(())
-        }
-    })
-    .await;
-    eventually("the ledger consumed the reservation", || {
-        let mut ledger = ledger.clone();
-        let id = job.reservation_id.clone();
-        async move {
-            let reservation = ledger
-                .get_reservation(inventory::GetReservationRequest { reservation_id: id })
-                .await
-                .ok()?
-                .into_inner();
-            (reservation.status == inventory::ReservationStatus::Consumed as i32).then_some(())
-        }
-    })
-    .await;
-    // Nothing twice, after the dust settles.
+    // The staff carry on; accepting again answers the job as it is.
+    api.ship(ALEXANDERPLATZ, &job).await;
+    api.wait_for_status(&order_id, orders::OrderStatus::Shipped).await;
+    api.wait_for_reservation(&job.reservation_id, inventory::ReservationStatus::Consumed)
+        .await;
+    // Nothing twice, after the dust settles: there is nothing to wait on for an absence.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let history = orders_api
-        .get_order_history(orders::GetOrderHistoryRequest {
-            order_id: order_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let shipped = history.entries.iter().filter(|e| e.r#type == "Shipped").count();
-    assert_eq!(shipped, 1, "{:#?}", history.entries);
-    let after = position(&ledger, store, &sku).await.unwrap();
-    assert_eq!(after.on_hand, before - 1, "one unit left the shelf");
-    assert_eq!(after.reserved, 0);
+    let history = api.history(&order_id).await;
+    let shipped = history.iter().filter(|t| *t == "Shipped").count();
+    assert_eq!(shipped, 1, "{history:#?}");
+    let after = api.position(ALEXANDERPLATZ, sku).await.unwrap();
+    assert_eq!((after.on_hand, after.reserved), (1, 0), "one unit left the shelf");
 }
 
 /// Click & collect at a store, routing killed right after the order is placed, then a
 /// return in another store: restocked there and refunded through the payment topic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn click_and_collect_then_returned_in_another_store_and_refunded() {
-    let mut system = System::start().await;
-    let addrs = system.addrs();
-    seed(&addrs).await.expect("the sample data loads");
-    let ledger = InventoryLedgerClient::new(grpc_channel(addrs.ledger).await.unwrap());
-    let mut orders_api = OrderCaptureClient::new(grpc_channel(addrs.orders).await.unwrap());
-    let pickup = STORES[1];
-    let return_store = STORES[0];
-    let sku = eventually("the pickup store has stock", || {
-        let ledger = ledger.clone();
-        async move {
-            let positions = ledger
-                .clone()
-                .list_positions(inventory::ListPositionsRequest {
-                    location_id: pickup.into(),
-                    ..Default::default()
-                })
-                .await
-                .ok()?
-                .into_inner();
-            positions
-                .positions
-                .into_iter()
-                .find(|p| p.available_to_promise >= 2)
-                .map(|p| p.sku)
-        }
-    })
-    .await;
-    let routing_api = RoutingClient::new(grpc_channel(addrs.routing).await.unwrap());
-    eventually("routing sees the pickup store's stock", || {
-        let mut routing_api = routing_api.clone();
-        let sku = sku.clone();
-        async move {
-            let quote = routing_api
-                .quote_delivery_options(routing::QuoteRequest {
-                    lines: vec![routing::QuoteLine { sku, quantity: 1 }],
-                    destination: Some(common::Address {
-                        country: "DE".into(),
-                        location: Some(common::GeoPoint {
-                            latitude: 52.4986,
-                            longitude: 13.4030,
-                        }),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                })
-                .await
-                .ok()?
-                .into_inner();
-            quote
-                .options
-                .iter()
-                .any(|o| o.pickup_location_id == pickup)
-                .then_some(())
-        }
-    })
-    .await;
-    let before = position(&ledger, return_store, &sku).await.map_or(0, |p| p.on_hand);
-    let order_id = orders_api
-        .place_order(orders::PlaceOrderRequest {
-            order: Some(orders::OrderDraft {
-                channel: orders::Channel::App as i32,
-                external_order_id: "E2E-2".into(),
-                customer: Some(orders::Customer {
-                    customer_id: "C-2".into(),
-                    name: "Grace".into(),
-                    ..Default::default()
-                }),
-                lines: vec![orders::OrderLine {
-                    line_id: "1".into(),
-                    sku: sku.clone(),
-                    quantity: 1,
-                    unit_price: Some(common::Money {
-                        amount_minor: 3_000,
-                        currency: "EUR".into(),
-                    }),
-                    description: String::new(),
-                }],
-                currency: "EUR".into(),
-                delivery_method: orders::DeliveryMethod::ClickAndCollect as i32,
-                pickup_location_id: pickup.into(),
-                payments: vec![orders::Payment {
-                    reference: "psp-e2e-2".into(),
-                    tender: orders::TenderType::Card as i32,
-                    authorised: Some(common::Money {
-                        amount_minor: 3_000,
-                        currency: "EUR".into(),
-                    }),
-                }],
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("the order is placed")
-        .into_inner()
-        .order_id;
+    let (mut system, api) = system(Launch::Binaries).await;
+    let (pickup, return_store) = (KREUZBERG, ALEXANDERPLATZ);
+    let sku = "E2E-COLLECT";
+    receive(&system, &api, pickup, sku, 2).await;
+    let mut order = draft("E2E-COLLECT", &[(sku, 1)], orders::DeliveryMethod::ClickAndCollect);
+    order.pickup_location_id = pickup.into();
+    order.shipping_address = None;
+    let order_id = api.place(order).await;
     // Routing dies and comes back: the order is routed once.
     system.kill("oms-routing");
     system.launch("oms-routing");
 
-    let mut staff = StoreFulfilmentClient::new(grpc_channel(addrs.fulfilment).await.unwrap());
-    let job = eventually("the pickup store gets the job", || {
-        let mut staff = staff.clone();
-        let order_id = order_id.clone();
-        async move {
-            let queue = staff
-                .list_queue(fulfilment::ListQueueRequest {
-                    store_id: pickup.into(),
-                    include_finished: false,
-                })
-                .await
-                .ok()?
-                .into_inner();
-            queue.jobs.into_iter().find(|j| j.order_id == order_id)
-        }
-    })
-    .await;
+    let job = api.job_for(pickup, &order_id).await;
+    let mut staff = api.staff.clone();
     let r = || fulfilment::JobRef {
         store_id: pickup.into(),
         job_id: job.job_id.clone(),
@@ -412,10 +210,8 @@ async fn click_and_collect_then_returned_in_another_store_and_refunded() {
         .unwrap();
 
     // Brought back to another store.
-    let returns_api =
-        oms_proto::returns::v1::returns_client::ReturnsClient::new(grpc_channel(addrs.returns).await.unwrap());
     let started = eventually("returns knows the collected order", || {
-        let mut returns_api = returns_api.clone();
+        let mut returns_api = api.returns.clone();
         let order_id = order_id.clone();
         async move {
             returns_api
@@ -437,7 +233,7 @@ async fn click_and_collect_then_returned_in_another_store_and_refunded() {
         }
     })
     .await;
-    let mut returns_api = returns_api.clone();
+    let mut returns_api = api.returns.clone();
     returns_api
         .receive_return(returns::ReceiveReturnRequest {
             return_id: started.return_id.clone(),
@@ -459,7 +255,7 @@ async fn click_and_collect_then_returned_in_another_store_and_refunded() {
         .unwrap()
         .into_inner();
     assert_eq!(inspected.refunds.len(), 1);
-    assert_eq!(inspected.refunds[0].amount.as_ref().unwrap().amount_minor, 3_000);
+    assert_eq!(inspected.refunds[0].amount.as_ref().unwrap().amount_minor, 1_000);
     // The payment gateway adapter answers.
     let answer = returns::PaymentResult {
         refund_id: inspected.refunds[0].refund_id.clone(),
@@ -475,33 +271,225 @@ async fn click_and_collect_then_returned_in_another_store_and_refunded() {
             &prost::Message::encode_to_vec(&answer),
         )
         .await;
-    eventually("order capture shows the order refunded", || {
-        let mut orders_api = orders_api.clone();
-        let order_id = order_id.clone();
-        async move {
-            let order = orders_api
-                .get_order(orders::GetOrderRequest { order_id })
-                .await
-                .ok()?
-                .into_inner();
-            (order.status == orders::OrderStatus::Refunded as i32).then_some(())
-        }
+    api.wait_for_status(&order_id, orders::OrderStatus::Refunded).await;
+    api.wait_for_position(
+        "the returned unit is on the other store's shelf",
+        return_store,
+        sku,
+        |p| p.on_hand == 1,
+    )
+    .await;
+    let history = api.history(&order_id).await;
+    let allocated = history.iter().filter(|t| *t == "Allocated").count();
+    assert_eq!(allocated, 1, "routed once through the crash: {history:#?}");
+}
+
+/// One order, two nodes: a line only the nearest store has ships from the store, a line
+/// only the warehouse has goes to the WMS, which confirms it on the confirmations topic.
+/// Order capture is stopped with SIGTERM on the way and started again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_split_between_a_store_and_the_warehouse_ships_from_both() {
+    let (mut system, api) = system(Launch::Binaries).await;
+    let (order_id, in_store, in_warehouse) = place_split_order(&system, &api, "E2E-SPLIT").await;
+    // Order capture is stopped as a deployment stops it (SIGTERM) right after taking the
+    // order: it exits cleanly, and what it took reaches routing.
+    let stopped = system.terminate("oms-order-capture").await;
+    assert!(stopped.success(), "order capture stops cleanly on SIGTERM: {stopped}");
+    let store_job = api.job_for(ALEXANDERPLATZ, &order_id).await;
+    assert_eq!(lines_of(&store_job), [("1".to_owned(), 1)]);
+    system.launch("oms-order-capture");
+    let api = Clients::connect(&system.addrs()).await;
+    let dc_job = warehouse_job(&system, &order_id).await;
+    assert_eq!(dc_job.location_id, WAREHOUSE);
+    assert_eq!(units(&dc_job.lines), [("2".to_owned(), 2)]);
+
+    api.ship(ALEXANDERPLATZ, &store_job).await;
+    api.wait_for_status(&order_id, orders::OrderStatus::PartiallyShipped)
+        .await;
+    warehouse_ships(&system, &dc_job).await;
+    let order = api.wait_for_status(&order_id, orders::OrderStatus::Shipped).await;
+    assert!(order.lines.iter().all(|l| l.shipped == l.ordered), "{:#?}", order.lines);
+
+    api.wait_for_reservation(&store_job.reservation_id, inventory::ReservationStatus::Consumed)
+        .await;
+    api.wait_for_reservation(&dc_job.reservation_id, inventory::ReservationStatus::Consumed)
+        .await;
+    let dc = api.position(WAREHOUSE, &in_warehouse).await.unwrap();
+    assert_eq!((dc.on_hand, dc.reserved), (3, 0));
+    let store = api.position(ALEXANDERPLATZ, &in_store).await.unwrap();
+    assert_eq!((store.on_hand, store.reserved), (0, 0));
+}
+
+/// The nearest store turns the order down (the unit is not on the shelf): routing sends it
+/// to the next store, which ships it; the ledger writes the missing unit off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rejected_order_is_routed_to_the_next_store_and_shipped_from_there() {
+    let (system, api) = system(Launch::Binaries).await;
+    let sku = "E2E-REJECT";
+    receive(&system, &api, ALEXANDERPLATZ, sku, 1).await;
+    receive(&system, &api, KREUZBERG, sku, 1).await;
+
+    let order_id = api
+        .place(draft("E2E-REJECT", &[(sku, 1)], orders::DeliveryMethod::Standard))
+        .await;
+    let first = api.job_for(ALEXANDERPLATZ, &order_id).await;
+    api.staff
+        .clone()
+        .reject_job(fulfilment::RejectJobRequest {
+            store_id: ALEXANDERPLATZ.into(),
+            job_id: first.job_id.clone(),
+            reason: fulfilment::RejectReason::OutOfStock as i32,
+        })
+        .await
+        .expect("the store rejects");
+
+    let second = api.job_for(KREUZBERG, &order_id).await;
+    assert_ne!(second.job_id, first.job_id);
+    assert_eq!(lines_of(&second), [("1".to_owned(), 1)]);
+    api.wait_for_position("the missing unit is written off", ALEXANDERPLATZ, sku, |p| {
+        p.on_hand == 0 && p.reserved == 0
     })
     .await;
-    eventually("the returned unit is back on the other store's shelf", || {
-        let ledger = ledger.clone();
-        let sku = sku.clone();
-        async move {
-            let p = position(&ledger, return_store, &sku).await?;
-            (p.on_hand == before + 1).then_some(())
-        }
-    })
-    .await;
-    let history = orders_api
-        .get_order_history(orders::GetOrderHistoryRequest { order_id })
+    assert_ne!(
+        api.reservation(&first.reservation_id).await.status,
+        inventory::ReservationStatus::Active as i32,
+        "the rejecting store holds nothing"
+    );
+
+    api.ship(KREUZBERG, &second).await;
+    api.wait_for_status(&order_id, orders::OrderStatus::Shipped).await;
+    api.wait_for_reservation(&second.reservation_id, inventory::ReservationStatus::Consumed)
+        .await;
+    let decision = api
+        .routing
+        .clone()
+        .get_decision(oms_proto::routing::v1::GetDecisionRequest {
+            order_id: order_id.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
-    let allocated = history.entries.iter().filter(|e| e.r#type == "Allocated").count();
-    assert_eq!(allocated, 1, "routed once through the crash: {:#?}", history.entries);
+    assert!(decision.attempt >= 2, "routed again after the reject: {decision:#?}");
+    let kreuzberg = api.position(KREUZBERG, sku).await.unwrap();
+    assert_eq!((kreuzberg.on_hand, kreuzberg.reserved), (0, 0));
+}
+
+/// The store ships its part of a split order; the customer then cancels the order. What
+/// has shipped stays shipped; the warehouse's part is cancelled: its job is withdrawn from
+/// the WMS and the ledger releases its units.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancelling_after_a_partial_shipment_cancels_only_what_has_not_shipped() {
+    let (system, api) = system(Launch::Binaries).await;
+    let (order_id, in_store, in_warehouse) = place_split_order(&system, &api, "E2E-CANCEL").await;
+    let store_job = api.job_for(ALEXANDERPLATZ, &order_id).await;
+    let dc_job = warehouse_job(&system, &order_id).await;
+    api.ship(ALEXANDERPLATZ, &store_job).await;
+    api.wait_for_status(&order_id, orders::OrderStatus::PartiallyShipped)
+        .await;
+    api.wait_for_position("the warehouse holds the units", WAREHOUSE, &in_warehouse, |p| {
+        p.reserved == 2
+    })
+    .await;
+
+    let cancelled = api
+        .orders
+        .clone()
+        .cancel_order(orders::CancelOrderRequest {
+            order_id: order_id.clone(),
+            reason: "the customer no longer needs it".into(),
+            request_id: "e2e-cancel".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("what has not shipped can be cancelled")
+        .into_inner();
+    let line = |id: &str| cancelled.lines.iter().find(|l| l.line_id == id).unwrap().clone();
+    assert_eq!((line("1").shipped, line("1").cancelled), (1, 0));
+    assert_eq!((line("2").shipped, line("2").cancelled), (0, 2));
+
+    let withdrawn = system
+        .fulfilment_event(|event| match event {
+            FulfilmentEvent::JobWithdrawn(job) if job.job_id == dc_job.job_id => Some(job),
+            _ => None,
+        })
+        .await;
+    assert_eq!(withdrawn.location_id, WAREHOUSE);
+    assert_eq!(units(&withdrawn.lines), [("2".to_owned(), 2)]);
+    api.wait_for_reservation(&dc_job.reservation_id, inventory::ReservationStatus::Released)
+        .await;
+    let dc = api
+        .wait_for_position("the warehouse's units are free again", WAREHOUSE, &in_warehouse, |p| {
+            p.reserved == 0
+        })
+        .await;
+    assert_eq!((dc.on_hand, dc.available_to_promise), (5, 5));
+    assert_eq!(
+        api.job(WAREHOUSE, &dc_job.job_id).await.status,
+        fulfilment::JobStatus::Cancelled as i32
+    );
+    // Everything left of the order has shipped; the shipped unit is not given back.
+    assert_eq!(api.order(&order_id).await.status, orders::OrderStatus::Shipped as i32);
+    let store = api.position(ALEXANDERPLATZ, &in_store).await.unwrap();
+    assert_eq!((store.on_hand, store.reserved), (0, 0));
+}
+
+/// The POS sells the last units a web order would have had: the order is backordered, and
+/// routed as soon as a delivery arrives at another store. On the way the ledger is killed
+/// and restarted, and the POS sends a sale again: it counts once. The services run as
+/// `oms serve <service>` here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pos_sale_backorders_a_web_order_until_a_delivery_arrives() {
+    let (mut system, api) = system(Launch::OmsServe).await;
+    let sku = "E2E-POS";
+    receive(&system, &api, KREUZBERG, sku, 3).await;
+    let sale = |id: &str, units| movement(id, KREUZBERG, sku, pos::MovementKind::Sale, units);
+    system.pos(&sale("till-1", 1)).await;
+    api.wait_for_position("the first sale is on the ledger", KREUZBERG, sku, |p| p.on_hand == 2)
+        .await;
+
+    // The ledger dies and comes back; the till sends its sale again.
+    system.kill("oms-inventory-ledger");
+    system.launch("oms-inventory-ledger");
+    let api = Clients::connect(&system.addrs()).await;
+    system.pos(&sale("till-1", 1)).await;
+    // A movement behind it on the same till (the same partition) shows it was read.
+    let marker = "E2E-POS-MARKER";
+    system
+        .pos(&movement("till-2", KREUZBERG, marker, pos::MovementKind::Receipt, 1))
+        .await;
+    api.wait_for_position("the ledger read the till again", KREUZBERG, marker, |p| p.on_hand == 1)
+        .await;
+    assert_eq!(
+        api.position(KREUZBERG, sku).await.unwrap().on_hand,
+        2,
+        "the sale counted once"
+    );
+
+    // The last two units go over the counter just before a web order for one arrives.
+    system.pos(&sale("till-3", 2)).await;
+    api.wait_for_position("the last units are sold", KREUZBERG, sku, |p| p.on_hand == 0)
+        .await;
+    let order_id = api
+        .place(draft("E2E-POS", &[(sku, 1)], orders::DeliveryMethod::Standard))
+        .await;
+    let order = api.wait_for_status(&order_id, orders::OrderStatus::Backordered).await;
+    assert_eq!(order.lines[0].backordered, 1);
+
+    // A delivery arrives at Alexanderplatz: the backorder is routed there.
+    system
+        .pos(&movement(
+            "delivery-1",
+            ALEXANDERPLATZ,
+            sku,
+            pos::MovementKind::Receipt,
+            2,
+        ))
+        .await;
+    let job = api.job_for(ALEXANDERPLATZ, &order_id).await;
+    assert_eq!(lines_of(&job), [("1".to_owned(), 1)]);
+    api.wait_for_status(&order_id, orders::OrderStatus::Routed).await;
+    let alexanderplatz = api.position(ALEXANDERPLATZ, sku).await.unwrap();
+    assert_eq!((alexanderplatz.on_hand, alexanderplatz.reserved), (2, 1));
+    let kreuzberg = api.position(KREUZBERG, sku).await.unwrap();
+    assert_eq!((kreuzberg.on_hand, kreuzberg.reserved), (0, 0));
 }

@@ -1,16 +1,30 @@
-//! The five services as separate processes: each binary started with its own PostgreSQL
-//! schema, all on one tansu broker, each API on a free loopback port. A process can be
-//! killed (SIGKILL, no goodbye) and started again on the same store.
+//! The five services as separate processes: each started with its own PostgreSQL schema,
+//! all on one tansu broker, each API on a free loopback port. A process can be killed
+//! (SIGKILL, no goodbye) and started again on the same store. The systems outside the OMS
+//! (POS, WMS, payment gateway) are played by the test through the broker; everything else
+//! goes through the services' gRPC APIs ([`Clients`]).
+
+mod clients;
+
+pub use clients::{CUSTOMER_AT, Clients, draft, eventually};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use oms_cli::embedded::Addrs;
 use oms_eventsourcing::StoreConfig;
 use oms_eventsourcing::testing::{TestBackend, TestStore};
+use oms_proto::fulfilment::v1 as fulfilment;
+use oms_proto::pos::v1 as pos;
 use oms_transport::KafkaConfig;
-use oms_transport::testing::{TansuBroker, free_port};
+use oms_transport::testing::{TansuBroker, free_port, read_topic};
+use prost::Message as _;
+
+const POS_TOPIC: &str = "oms.pos-movements.v1";
+const FULFILMENT_TOPIC: &str = "oms.fulfilment.v1";
+const CONFIRMATIONS_TOPIC: &str = "oms.fulfilment-confirmations.v1";
 
 pub const SERVICES: [&str; 5] = [
     "oms-inventory-ledger",
@@ -20,7 +34,15 @@ pub const SERVICES: [&str; 5] = [
     "oms-returns",
 ];
 
-/// The service binaries, built next to this test's executable.
+/// How the processes are started: each service's own binary (as the compose file and the
+/// Kubernetes manifests do), or `oms serve <service>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Launch {
+    Binaries,
+    OmsServe,
+}
+
+/// The binaries, built next to this test's executable.
 fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows where it runs");
     let dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>");
@@ -33,16 +55,23 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// Builds the service binaries (a no-op when they are up to date).
-pub fn build_binaries() {
+/// Builds the binaries a launch needs (a no-op when they are up to date).
+pub fn build_binaries(launch: Launch) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(cargo);
     command.args(["build", "--quiet"]);
-    for service in SERVICES {
-        command.args(["-p", service, "--bin", service]);
+    match launch {
+        Launch::Binaries => {
+            for service in SERVICES {
+                command.args(["-p", service, "--bin", service]);
+            }
+        }
+        Launch::OmsServe => {
+            command.args(["-p", "oms-cli", "--bin", "oms"]);
+        }
     }
     let status = command.status().expect("cargo runs");
-    assert!(status.success(), "the service binaries do not build");
+    assert!(status.success(), "the binaries do not build");
 }
 
 struct Process {
@@ -54,14 +83,16 @@ struct Process {
 
 pub struct System {
     _broker: TansuBroker,
+    launch: Launch,
     /// The test broker's client settings; each process gets them as `OMS_KAFKA_*`.
     kafka: KafkaConfig,
     processes: Vec<Process>,
 }
 
 impl System {
-    pub async fn start() -> Self {
-        build_binaries();
+    /// Starts the five services on a new broker, each on a new schema.
+    pub async fn start_with(launch: Launch) -> Self {
+        build_binaries(launch);
         let broker = tokio::task::spawn_blocking(TansuBroker::start).await.unwrap();
         let kafka = broker.config("e2e");
         let mut processes = Vec::new();
@@ -75,6 +106,7 @@ impl System {
         }
         let mut system = Self {
             _broker: broker,
+            launch,
             kafka,
             processes,
         };
@@ -108,7 +140,14 @@ impl System {
             panic!("the end-to-end stores are on PostgreSQL")
         };
         let sep = if url.contains('?') { '&' } else { '?' };
-        let mut command = Command::new(binary(name));
+        let mut command = match self.launch {
+            Launch::Binaries => Command::new(binary(name)),
+            Launch::OmsServe => {
+                let mut command = Command::new(binary("oms"));
+                command.args(["serve", name.trim_start_matches("oms-")]);
+                command
+            }
+        };
         command
             .env("OMS_STORE_URL", format!("{url}{sep}schema={schema}"))
             .env("OMS_GRPC_ADDR", process.addr.to_string())
@@ -137,6 +176,56 @@ impl System {
     /// Publishes a message as a system outside the OMS would (a payment gateway, a WMS).
     pub async fn produce(&self, topic: &str, key: &str, payload: &[u8]) {
         oms_transport::testing::produce(&self.kafka, topic, key, payload).await;
+    }
+
+    /// A stock movement as a store's POS streams it.
+    pub async fn pos(&self, movement: &pos::StockMovement) {
+        self.produce(POS_TOPIC, &movement.location_id, &movement.encode_to_vec())
+            .await;
+    }
+
+    /// A warehouse's answer to a job, as its WMS adapter sends it.
+    pub async fn confirm(&self, confirmation: &fulfilment::NodeConfirmation) {
+        self.produce(CONFIRMATIONS_TOPIC, &confirmation.job_id, &confirmation.encode_to_vec())
+            .await;
+    }
+
+    /// Reads the fulfilment events (as a WMS adapter would) until `find` picks one.
+    pub async fn fulfilment_event<T>(
+        &self,
+        mut find: impl FnMut(fulfilment::fulfilment_event::Event) -> Option<T>,
+    ) -> T {
+        let group = format!("e2e-reader-{}", uuid::Uuid::new_v4());
+        let mut found = None;
+        read_topic(&self.kafka, FULFILMENT_TOPIC, &group, |messages| {
+            found = messages
+                .iter()
+                .filter_map(|m| fulfilment::FulfilmentEvent::decode(m.payload.as_slice()).ok()?.event)
+                .find_map(&mut find);
+            found.is_some()
+        })
+        .await;
+        found.expect("the awaited fulfilment event was published")
+    }
+
+    /// Stops a service's process as an orchestrator does, with SIGTERM, and waits for it
+    /// to exit (30 s at most); the exit status tells whether it stopped cleanly.
+    pub async fn terminate(&mut self, name: &str) -> ExitStatus {
+        let process = self.processes.iter_mut().find(|p| p.name == name).expect("a service");
+        let mut child = process.child.take().expect("the service runs");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM could not be sent to {name}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().expect("the child can be waited on") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "{name} did not stop within 30 s of SIGTERM");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Kills a service's process as a crash would: no shutdown, nothing flushed.
