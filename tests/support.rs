@@ -134,7 +134,13 @@ impl System {
     pub fn launch(&mut self, name: &str) {
         let ledger = self.addr("oms-inventory-ledger");
         let orders = self.addr("oms-order-capture");
-        let kafka = self.kafka.clone();
+        let mut kafka = self.kafka.clone();
+        kafka.client_id = name.to_owned();
+        // A killed member never says goodbye: the group waits this long before its
+        // partitions go to the restarted process.
+        kafka
+            .consumer_properties
+            .insert("session.timeout.ms".into(), "6000".into());
         let process = self.processes.iter_mut().find(|p| p.name == name).expect("a service");
         let StoreConfig::Postgres { url, schema, .. } = &process.store.config else {
             panic!("the end-to-end stores are on PostgreSQL")
@@ -151,24 +157,14 @@ impl System {
         command
             .env("OMS_STORE_URL", format!("{url}{sep}schema={schema}"))
             .env("OMS_GRPC_ADDR", process.addr.to_string())
-            .env("OMS_KAFKA_BOOTSTRAP_SERVERS", &kafka.bootstrap_servers)
-            .env("OMS_KAFKA_TOPIC_PARTITIONS", kafka.topic_partitions.to_string())
-            // A killed member never says goodbye: the group waits this long before its
-            // partitions go to the restarted process.
-            .env("OMS_KAFKA_SESSION_TIMEOUT_MS", "6000")
+            // The test broker's settings (see TansuBroker::config).
+            .envs(kafka.to_vars())
             .env("OMS_LEDGER_URL", format!("http://{ledger}"))
             .env("OMS_ORDERS_URL", format!("http://{orders}"))
             .env("RUST_LOG", "warn")
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
-        // What the test broker needs of its clients (see TansuBroker::config).
-        for (property, value) in &kafka.properties {
-            command.env(
-                format!("OMS_KAFKA_{}", property.replace('.', "_").to_uppercase()),
-                value,
-            );
-        }
         let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         process.child = Some(child);
     }

@@ -20,7 +20,7 @@ fn spawn(store: &StoreConfig, broker: &TansuBroker, port: u16) -> Child {
         .env("OMS_STORE_URL", format!("{url}?schema={schema}"))
         .env("OMS_GRPC_ADDR", format!("127.0.0.1:{port}"))
         .env("OMS_KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers())
-        .env("OMS_KAFKA_BATCH_NUM_MESSAGES", "1")
+        .env("OMS_KAFKA_PRODUCER_BATCH_NUM_MESSAGES", "1")
         .env("OMS_KAFKA_TOPIC_PARTITIONS", "3")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

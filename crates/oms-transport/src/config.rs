@@ -6,6 +6,10 @@
 //! the property of the same name, lower-cased with `_` as `.`: for example
 //! `OMS_KAFKA_SECURITY_PROTOCOL=SASL_SSL`, `OMS_KAFKA_SASL_MECHANISMS=SCRAM-SHA-512`,
 //! `OMS_KAFKA_SASL_USERNAME`, `OMS_KAFKA_SASL_PASSWORD`, `OMS_KAFKA_SSL_CA_LOCATION`.
+//! A property for producers only or consumers only goes under `OMS_KAFKA_PRODUCER_` or
+//! `OMS_KAFKA_CONSUMER_` (`OMS_KAFKA_PRODUCER_LINGER_MS=20`,
+//! `OMS_KAFKA_CONSUMER_SESSION_TIMEOUT_MS=6000`), so the other clients are not given a
+//! property librdkafka would warn about and ignore.
 
 use std::collections::BTreeMap;
 
@@ -20,8 +24,20 @@ pub struct KafkaConfig {
     /// Partitions of the topics this process creates.
     pub topic_partitions: i32,
     pub topic_replication: i32,
-    /// Further librdkafka properties (security, timeouts...), passed through.
+    /// Further librdkafka properties for every client (security, timeouts...).
     pub properties: BTreeMap<String, String>,
+    /// Properties for producers only (`linger.ms`, `batch.num.messages`...).
+    pub producer_properties: BTreeMap<String, String>,
+    /// Properties for consumers only (`session.timeout.ms`, `fetch.wait.max.ms`...).
+    pub consumer_properties: BTreeMap<String, String>,
+}
+
+/// The kind of librdkafka client being configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientKind {
+    Admin,
+    Producer,
+    Consumer,
 }
 
 const OWN: [&str; 4] = [
@@ -39,6 +55,8 @@ impl KafkaConfig {
             topic_partitions: 6,
             topic_replication: 1,
             properties: BTreeMap::new(),
+            producer_properties: BTreeMap::new(),
+            consumer_properties: BTreeMap::new(),
         }
     }
 
@@ -73,23 +91,51 @@ impl KafkaConfig {
         }
         for (name, value) in &vars {
             let key = &name["OMS_KAFKA_".len()..];
-            if !OWN.contains(&key) {
-                config
-                    .properties
-                    .insert(key.to_lowercase().replace('_', "."), value.clone());
+            if OWN.contains(&key) {
+                continue;
             }
+            let (properties, key) = if let Some(key) = key.strip_prefix("PRODUCER_") {
+                (&mut config.producer_properties, key)
+            } else if let Some(key) = key.strip_prefix("CONSUMER_") {
+                (&mut config.consumer_properties, key)
+            } else {
+                (&mut config.properties, key)
+            };
+            properties.insert(key.to_lowercase().replace('_', "."), value.clone());
         }
         Ok(config)
     }
 
-    /// The librdkafka settings every client of this process shares.
-    pub(crate) fn client(&self) -> ClientConfig {
-        self.client_with(&[])
+    /// The settings as `OMS_KAFKA_*` variables, as [`KafkaConfig::from_vars`] reads them:
+    /// for a process started with this configuration.
+    pub fn to_vars(&self) -> Vec<(String, String)> {
+        let var =
+            |prefix: &str, property: &str| format!("OMS_KAFKA_{prefix}{}", property.replace('.', "_").to_uppercase());
+        let mut vars = vec![
+            ("OMS_KAFKA_BOOTSTRAP_SERVERS".to_owned(), self.bootstrap_servers.clone()),
+            ("OMS_KAFKA_CLIENT_ID".to_owned(), self.client_id.clone()),
+            (
+                "OMS_KAFKA_TOPIC_PARTITIONS".to_owned(),
+                self.topic_partitions.to_string(),
+            ),
+            (
+                "OMS_KAFKA_TOPIC_REPLICATION".to_owned(),
+                self.topic_replication.to_string(),
+            ),
+        ];
+        for (prefix, properties) in [
+            ("", &self.properties),
+            ("PRODUCER_", &self.producer_properties),
+            ("CONSUMER_", &self.consumer_properties),
+        ] {
+            vars.extend(properties.iter().map(|(k, v)| (var(prefix, k), v.clone())));
+        }
+        vars
     }
 
-    /// `defaults` for one kind of client, under the configured properties: a property set
-    /// in the environment always wins.
-    pub(crate) fn client_with(&self, defaults: &[(&str, &str)]) -> ClientConfig {
+    /// `defaults` for one kind of client, under the configured properties for every client
+    /// and for that kind: a property set in the environment always wins.
+    pub(crate) fn client(&self, kind: ClientKind, defaults: &[(&str, &str)]) -> ClientConfig {
         let mut client = ClientConfig::new();
         client
             .set("bootstrap.servers", &self.bootstrap_servers)
@@ -97,7 +143,12 @@ impl KafkaConfig {
         for (key, value) in defaults {
             client.set(*key, *value);
         }
-        for (key, value) in &self.properties {
+        let own = match kind {
+            ClientKind::Admin => None,
+            ClientKind::Producer => Some(&self.producer_properties),
+            ClientKind::Consumer => Some(&self.consumer_properties),
+        };
+        for (key, value) in self.properties.iter().chain(own.into_iter().flatten()) {
             client.set(key, value);
         }
         client
@@ -131,6 +182,36 @@ mod tests {
             Some("SCRAM-SHA-512")
         );
         assert_eq!(config.properties.len(), 2);
+    }
+
+    #[test]
+    fn producer_and_consumer_properties_reach_only_their_kind_of_client() {
+        let vars = [
+            ("OMS_KAFKA_BOOTSTRAP_SERVERS", "b:9092"),
+            ("OMS_KAFKA_SECURITY_PROTOCOL", "SSL"),
+            ("OMS_KAFKA_PRODUCER_LINGER_MS", "20"),
+            ("OMS_KAFKA_CONSUMER_SESSION_TIMEOUT_MS", "6000"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let config = KafkaConfig::from_vars(vars, "routing").unwrap();
+        let get = |kind, key| config.client(kind, &[]).get(key).map(str::to_owned);
+        for kind in [ClientKind::Admin, ClientKind::Producer, ClientKind::Consumer] {
+            assert_eq!(get(kind, "security.protocol").as_deref(), Some("SSL"));
+        }
+        assert_eq!(get(ClientKind::Producer, "linger.ms").as_deref(), Some("20"));
+        assert_eq!(get(ClientKind::Consumer, "linger.ms"), None);
+        assert_eq!(get(ClientKind::Admin, "linger.ms"), None);
+        assert_eq!(get(ClientKind::Consumer, "session.timeout.ms").as_deref(), Some("6000"));
+        assert_eq!(get(ClientKind::Producer, "session.timeout.ms"), None);
+        // A setting from the environment wins over the client's own default.
+        assert_eq!(
+            config
+                .client(ClientKind::Producer, &[("linger.ms", "5")])
+                .get("linger.ms"),
+            Some("20")
+        );
+        // Written back as variables, the configuration reads the same.
+        assert_eq!(KafkaConfig::from_vars(config.to_vars(), "other").unwrap(), config);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::{KafkaConfig, Message, TransportError};
 
 /// Creates `topics` (with the configured partitions and replication) unless they exist.
 pub async fn ensure_topics(config: &KafkaConfig, topics: &[String]) -> Result<(), TransportError> {
-    let admin: AdminClient<DefaultClientContext> = config.client().create()?;
+    let admin: AdminClient<DefaultClientContext> = config.client(crate::config::ClientKind::Admin, &[]).create()?;
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|t| {
@@ -59,19 +59,22 @@ impl KafkaSource {
     /// Joins consumer group `group` and subscribes to `topics`.
     pub fn subscribe(config: &KafkaConfig, group: &str, topics: &[&str]) -> Result<Self, TransportError> {
         let consumer: StreamConsumer = config
-            .client_with(&[
-                ("group.id", group),
-                // Offsets are committed by this code, and only for acknowledged messages:
-                // librdkafka never commits a position of its own (not even when closing).
-                ("enable.auto.commit", "false"),
-                ("enable.auto.offset.store", "false"),
-                ("auto.offset.reset", "earliest"),
-                ("enable.partition.eof", "false"),
-                // Large fetches, answered soon: a consumer that applies thousands of
-                // messages per transaction should never wait for the next ones.
-                ("max.partition.fetch.bytes", "10485760"),
-                ("fetch.wait.max.ms", "20"),
-            ])
+            .client(
+                crate::config::ClientKind::Consumer,
+                &[
+                    ("group.id", group),
+                    // Offsets are committed by this code, and only for acknowledged messages:
+                    // librdkafka never commits a position of its own (not even when closing).
+                    ("enable.auto.commit", "false"),
+                    ("enable.auto.offset.store", "false"),
+                    ("auto.offset.reset", "earliest"),
+                    ("enable.partition.eof", "false"),
+                    // Large fetches, answered soon: a consumer that applies thousands of
+                    // messages per transaction should never wait for the next ones.
+                    ("max.partition.fetch.bytes", "10485760"),
+                    ("fetch.wait.max.ms", "20"),
+                ],
+            )
             .create()?;
         consumer.subscribe(topics)?;
         Ok(Self {

@@ -79,15 +79,18 @@ pub enum RelayExit {
 impl Relay {
     pub fn new(store: EventStore, kafka: &KafkaConfig, config: RelayConfig) -> Result<Self, TransportError> {
         let producer: FutureProducer = kafka
-            .client_with(&[
-                ("enable.idempotence", "true"),
-                ("acks", "all"),
-                ("linger.ms", "5"),
-                ("batch.num.messages", "10000"),
-                // The partitioner of the Java client, so other producers agree on placement.
-                ("partitioner", "murmur2_random"),
-                ("message.timeout.ms", "60000"),
-            ])
+            .client(
+                crate::config::ClientKind::Producer,
+                &[
+                    ("enable.idempotence", "true"),
+                    ("acks", "all"),
+                    ("linger.ms", "5"),
+                    ("batch.num.messages", "10000"),
+                    // The partitioner of the Java client, so other producers agree on placement.
+                    ("partitioner", "murmur2_random"),
+                    ("message.timeout.ms", "60000"),
+                ],
+            )
             .create()?;
         Ok(Self {
             store,

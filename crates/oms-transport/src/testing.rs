@@ -58,7 +58,9 @@ impl TansuBroker {
     pub fn config(&self, client_id: &str) -> KafkaConfig {
         let mut config = KafkaConfig::new(self.bootstrap_servers(), client_id);
         config.topic_partitions = 3;
-        config.properties.insert("batch.num.messages".into(), "1".into());
+        config
+            .producer_properties
+            .insert("batch.num.messages".into(), "1".into());
         config
     }
 
