@@ -102,6 +102,9 @@ impl Router {
         let mut queue = Queue::default();
         let mut running: JoinSet<String> = JoinSet::new();
         let mut busy: HashSet<String> = HashSet::new();
+        // Orders whose attempt was under way when stock came back: that attempt may have
+        // planned on the older figures and backordered, so each is tried again after it.
+        let mut look_again: HashSet<String> = HashSet::new();
         let mut tick = tokio::time::interval(self.config.tick);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_retry = Instant::now();
@@ -127,7 +130,12 @@ impl Router {
                 }
                 Some(done) = running.join_next(), if !running.is_empty() => {
                     match done {
-                        Ok(order_id) => { busy.remove(&order_id); }
+                        Ok(order_id) => {
+                            busy.remove(&order_id);
+                            if look_again.remove(&order_id) {
+                                queue.push(&order_id, Job::Retry);
+                            }
+                        }
                         Err(e) => tracing::error!(error = %e, "a routing attempt failed"),
                     }
                 }
@@ -154,6 +162,7 @@ impl Router {
                     let skus = availability.take_increased();
                     let orders = self.service.writer().read(|r| r.backordered(Some(&skus)));
                     queue.extend(orders, Job::Retry);
+                    look_again.extend(busy.iter().cloned());
                 }
                 _ = tick.tick() => {
                     self.look_around(&mut queue, &busy, false);
