@@ -161,7 +161,8 @@ impl System {
             .envs(kafka.to_vars())
             .env("OMS_LEDGER_URL", format!("http://{ledger}"))
             .env("OMS_ORDERS_URL", format!("http://{orders}"))
-            .env("RUST_LOG", "warn")
+            // OMS_E2E_LOG (a RUST_LOG filter) shows more of the services' logs.
+            .env("RUST_LOG", std::env::var("OMS_E2E_LOG").unwrap_or_else(|_| "warn".into()))
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
