@@ -109,7 +109,17 @@ async fn orders_and_their_statuses_survive_a_kill() {
         async move { all_orders(&mut client).await.len() == 30 }
     })
     .await;
+    // Reads see a batch while its transaction is still under way. A command is answered
+    // once its own batch is durable, and batches commit in order: after this answer every
+    // order above is in the log, so the kill below finds the service at rest.
+    client
+        .place_order(pb::PlaceOrderRequest {
+            order: Some(web_order("W-last")),
+        })
+        .await
+        .unwrap();
     let before = all_orders(&mut client).await;
+    assert_eq!(before.len(), 31);
     process.kill().unwrap();
     process.wait().unwrap();
 
