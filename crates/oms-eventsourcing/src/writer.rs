@@ -213,6 +213,9 @@ impl<M: Model> Clone for Writer<M> {
 
 struct Shared<M: Model> {
     live: RwLock<Replayed<M>>,
+    /// Events in the live state whose batch has not landed yet. Changed only under the
+    /// write lock of `live`, so a reader holding its read lock sees the two agree.
+    uncommitted: AtomicU64,
     stats: Counters,
     /// Committed events, for those who follow them live (feeds, projections).
     committed: broadcast::Sender<Arc<Committed<M::Event>>>,
@@ -251,6 +254,7 @@ impl<M: Model> Writer<M> {
         let (stop, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             live: RwLock::new(replayed),
+            uncommitted: AtomicU64::new(0),
             stats: Counters::default(),
             committed: broadcast::channel(1024).0,
             store,
@@ -362,6 +366,13 @@ impl<M: Model> Writer<M> {
     pub fn digest(&self) -> (Position, StateDigest) {
         let live = self.live();
         (live.position, live.digest())
+    }
+
+    /// Digest of the state with the position it was taken at, when the state holds exactly
+    /// the log up to that position; `None` while a batch is being committed (ask again).
+    pub fn digest_at_rest(&self) -> Option<(Position, StateDigest)> {
+        let live = self.live();
+        (self.shared.uncommitted.load(Ordering::Acquire) == 0).then(|| (live.position, live.digest()))
     }
 
     /// Current version of a stream (0 if it has no events).
@@ -952,6 +963,9 @@ impl<M: Model> Runner<M> {
             }
             outcomes.push((job, None));
         }
+        self.shared
+            .uncommitted
+            .fetch_add(batch.events.len() as u64, Ordering::AcqRel);
         drop(live);
         Some(Decided {
             batch: Arc::new(batch),
@@ -993,9 +1007,14 @@ impl<M: Model> Runner<M> {
                 stats.batches.fetch_add(1, Ordering::Relaxed);
                 stats.commands.fetch_add(outcomes.len() as u64, Ordering::Relaxed);
                 stats.events.fetch_add(batch.events.len() as u64, Ordering::Relaxed);
-                if let Some(position) = done.last_position {
+                {
                     let mut live = self.shared.live.write().unwrap_or_else(|p| p.into_inner());
-                    live.position = live.position.max(position);
+                    if let Some(position) = done.last_position {
+                        live.position = live.position.max(position);
+                    }
+                    self.shared
+                        .uncommitted
+                        .fetch_sub(batch.events.len() as u64, Ordering::AcqRel);
                 }
                 for (key, reply) in &batch.replies {
                     self.pending.replies.remove(key);
@@ -1119,7 +1138,10 @@ impl<M: Model> Runner<M> {
         self.pending = PendingMarks::default();
         match rebuild::<M>(&self.shared.store, ReplayOptions::default(), |_| {}).await {
             Ok((replayed, _)) => {
-                *self.shared.live.write().unwrap_or_else(|p| p.into_inner()) = replayed;
+                let mut live = self.shared.live.write().unwrap_or_else(|p| p.into_inner());
+                *live = replayed;
+                // What was decided and not landed is gone with the old state.
+                self.shared.uncommitted.store(0, Ordering::Release);
                 true
             }
             Err(e) => {

@@ -303,6 +303,46 @@ async fn replay_equals_live(t: TestStore) {
     writer.shutdown().await;
 }
 
+/// While commands stream in, the live state is compared with the log only between batches:
+/// every digest the writer gives at rest equals a replay up to its position.
+async fn the_digest_at_rest_equals_a_replay_up_to_its_position(t: TestStore) {
+    let clock = ManualClock::new(start_time());
+    let writer = start_writer(&t.store, &clock, WriterConfig::default()).await;
+    let mut senders = Vec::new();
+    for task in 0..8u64 {
+        let writer = writer.clone();
+        senders.push(tokio::spawn(async move {
+            for i in 0..60u64 {
+                let shelf = format!("S{}", (task * 7 + i) % 11);
+                receive(&writer, CommandMeta::new(), &shelf, i % 4 + 1).await.unwrap();
+            }
+        }));
+    }
+    let mut compared = 0;
+    while senders.iter().any(|s| !s.is_finished()) && compared < 10 {
+        if let Some((position, live)) = writer.digest_at_rest() {
+            let options = ReplayOptions {
+                until: Some(position),
+                ..ReplayOptions::default()
+            };
+            let (rebuilt, _) = rebuild::<Shelves>(&t.store, options, |_| {}).await.unwrap();
+            assert_eq!(rebuilt.digest(), live, "the state at rest at {position}");
+            compared += 1;
+        }
+        tokio::task::yield_now().await;
+    }
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    // Every command answered: nothing is in flight.
+    let (position, live) = writer.digest_at_rest().expect("a writer with nothing to do is at rest");
+    let (rebuilt, _) = rebuild::<Shelves>(&t.store, ReplayOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!((rebuilt.position, rebuilt.digest()), (position, live));
+    writer.shutdown().await;
+}
+
 /// Snapshots are taken every N events; the newest snapshot plus the tail equals a full
 /// replay, and a restarted writer starts from it.
 async fn snapshot_plus_tail_equals_full_replay(t: TestStore) {
@@ -684,6 +724,12 @@ async fn a_foreign_append_is_a_conflict_and_the_state_is_reloaded(t: TestStore) 
         "{err}"
     );
     assert!(err.is_retryable());
+    // The reloaded state holds the foreign event and nothing of the refused batch.
+    let (position, live) = writer.digest_at_rest().expect("at rest after the reload");
+    let (rebuilt, _) = rebuild::<Shelves>(&t.store, ReplayOptions::default(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!((rebuilt.position, rebuilt.digest()), (position, live));
     assert_eq!(pick(&writer, CommandMeta::new(), "A", 50).await.unwrap(), 55);
     writer.shutdown().await;
 }
@@ -1051,6 +1097,7 @@ conformance!(
     a_conflicting_batch_writes_nothing,
     group_commit_answers_each_command,
     replay_equals_live,
+    the_digest_at_rest_equals_a_replay_up_to_its_position,
     snapshot_plus_tail_equals_full_replay,
     stale_or_unreadable_snapshots_are_ignored,
     old_event_versions_are_upcast_on_read,
