@@ -162,7 +162,10 @@ impl System {
             .env("OMS_LEDGER_URL", format!("http://{ledger}"))
             .env("OMS_ORDERS_URL", format!("http://{orders}"))
             // OMS_E2E_LOG (a RUST_LOG filter) shows more of the services' logs.
-            .env("RUST_LOG", std::env::var("OMS_E2E_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("OMS_E2E_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -222,6 +225,30 @@ impl System {
             }
             assert!(Instant::now() < deadline, "{name} did not stop within 30 s of SIGTERM");
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Asks each running service for its live state (between two of its batches) and
+    /// replays its log up to the same position: the two must have one digest.
+    pub async fn verify_live(&self) {
+        let store_of = |name: &str| -> anyhow::Result<StoreConfig> {
+            let service = match name {
+                "orders" => "oms-order-capture",
+                "inventory" => "oms-inventory-ledger",
+                "routing" => "oms-routing",
+                "fulfilment" => "oms-store-fulfilment",
+                "returns" => "oms-returns",
+                other => anyhow::bail!("no service keeps the {other} store"),
+            };
+            let process = self.processes.iter().find(|p| p.name == service).expect("a service");
+            Ok(process.store.config.clone())
+        };
+        let verdicts = oms_cli::verify::verify_all(store_of, Some(&self.addrs()), false)
+            .await
+            .expect("every service gives its live state");
+        assert_eq!(verdicts.len(), 5);
+        for verdict in verdicts {
+            assert!(verdict.matches, "{verdict:?}");
         }
     }
 

@@ -49,20 +49,37 @@ async fn a_simulated_day_on_the_embedded_default_settles_and_every_log_verifies(
     );
     assert!(kpis.jobs_collected > 0, "{kpis}");
     assert!(kpis.returns > 0 && kpis.refunded_minor > 0, "{kpis}");
+
+    // Running, each service's live state is what its log rebuilds to...
+    let store_in = |dir: &std::path::Path| {
+        let dir = dir.to_path_buf();
+        move |name: &str| {
+            Ok(StoreConfig::from_url(
+                &format!("sqlite://{}", dir.join(format!("{name}.db")).display()),
+                name,
+            )?)
+        }
+    };
+    let verdicts = verify_all(store_in(dir.path()), Some(&running.addrs), false)
+        .await
+        .expect("every live state is compared");
+    assert_eq!(verdicts.len(), 5);
+    for v in &verdicts {
+        assert!(v.matches, "{v:?}");
+        assert!(v.events > 0, "{v:?}");
+    }
+    // ...and not what another log rebuilds to.
+    let empty = tempfile::tempdir().unwrap();
+    let verdicts = verify_all(store_in(empty.path()), Some(&running.addrs), false)
+        .await
+        .expect("compared with empty logs");
+    assert!(verdicts.iter().all(|v| !v.matches), "{verdicts:?}");
     running.stop().await;
 
     // Stopped, each service replays its log to the state it had.
-    let verdicts = verify_all(
-        |name| {
-            Ok(StoreConfig::from_url(
-                &format!("sqlite://{}", dir.path().join(format!("{name}.db")).display()),
-                name,
-            )?)
-        },
-        false,
-    )
-    .await
-    .expect("every log replays");
+    let verdicts = verify_all(store_in(dir.path()), None, false)
+        .await
+        .expect("every log replays");
     assert_eq!(verdicts.len(), 5);
     for v in &verdicts {
         assert!(v.matches, "{v:?}");

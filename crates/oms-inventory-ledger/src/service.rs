@@ -79,6 +79,7 @@ pub async fn start(
     assemble::grpc(
         &mut tasks,
         listener,
+        inventory.writer(),
         move |stopping| Routes::new(InventoryApi::server(api, stopping)),
         &[GRPC_SERVICE],
     );

@@ -69,6 +69,7 @@ pub async fn start(
     assemble::grpc(
         &mut tasks,
         listener,
+        orders.writer(),
         move |_| Routes::new(OrdersApi::server(api)),
         &[GRPC_SERVICE],
     );

@@ -70,6 +70,7 @@ pub async fn start(
     assemble::grpc(
         &mut tasks,
         listener,
+        returns.writer(),
         move |_| Routes::new(ReturnsGrpc::server(api)),
         &[GRPC_SERVICE],
     );

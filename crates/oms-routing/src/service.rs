@@ -80,6 +80,7 @@ pub async fn start(
     assemble::grpc(
         &mut tasks,
         listener,
+        routing.writer(),
         move |_| Routes::new(RoutingGrpc::server(api)),
         &[GRPC_SERVICE],
     );

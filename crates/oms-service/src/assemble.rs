@@ -26,16 +26,18 @@ pub async fn topics(wiring: &Wiring, own: &str, inputs: &[&str]) -> anyhow::Resu
     Ok(())
 }
 
-/// The gRPC stage: serves `routes` until the stage stops (calls in flight finish). The
-/// returned receiver turns true when it stops, for streams that must end then.
-pub fn grpc(
+/// The gRPC stage: serves `routes`, and the admin API over `writer`, until the stage stops
+/// (calls in flight finish). `routes` is given a receiver that turns true when it stops,
+/// for streams that must end then.
+pub fn grpc<M: Model>(
     tasks: &mut Tasks,
     listener: TcpListener,
+    writer: &Writer<M>,
     routes: impl FnOnce(watch::Receiver<bool>) -> Routes,
     names: &'static [&'static str],
 ) {
     let mut stop = tasks.stage("grpc");
-    let routes = routes(stop.clone());
+    let routes = routes(stop.clone()).add_service(crate::admin::AdminApi::server(writer.clone()));
     tasks.spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;

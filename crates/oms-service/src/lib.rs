@@ -8,8 +8,11 @@
 //! - [`runtime`]: starting the background tasks of a service and stopping them in order
 //!   on SIGTERM — in-flight calls finish, the writer drains, the relay flushes;
 //! - [`process`]: a service as a process of its own (its binary, `oms serve`);
+//! - [`admin`]: the operators' API every service answers (its state's digest, for
+//!   `oms verify --live`);
 //! - [`convert`]: timestamps and other small translations between protobuf and domain.
 
+pub mod admin;
 pub mod assemble;
 pub mod convert;
 pub mod grpc;

@@ -76,6 +76,7 @@ pub async fn start(
     assemble::grpc(
         &mut tasks,
         listener,
+        fulfilment.writer(),
         move |_| Routes::new(FulfilmentApi::server(api)),
         &[GRPC_SERVICE],
     );
