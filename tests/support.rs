@@ -55,22 +55,16 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// Builds the binaries a launch needs (a no-op when they are up to date).
-pub fn build_binaries(launch: Launch) {
+/// Builds the service binaries and `oms` as the workspace's test build does, so that they
+/// are the binaries `cargo nextest run --workspace` (`make test`) has just built and this
+/// is a no-op there. (`cargo build -p <service>` would unify features without the
+/// dev-dependencies and compile them all again.)
+pub fn build_binaries() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut command = Command::new(cargo);
-    command.args(["build", "--quiet"]);
-    match launch {
-        Launch::Binaries => {
-            for service in SERVICES {
-                command.args(["-p", service, "--bin", service]);
-            }
-        }
-        Launch::OmsServe => {
-            command.args(["-p", "oms-cli", "--bin", "oms"]);
-        }
-    }
-    let status = command.status().expect("cargo runs");
+    let status = Command::new(cargo)
+        .args(["test", "--workspace", "--no-run", "--quiet"])
+        .status()
+        .expect("cargo runs");
     assert!(status.success(), "the binaries do not build");
 }
 
@@ -92,7 +86,7 @@ pub struct System {
 impl System {
     /// Starts the five services on a new broker, each on a new schema.
     pub async fn start_with(launch: Launch) -> Self {
-        build_binaries(launch);
+        build_binaries();
         let broker = tokio::task::spawn_blocking(TansuBroker::start).await.unwrap();
         let kafka = broker.config("e2e");
         let mut processes = Vec::new();
