@@ -100,8 +100,10 @@ impl Router {
         let mut feed = self.service.writer().subscribe();
         let availability = self.service.availability().clone();
         let mut queue = Queue::default();
-        let mut running: JoinSet<String> = JoinSet::new();
+        let mut running: JoinSet<()> = JoinSet::new();
         let mut busy: HashSet<String> = HashSet::new();
+        // The order each running attempt works on, so a failed task frees its order too.
+        let mut tasks: HashMap<tokio::task::Id, String> = HashMap::new();
         // Orders whose attempt was under way when stock came back: that attempt may have
         // planned on the older figures and backordered, so each is tried again after it.
         let mut look_again: HashSet<String> = HashSet::new();
@@ -117,10 +119,11 @@ impl Router {
                 };
                 busy.insert(order_id.clone());
                 let router = self.clone();
-                running.spawn(async move {
-                    router.work(&order_id, job).await;
-                    order_id
+                let id = order_id.clone();
+                let task = running.spawn(async move {
+                    router.work(&id, job).await;
                 });
+                tasks.insert(task.id(), order_id);
             }
             tokio::select! {
                 changed = stop.changed() => {
@@ -128,15 +131,17 @@ impl Router {
                         break;
                     }
                 }
-                Some(done) = running.join_next(), if !running.is_empty() => {
-                    match done {
-                        Ok(order_id) => {
-                            busy.remove(&order_id);
-                            if look_again.remove(&order_id) {
-                                queue.push(&order_id, Job::Retry);
-                            }
-                        }
-                        Err(e) => tracing::error!(error = %e, "a routing attempt failed"),
+                Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                    let task = done.as_ref().map_or_else(|e| e.id(), |(task, ())| *task);
+                    let Some(order_id) = tasks.remove(&task) else {
+                        continue;
+                    };
+                    if let Err(e) = done {
+                        tracing::error!(order_id, error = %e, "a routing attempt failed; the order is looked at again on the next tick");
+                    }
+                    busy.remove(&order_id);
+                    if look_again.remove(&order_id) {
+                        queue.push(&order_id, Job::Retry);
                     }
                 }
                 committed = feed.recv() => match committed {
