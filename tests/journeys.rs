@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use oms_cli::seed::{STORES, WAREHOUSE, seed};
-use oms_e2e::{Clients, Launch, System, draft, eventually};
+use oms_e2e::{CONFIRMATIONS_TOPIC, Clients, Launch, System, draft, eventually};
 use oms_proto::fulfilment::v1 as fulfilment;
 use oms_proto::fulfilment::v1::fulfilment_event::Event as FulfilmentEvent;
 use oms_proto::inventory::v1 as inventory;
@@ -13,6 +13,7 @@ use oms_proto::orders::v1 as orders;
 use oms_proto::pos::v1 as pos;
 use oms_proto::returns::v1 as returns;
 use oms_service::convert::timestamp;
+use prost::Message as _;
 
 const ALEXANDERPLATZ: &str = STORES[0];
 const KREUZBERG: &str = STORES[1];
@@ -435,6 +436,26 @@ async fn cancelling_after_a_partial_shipment_cancels_only_what_has_not_shipped()
     assert_eq!(api.order(&order_id).await.status, orders::OrderStatus::Shipped as i32);
     let store = api.position(ALEXANDERPLATZ, &in_store).await.unwrap();
     assert_eq!((store.on_hand, store.reserved), (0, 0));
+
+    // A WMS that missed the withdrawal ships the job anyway: store fulfilment refuses the
+    // confirmation and sets it aside on the dead-letter topic with the reason; nothing
+    // moves.
+    warehouse_ships(&system, &dc_job).await;
+    let shipped_id = format!("{}-shipped", dc_job.job_id);
+    let (_, reason) = system
+        .dead_letter(CONFIRMATIONS_TOPIC, |payload| {
+            let confirmation = fulfilment::NodeConfirmation::decode(payload).ok()?;
+            (confirmation.confirmation_id == shipped_id).then_some(confirmation)
+        })
+        .await;
+    assert!(reason.contains("cancelled") && reason.contains("ship"), "{reason}");
+    assert_eq!(
+        api.job(WAREHOUSE, &dc_job.job_id).await.status,
+        fulfilment::JobStatus::Cancelled as i32
+    );
+    assert_eq!(api.order(&order_id).await.status, orders::OrderStatus::Shipped as i32);
+    let dc = api.position(WAREHOUSE, &in_warehouse).await.unwrap();
+    assert_eq!((dc.on_hand, dc.reserved), (5, 0));
 }
 
 /// The POS sells the last units a web order would have had: the order is backordered, and

@@ -24,7 +24,7 @@ use prost::Message as _;
 
 const POS_TOPIC: &str = "oms.pos-movements.v1";
 const FULFILMENT_TOPIC: &str = "oms.fulfilment.v1";
-const CONFIRMATIONS_TOPIC: &str = "oms.fulfilment-confirmations.v1";
+pub const CONFIRMATIONS_TOPIC: &str = "oms.fulfilment-confirmations.v1";
 
 pub const SERVICES: [&str; 5] = [
     "oms-inventory-ledger",
@@ -200,6 +200,22 @@ impl System {
         })
         .await;
         found.expect("the awaited fulfilment event was published")
+    }
+
+    /// Reads the dead-letter topic of `topic` until a message `find` picks; gives it with
+    /// the reason it was set aside.
+    pub async fn dead_letter<T>(&self, topic: &str, mut find: impl FnMut(&[u8]) -> Option<T>) -> (T, String) {
+        let group = format!("e2e-reader-{}", uuid::Uuid::new_v4());
+        let mut found = None;
+        read_topic(&self.kafka, &format!("{topic}.dlq"), &group, |messages| {
+            found = messages.iter().find_map(|m| {
+                let reason = m.header(oms_transport::headers::DLQ_REASON)?.to_owned();
+                Some((find(&m.payload)?, reason))
+            });
+            found.is_some()
+        })
+        .await;
+        found.expect("the awaited message was dead-lettered")
     }
 
     /// Stops a service's process as an orchestrator does, with SIGTERM, and waits for it
