@@ -12,12 +12,13 @@ use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::config::ClientKind;
 use crate::message::{headers, kafka_inbox_source};
 use crate::{KafkaConfig, Message, TransportError};
 
 /// Creates `topics` (with the configured partitions and replication) unless they exist.
 pub async fn ensure_topics(config: &KafkaConfig, topics: &[String]) -> Result<(), TransportError> {
-    let admin: AdminClient<DefaultClientContext> = config.client(crate::config::ClientKind::Admin, &[]).create()?;
+    let admin: AdminClient<DefaultClientContext> = config.client(ClientKind::Admin, &[]).create()?;
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|t| {
@@ -60,7 +61,7 @@ impl KafkaSource {
     pub fn subscribe(config: &KafkaConfig, group: &str, topics: &[&str]) -> Result<Self, TransportError> {
         let consumer: StreamConsumer = config
             .client(
-                crate::config::ClientKind::Consumer,
+                ClientKind::Consumer,
                 &[
                     ("group.id", group),
                     // Offsets are committed by this code, and only for acknowledged messages:

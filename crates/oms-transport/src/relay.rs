@@ -18,6 +18,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::util::Timeout;
 use tokio::sync::watch;
 
+use crate::config::ClientKind;
 use crate::message::headers;
 use crate::{KafkaConfig, TransportError};
 
@@ -80,7 +81,7 @@ impl Relay {
     pub fn new(store: EventStore, kafka: &KafkaConfig, config: RelayConfig) -> Result<Self, TransportError> {
         let producer: FutureProducer = kafka
             .client(
-                crate::config::ClientKind::Producer,
+                ClientKind::Producer,
                 &[
                     ("enable.idempotence", "true"),
                     ("acks", "all"),
