@@ -184,38 +184,42 @@ impl System {
             .await;
     }
 
+    /// Reads `topic` from its start, as a new consumer group, until `find` picks a message.
+    async fn first_on<T>(
+        &self,
+        topic: &str,
+        what: &str,
+        mut find: impl FnMut(&oms_transport::Message) -> Option<T>,
+    ) -> T {
+        let group = format!("e2e-reader-{}", uuid::Uuid::new_v4());
+        let mut found = None;
+        read_topic(&self.kafka, topic, &group, |messages| {
+            found = messages.iter().find_map(&mut find);
+            found.is_some()
+        })
+        .await;
+        found.unwrap_or_else(|| panic!("{what} never came on {topic}"))
+    }
+
     /// Reads the fulfilment events (as a WMS adapter would) until `find` picks one.
     pub async fn fulfilment_event<T>(
         &self,
         mut find: impl FnMut(fulfilment::fulfilment_event::Event) -> Option<T>,
     ) -> T {
-        let group = format!("e2e-reader-{}", uuid::Uuid::new_v4());
-        let mut found = None;
-        read_topic(&self.kafka, FULFILMENT_TOPIC, &group, |messages| {
-            found = messages
-                .iter()
-                .filter_map(|m| fulfilment::FulfilmentEvent::decode(m.payload.as_slice()).ok()?.event)
-                .find_map(&mut find);
-            found.is_some()
+        self.first_on(FULFILMENT_TOPIC, "the awaited fulfilment event", |m| {
+            find(fulfilment::FulfilmentEvent::decode(m.payload.as_slice()).ok()?.event?)
         })
-        .await;
-        found.expect("the awaited fulfilment event was published")
+        .await
     }
 
     /// Reads the dead-letter topic of `topic` until a message `find` picks; gives it with
     /// the reason it was set aside.
     pub async fn dead_letter<T>(&self, topic: &str, mut find: impl FnMut(&[u8]) -> Option<T>) -> (T, String) {
-        let group = format!("e2e-reader-{}", uuid::Uuid::new_v4());
-        let mut found = None;
-        read_topic(&self.kafka, &format!("{topic}.dlq"), &group, |messages| {
-            found = messages.iter().find_map(|m| {
-                let reason = m.header(oms_transport::headers::DLQ_REASON)?.to_owned();
-                Some((find(&m.payload)?, reason))
-            });
-            found.is_some()
+        self.first_on(&format!("{topic}.dlq"), "the awaited dead letter", |m| {
+            let reason = m.header(oms_transport::headers::DLQ_REASON)?.to_owned();
+            Some((find(&m.payload)?, reason))
         })
-        .await;
-        found.expect("the awaited message was dead-lettered")
+        .await
     }
 
     /// Stops a service's process as an orchestrator does, with SIGTERM, and waits for it
