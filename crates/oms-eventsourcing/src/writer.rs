@@ -864,6 +864,7 @@ impl<M: Model> Runner<M> {
                         consumer,
                         source,
                         position,
+                        ..
                     } => {
                         let committed = self.checkpoints.get(consumer, source);
                         let at = self.pending.checkpoints.get(consumer, source).max(committed);
@@ -882,6 +883,7 @@ impl<M: Model> Runner<M> {
                     consumer,
                     source,
                     position,
+                    ..
                 } = mark
                     && self
                         .blocked
@@ -951,6 +953,7 @@ impl<M: Model> Runner<M> {
                             consumer,
                             source,
                             position,
+                            ..
                         } => {
                             self.pending.checkpoints.raise(consumer, source, *position);
                         }
@@ -1026,6 +1029,7 @@ impl<M: Model> Runner<M> {
                             consumer,
                             source,
                             position,
+                            ..
                         } => {
                             self.checkpoints.raise(consumer, source, *position);
                             self.pending.checkpoints.forget_up_to(consumer, source, *position);
@@ -1084,6 +1088,7 @@ impl<M: Model> Runner<M> {
                     consumer,
                     source,
                     position,
+                    ..
                 } = mark
                 {
                     self.blocked.lower(consumer, source, *position);

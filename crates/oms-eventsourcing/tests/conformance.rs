@@ -601,6 +601,7 @@ async fn the_inbox_absorbs_redelivered_messages(t: TestStore) {
         consumer: "orders-feed".into(),
         source: "oms.orders.v1/0".into(),
         position: OutboxPosition { tx: 7, id },
+        fingerprint: None,
     };
     receive(&writer, CommandMeta::new().with_inbox(at(10)), "B", 1)
         .await
@@ -811,6 +812,7 @@ async fn a_batch_behind_a_failed_one_cannot_get_ahead_of_it(t: TestStore) {
         consumer: "feed".into(),
         source: "topic/0".into(),
         position: OutboxPosition { tx: 0, id },
+        fingerprint: None,
     };
     let add = |shelf: &'static str, id: i64| {
         (
@@ -951,6 +953,100 @@ async fn projection_rows_are_upserted_with_the_batch(t: TestStore) {
     );
     assert_eq!(t.store.load_projection("other").await.unwrap().len(), 1);
     assert!(t.store.load_projection("none").await.unwrap().is_empty());
+}
+
+/// An offset checkpoint keeps the fingerprint of the message at it and moves with it: a
+/// consumer can tell later whether the partition still holds the log it applied. A
+/// checkpoint by outbox position has none.
+async fn an_offset_checkpoint_keeps_the_fingerprint_of_its_message(t: TestStore) {
+    use oms_eventsourcing::store::{InboxCheckpoint, RecordFingerprint};
+    let mark = |source: &str, offset: i64, fingerprint: Option<RecordFingerprint>| InboxMark::Checkpoint {
+        consumer: "pos-feed".into(),
+        source: source.into(),
+        position: OutboxPosition { tx: 0, id: offset },
+        fingerprint,
+    };
+    let sale = RecordFingerprint {
+        digest: -7_046_029_254_386_353_131,
+        timestamp_ms: Some(1_760_000_000_123),
+    };
+    let count = RecordFingerprint {
+        digest: 42,
+        timestamp_ms: None,
+    };
+    let commit = |marks: Vec<InboxMark>| CommitBatch {
+        inbox: marks,
+        recorded_at: start_time(),
+        ..CommitBatch::default()
+    };
+    t.store
+        .commit(&commit(vec![
+            mark("oms.pos-movements.v1/0", 3, Some(count)),
+            mark("oms.pos-movements.v1/0", 4, Some(sale)),
+            mark("oms.orders.v1/0/oms/order-capture", 9, None),
+        ]))
+        .await
+        .unwrap();
+    // A redelivered message below the checkpoint changes neither the position nor the
+    // fingerprint; the next one moves both.
+    t.store
+        .commit(&commit(vec![mark("oms.pos-movements.v1/0", 2, Some(count))]))
+        .await
+        .unwrap();
+    t.store
+        .commit(&commit(vec![mark("oms.pos-movements.v1/0~2", 0, Some(count))]))
+        .await
+        .unwrap();
+    let mut stored = t.store.inbox_checkpoint_details("pos-feed").await.unwrap();
+    stored.sort_by(|a, b| a.source.cmp(&b.source));
+    let at = |source: &str, offset: i64, fingerprint: Option<RecordFingerprint>| InboxCheckpoint {
+        source: source.into(),
+        position: OutboxPosition { tx: 0, id: offset },
+        fingerprint,
+    };
+    assert_eq!(
+        stored,
+        vec![
+            at("oms.orders.v1/0/oms/order-capture", 9, None),
+            at("oms.pos-movements.v1/0", 4, Some(sale)),
+            at("oms.pos-movements.v1/0~2", 0, Some(count)),
+        ]
+    );
+    t.store
+        .commit(&commit(vec![mark("oms.pos-movements.v1/0", 5, Some(count))]))
+        .await
+        .unwrap();
+    let moved = t.store.inbox_checkpoint_details("pos-feed").await.unwrap();
+    assert!(
+        moved.contains(&at("oms.pos-movements.v1/0", 5, Some(count))),
+        "{moved:?}"
+    );
+    assert!(t.store.inbox_checkpoint_details("nobody").await.unwrap().is_empty());
+}
+
+/// What a relay leaves in the outbox when it stops is counted from its cursor on.
+async fn the_outbox_rows_after_a_cursor_are_counted(t: TestStore) {
+    let batch = CommitBatch {
+        outbox: ["placed", "routed", "shipped"]
+            .map(|what| announcement("A", what, start_time()))
+            .to_vec(),
+        recorded_at: start_time(),
+        ..CommitBatch::default()
+    };
+    t.store.commit(&batch).await.unwrap();
+    assert_eq!(t.store.outbox_rows_after(OutboxPosition::default()).await.unwrap(), 3);
+    // The relay reads rows once no older transaction (of any test) is still running.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let rows = loop {
+        let rows = t.store.read_outbox(OutboxPosition::default(), 10).await.unwrap();
+        if rows.len() == 3 || std::time::Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(rows.len(), 3);
+    assert_eq!(t.store.outbox_rows_after(rows[0].position).await.unwrap(), 2);
+    assert_eq!(t.store.outbox_rows_after(rows[2].position).await.unwrap(), 0);
 }
 
 /// A long log is streamed in order, whatever way the backend cuts it up to read it fast.
@@ -1112,4 +1208,6 @@ conformance!(
     parked_messages_wait_until_applied,
     a_batch_behind_a_failed_one_cannot_get_ahead_of_it,
     projection_rows_are_upserted_with_the_batch,
+    an_offset_checkpoint_keeps_the_fingerprint_of_its_message,
+    the_outbox_rows_after_a_cursor_are_counted,
 );

@@ -313,6 +313,7 @@ impl<M: Model, H: MessageHandler<M>> Consumer<M, H> {
             consumer: self.config.name.clone(),
             source: message.inbox_source.clone(),
             position: message.inbox_position(),
+            fingerprint: None,
         });
         let handler = self.handler.clone();
         let consumer = self.config.name.clone();

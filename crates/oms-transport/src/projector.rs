@@ -118,6 +118,7 @@ impl<P: Projection> Projector<P> {
                     consumer: self.name.clone(),
                     source: source.clone(),
                     position: *position,
+                    fingerprint: None,
                 })
                 .collect();
             let mut delay = Duration::from_millis(100);

@@ -326,9 +326,44 @@ pub enum InboxMark {
         consumer: String,
         source: String,
         position: OutboxPosition,
+        /// For a source checkpointed by broker offset: what the message at `position` looked
+        /// like, kept with the checkpoint so the consumer can tell later whether the
+        /// partition still holds the log it applied.
+        fingerprint: Option<RecordFingerprint>,
     },
     /// The message with this id has been applied (for sources without positions).
     Message { consumer: String, message_id: String },
+}
+
+/// What identifies a broker record at its offset: the xxh3 of its key and payload, and its
+/// timestamp. A partition whose record at a checkpointed offset has another fingerprint
+/// holds another log than the one the consumer applied (the broker lost the topic, or it
+/// was recreated), even though its offsets look the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecordFingerprint {
+    /// xxh3-64 of the key and the payload, as stored (the bits of the `u64`).
+    pub digest: i64,
+    /// The record's timestamp in milliseconds since the Unix epoch, if it has one.
+    pub timestamp_ms: Option<i64>,
+}
+
+impl std::fmt::Display for RecordFingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "digest {:016x}", self.digest as u64)?;
+        match self.timestamp_ms.and_then(DateTime::<Utc>::from_timestamp_millis) {
+            Some(at) => write!(f, " at {}", at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            None => write!(f, " without a timestamp"),
+        }
+    }
+}
+
+/// A consumer's checkpoint of one source, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxCheckpoint {
+    pub source: String,
+    pub position: OutboxPosition,
+    /// For offset checkpoints written with one: the record at the checkpointed offset.
+    pub fingerprint: Option<RecordFingerprint>,
 }
 
 /// A message a consumer keeps for later, because it arrived before what it depends on.
@@ -403,9 +438,10 @@ impl CommitBatch {
         last.into_values().collect()
     }
 
-    /// Checkpoints reduced to the highest position per (consumer, source), and message marks.
+    /// Checkpoints reduced to the highest position per (consumer, source), each with the
+    /// fingerprint of the message at that position, and message marks.
     pub(crate) fn split_inbox(&self) -> (Vec<CheckpointMark<'_>>, Vec<MessageMark<'_>>) {
-        let mut checkpoints: HashMap<(&str, &str), OutboxPosition> = HashMap::new();
+        let mut checkpoints: HashMap<(&str, &str), (OutboxPosition, Option<RecordFingerprint>)> = HashMap::new();
         let mut messages = Vec::new();
         for mark in &self.inbox {
             match mark {
@@ -413,20 +449,25 @@ impl CommitBatch {
                     consumer,
                     source,
                     position,
+                    fingerprint,
                 } => {
-                    let entry = checkpoints.entry((consumer.as_str(), source.as_str())).or_default();
-                    *entry = (*entry).max(*position);
+                    let entry = checkpoints
+                        .entry((consumer.as_str(), source.as_str()))
+                        .or_insert((*position, *fingerprint));
+                    if *position > entry.0 {
+                        *entry = (*position, *fingerprint);
+                    }
                 }
                 InboxMark::Message { consumer, message_id } => messages.push((consumer.as_str(), message_id.as_str())),
             }
         }
-        let checkpoints = checkpoints.into_iter().map(|((c, s), p)| (c, s, p)).collect();
+        let checkpoints = checkpoints.into_iter().map(|((c, s), (p, f))| (c, s, p, f)).collect();
         (checkpoints, messages)
     }
 }
 
-/// (consumer, source, position)
-pub(crate) type CheckpointMark<'a> = (&'a str, &'a str, OutboxPosition);
+/// (consumer, source, position, fingerprint of the message at it)
+pub(crate) type CheckpointMark<'a> = (&'a str, &'a str, OutboxPosition, Option<RecordFingerprint>);
 /// (consumer, message id)
 pub(crate) type MessageMark<'a> = (&'a str, &'a str);
 
@@ -555,6 +596,12 @@ impl EventStore {
         dispatch!(self, s => s.read_outbox(after, limit).await)
     }
 
+    /// How many outbox rows there are after `after` (committed or not): what a relay that
+    /// stops there leaves for the next one.
+    pub async fn outbox_rows_after(&self, after: OutboxPosition) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.outbox_rows_after(after).await)
+    }
+
     /// Deletes outbox rows at or below `upto` that are older than `older_than`.
     pub async fn prune_outbox(&self, upto: OutboxPosition, older_than: DateTime<Utc>) -> Result<u64, StoreError> {
         dispatch!(self, s => s.prune_outbox(upto, older_than).await)
@@ -576,6 +623,12 @@ impl EventStore {
     /// Every source's checkpoint for a consumer.
     pub async fn inbox_checkpoints(&self, consumer: &str) -> Result<HashMap<String, OutboxPosition>, StoreError> {
         dispatch!(self, s => s.inbox_checkpoints(consumer).await)
+    }
+
+    /// Every source's checkpoint for a consumer, with the fingerprint of the message at it
+    /// where one was recorded (sources checkpointed by broker offset).
+    pub async fn inbox_checkpoint_details(&self, consumer: &str) -> Result<Vec<InboxCheckpoint>, StoreError> {
+        dispatch!(self, s => s.inbox_checkpoint_details(consumer).await)
     }
 
     /// Which of `message_ids` the consumer has already applied.

@@ -18,8 +18,8 @@ use uuid::Uuid;
 mod binary;
 
 use super::{
-    CommitBatch, CommitError, Committed, EventView, OutboxMessage, OutboxPosition, OutboxRecord, Parked, RawEvent,
-    Snapshot, StoreError, decode_headers, encode_headers, first_taken,
+    CommitBatch, CommitError, Committed, EventView, InboxCheckpoint, OutboxMessage, OutboxPosition, OutboxRecord,
+    Parked, RawEvent, RecordFingerprint, Snapshot, StoreError, decode_headers, encode_headers, first_taken,
 };
 use crate::envelope::{EventMeta, Position};
 
@@ -99,6 +99,8 @@ impl PostgresStore {
         let checkpoint_sources: Vec<&str> = checkpoints.iter().map(|c| c.1).collect();
         let checkpoint_txs: Vec<i64> = checkpoints.iter().map(|c| c.2.tx).collect();
         let checkpoint_ids: Vec<i64> = checkpoints.iter().map(|c| c.2.id).collect();
+        let checkpoint_digests: Vec<Option<i64>> = checkpoints.iter().map(|c| c.3.map(|f| f.digest)).collect();
+        let checkpoint_times: Vec<Option<i64>> = checkpoints.iter().map(|c| c.3.and_then(|f| f.timestamp_ms)).collect();
         let message_consumers: Vec<&str> = messages.iter().map(|m| m.0).collect();
         let applied_ids: Vec<&str> = messages.iter().map(|m| m.1).collect();
         let reply_keys: Vec<&str> = batch.replies.iter().map(|r| r.0.as_str()).collect();
@@ -144,7 +146,9 @@ impl PostgresStore {
             .bind(&batch.unparked)
             .bind(&projection_names)
             .bind(&projection_keys)
-            .bind(&projection_values);
+            .bind(&projection_values)
+            .bind(&checkpoint_digests)
+            .bind(&checkpoint_times);
         let mut committer = self.committer.lock().await;
         let conn = match committer.as_mut() {
             Some(conn) => conn,
@@ -366,6 +370,15 @@ impl PostgresStore {
             .collect()
     }
 
+    pub async fn outbox_rows_after(&self, after: OutboxPosition) -> Result<u64, StoreError> {
+        let row = sqlx::query(include_str!("postgres/outbox_rows_after.sql"))
+            .bind(after.tx)
+            .bind(after.id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>(0)?.max(0) as u64)
+    }
+
     pub async fn prune_outbox(&self, upto: OutboxPosition, older_than: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query(include_str!("postgres/prune_outbox.sql"))
             .bind(upto.tx)
@@ -414,6 +427,27 @@ impl PostgresStore {
                         id: r.try_get(2)?,
                     },
                 ))
+            })
+            .collect()
+    }
+
+    pub async fn inbox_checkpoint_details(&self, consumer: &str) -> Result<Vec<InboxCheckpoint>, StoreError> {
+        let rows = sqlx::query(include_str!("postgres/inbox_checkpoint_details.sql"))
+            .bind(consumer)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let digest: Option<i64> = r.try_get(3)?;
+                let timestamp_ms: Option<i64> = r.try_get(4)?;
+                Ok(InboxCheckpoint {
+                    source: r.try_get(0)?,
+                    position: OutboxPosition {
+                        tx: r.try_get(1)?,
+                        id: r.try_get(2)?,
+                    },
+                    fingerprint: digest.map(|digest| RecordFingerprint { digest, timestamp_ms }),
+                })
             })
             .collect()
     }

@@ -18,8 +18,8 @@ use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 use uuid::Uuid;
 
 use super::{
-    CommitBatch, CommitError, Committed, EventView, OutboxMessage, OutboxPosition, OutboxRecord, Parked, RawEvent,
-    Snapshot, StoreError, decode_headers, encode_headers,
+    CommitBatch, CommitError, Committed, EventView, InboxCheckpoint, OutboxMessage, OutboxPosition, OutboxRecord,
+    Parked, RawEvent, RecordFingerprint, Snapshot, StoreError, decode_headers, encode_headers,
 };
 use crate::envelope::{EventMeta, Position};
 
@@ -123,12 +123,14 @@ impl SqliteStore {
         }
         insert_outbox(&mut tx, &batch.outbox).await?;
         let (checkpoints, messages) = batch.split_inbox();
-        for (consumer, source, position) in checkpoints {
+        for (consumer, source, position, fingerprint) in checkpoints {
             sqlx::query(include_str!("sqlite/upsert_checkpoint.sql"))
                 .bind(consumer)
                 .bind(source)
                 .bind(position.tx)
                 .bind(position.id)
+                .bind(fingerprint.map(|f| f.digest))
+                .bind(fingerprint.and_then(|f| f.timestamp_ms))
                 .execute(&mut *tx)
                 .await?;
         }
@@ -298,6 +300,14 @@ impl SqliteStore {
             .collect()
     }
 
+    pub async fn outbox_rows_after(&self, after: OutboxPosition) -> Result<u64, StoreError> {
+        let row = sqlx::query(include_str!("sqlite/outbox_rows_after.sql"))
+            .bind(after.id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>(0)?.max(0) as u64)
+    }
+
     pub async fn prune_outbox(&self, upto: OutboxPosition, older_than: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query(include_str!("sqlite/prune_outbox.sql"))
             .bind(upto.id)
@@ -345,6 +355,27 @@ impl SqliteStore {
                         id: r.try_get(2)?,
                     },
                 ))
+            })
+            .collect()
+    }
+
+    pub async fn inbox_checkpoint_details(&self, consumer: &str) -> Result<Vec<InboxCheckpoint>, StoreError> {
+        let rows = sqlx::query(include_str!("sqlite/inbox_checkpoint_details.sql"))
+            .bind(consumer)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let digest: Option<i64> = r.try_get(3)?;
+                let timestamp_ms: Option<i64> = r.try_get(4)?;
+                Ok(InboxCheckpoint {
+                    source: r.try_get(0)?,
+                    position: OutboxPosition {
+                        tx: r.try_get(1)?,
+                        id: r.try_get(2)?,
+                    },
+                    fingerprint: digest.map(|digest| RecordFingerprint { digest, timestamp_ms }),
+                })
             })
             .collect()
     }

@@ -13,9 +13,11 @@ WITH appended AS (
     SELECT * FROM UNNEST($11::uuid[], $12::text[], $13::text[], $14::text[], $15::bytea[],
                          $16::text[], $17::timestamptz[])
 ), checkpointed AS (
-    INSERT INTO inbox_checkpoints (consumer, source, tx, id)
-    SELECT * FROM UNNEST($18::text[], $19::text[], $20::int8[], $21::int8[])
-    ON CONFLICT (consumer, source) DO UPDATE SET tx = EXCLUDED.tx, id = EXCLUDED.id
+    INSERT INTO inbox_checkpoints (consumer, source, tx, id, record_digest, record_timestamp)
+    SELECT * FROM UNNEST($18::text[], $19::text[], $20::int8[], $21::int8[], $34::int8[], $35::int8[])
+    ON CONFLICT (consumer, source) DO UPDATE
+    SET tx = EXCLUDED.tx, id = EXCLUDED.id,
+        record_digest = EXCLUDED.record_digest, record_timestamp = EXCLUDED.record_timestamp
     WHERE (EXCLUDED.tx, EXCLUDED.id) > (inbox_checkpoints.tx, inbox_checkpoints.id)
 ), received AS (
     INSERT INTO inbox_messages (consumer, message_id, recorded_at)

@@ -1,0 +1,1 @@
+SELECT COUNT(*) FROM outbox WHERE (tx, id) > ($1, $2)

@@ -1,0 +1,1 @@
+SELECT source, tx, id, record_digest, record_timestamp FROM inbox_checkpoints WHERE consumer = ?1
