@@ -24,6 +24,24 @@ async fn a_simulated_day_on_the_embedded_default_settles_and_every_log_verifies(
     let running = Embedded::start(config.clone(), system_clock())
         .await
         .expect("the OMS starts");
+    // Each port lists its own service alone, in reflection v1 and v1alpha alike.
+    let addrs = &running.addrs;
+    for (addr, own) in [
+        (addrs.orders, "oms.orders.v1.OrderCapture"),
+        (addrs.ledger, "oms.inventory.v1.InventoryLedger"),
+        (addrs.routing, "oms.routing.v1.Routing"),
+        (addrs.fulfilment, "oms.fulfilment.v1.StoreFulfilment"),
+        (addrs.returns, "oms.returns.v1.Returns"),
+    ] {
+        let (v1, v1alpha) = listed_services(addr).await;
+        let oms: Vec<&str> = v1
+            .iter()
+            .map(String::as_str)
+            .filter(|s| s.starts_with("oms."))
+            .collect();
+        assert_eq!(oms, ["oms.admin.v1.Admin", own], "{addr}: {v1:?}");
+        assert_eq!(v1, v1alpha, "{addr}");
+    }
     let day = SimulationConfig {
         orders: 60,
         concurrency: 8,
@@ -91,4 +109,54 @@ async fn a_simulated_day_on_the_embedded_default_settles_and_every_log_verifies(
         .await
         .expect("the OMS starts again");
     again.stop().await;
+}
+
+/// The services reflection lists at `addr`, sorted: as v1 lists them, and as v1alpha does.
+async fn listed_services(addr: std::net::SocketAddr) -> (Vec<String>, Vec<String>) {
+    use tokio_stream::StreamExt;
+    use tonic_reflection::pb::{v1, v1alpha};
+    let channel = oms_service::grpc::channel_when_up(addr, Duration::from_secs(30))
+        .await
+        .expect("the port answers");
+    let ask = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let answer = v1::server_reflection_client::ServerReflectionClient::new(channel.clone())
+        .server_reflection_info(tokio_stream::once(ask))
+        .await
+        .expect("reflection v1 answers")
+        .into_inner()
+        .next()
+        .await;
+    let mut listed_v1: Vec<String> = match answer.and_then(|a| a.ok()?.message_response) {
+        Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("{addr}: not a list of services: {other:?}"),
+    };
+    let ask = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1alpha::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let answer = v1alpha::server_reflection_client::ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::once(ask))
+        .await
+        .expect("reflection v1alpha answers")
+        .into_inner()
+        .next()
+        .await;
+    let mut listed_v1alpha: Vec<String> = match answer.and_then(|a| a.ok()?.message_response) {
+        Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("{addr}: not a list of services: {other:?}"),
+    };
+    listed_v1.sort();
+    listed_v1alpha.sort();
+    (listed_v1, listed_v1alpha)
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
+use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_service::wiring::Publisher;
 use oms_service::{Tasks, Wiring, assemble};
 use tokio::net::TcpListener;
@@ -80,7 +81,7 @@ pub async fn start(
         &mut tasks,
         listener,
         inventory.writer(),
-        move |stopping| Routes::new(InventoryApi::server(api, stopping)),
+        move |stopping| Routes::new(InventoryApi::server(api, stopping).max_decoding_message_size(MAX_MESSAGE_BYTES)),
         &[GRPC_SERVICE],
     );
     let writer = inventory.writer();

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
+use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_service::wiring::Publisher;
 use oms_service::{Tasks, Wiring, assemble};
 use tokio::net::TcpListener;
@@ -71,7 +72,7 @@ pub async fn start(
         &mut tasks,
         listener,
         returns.writer(),
-        move |_| Routes::new(ReturnsGrpc::server(api)),
+        move |_| Routes::new(ReturnsGrpc::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)),
         &[GRPC_SERVICE],
     );
     let writer = returns.writer();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
+use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_service::wiring::Publisher;
 use oms_service::{Tasks, Wiring, assemble};
 use oms_transport::Projector;
@@ -81,7 +82,7 @@ pub async fn start(
         &mut tasks,
         listener,
         routing.writer(),
-        move |_| Routes::new(RoutingGrpc::server(api)),
+        move |_| Routes::new(RoutingGrpc::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)),
         &[GRPC_SERVICE],
     );
     let writer = routing.writer();

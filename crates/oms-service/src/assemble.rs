@@ -28,7 +28,8 @@ pub async fn topics(wiring: &Wiring, own: &str, inputs: &[&str]) -> anyhow::Resu
 
 /// The gRPC stage: serves `routes`, and the admin API over `writer`, until the stage stops
 /// (calls in flight finish). `routes` is given a receiver that turns true when it stops,
-/// for streams that must end then.
+/// for streams that must end then; `names` are the gRPC services in `routes`, the only
+/// ones the port lists and answers (with health, reflection and admin).
 pub fn grpc<M: Model>(
     tasks: &mut Tasks,
     listener: TcpListener,
@@ -37,7 +38,9 @@ pub fn grpc<M: Model>(
     names: &'static [&'static str],
 ) {
     let mut stop = tasks.stage("grpc");
-    let routes = routes(stop.clone()).add_service(crate::admin::AdminApi::server(writer.clone()));
+    let admin =
+        crate::admin::AdminApi::server(writer.clone()).max_decoding_message_size(crate::grpc::MAX_MESSAGE_BYTES);
+    let routes = routes(stop.clone()).add_service(admin);
     tasks.spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
+use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_service::wiring::Publisher;
 use oms_service::{Tasks, Wiring, assemble};
 use tokio::net::TcpListener;
@@ -77,7 +78,7 @@ pub async fn start(
         &mut tasks,
         listener,
         fulfilment.writer(),
-        move |_| Routes::new(FulfilmentApi::server(api)),
+        move |_| Routes::new(FulfilmentApi::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)),
         &[GRPC_SERVICE],
     );
     let writer = fulfilment.writer();

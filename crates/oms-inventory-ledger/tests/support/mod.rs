@@ -59,6 +59,20 @@ impl Rig {
         }
     }
 
+    /// The ledger on PostgreSQL (a schema of its own), in-process wiring, with the given clock.
+    pub async fn postgres(clock: SharedClock) -> Self {
+        let store = TestStore::new(TestBackend::Postgres).await;
+        let service = start(&store, Wiring::InProcess(Outboxes::new()), clock).await;
+        let client = connect(&service).await;
+        Self {
+            broker: None,
+            kafka: None,
+            store,
+            service: Some(service),
+            client,
+        }
+    }
+
     pub fn service(&self) -> &RunningInventory {
         self.service.as_ref().expect("running")
     }
@@ -162,6 +176,8 @@ pub fn encode<M: prost::Message>(message: &M) -> Vec<u8> {
     message.encode_to_vec()
 }
 
+// Not every test binary waits on a condition.
+#[allow(unused_imports)]
 pub use oms_transport::testing::wait_until;
 
 pub fn decode_inventory(message: &Message) -> Option<pb::inventory_event::Event> {
