@@ -309,23 +309,126 @@ fn held_units_are_consumed_when_they_ship_and_given_back_when_released() {
         ReservationStatus::Consumed,
         "part of it shipped"
     );
-    // A consumed reservation cannot be released; consuming it again changes nothing.
+    // Released again, or consumed again, it is answered as it is: nothing changes.
     assert_eq!(
         ledger.release(&ReleaseReservation {
             reservation_id: "r-1".into(),
             lines: vec![],
             reason: String::new()
         }),
-        Err(LedgerError::ReservationClosed {
+        Ok(vec![])
+    );
+    assert_eq!(
+        ledger.consume(&ConsumeReservation {
             reservation_id: "r-1".into(),
-            status: "consumed",
-            action: "released",
+            lines: vec![Line::new("SKU-1", 1)]
+        }),
+        Ok(vec![])
+    );
+    // Units it gave back cannot leave from it now.
+    assert_eq!(
+        ledger.consume(&ConsumeReservation {
+            reservation_id: "r-1".into(),
+            lines: vec![Line::new("SKU-1", 2)]
+        }),
+        Err(LedgerError::MoreThanHeld {
+            reservation_id: "r-1".into(),
+            sku: "SKU-1".into(),
+            held: 0,
+            requested: 2
         })
     );
-    assert!(matches!(
-        ledger.consume(&ConsumeReservation { reservation_id: "r-1".into(), lines: vec![Line::new("SKU-1", 9)] }),
-        Ok(changes) if changes.is_empty()
-    ));
+}
+
+/// Reservation r-1 of 2 units of SKU-1 at S1 (10 on hand), after `steps` at t(2), t(3)...
+fn reservation_after(steps: &[&str]) -> Ledger {
+    let mut ledger = stocked(10);
+    place(&mut ledger, &reserve("r-1", &[("SKU-1", 2)], ""), t(1));
+    for (i, step) in steps.iter().enumerate() {
+        let at = t(2 + i as i64);
+        let changes = match *step {
+            "consume 1" => ledger.consume(&ConsumeReservation {
+                reservation_id: "r-1".into(),
+                lines: vec![Line::new("SKU-1", 1)],
+            }),
+            "consume all" => ledger.consume(&ConsumeReservation {
+                reservation_id: "r-1".into(),
+                lines: vec![],
+            }),
+            "release" => ledger.release(&ReleaseReservation {
+                reservation_id: "r-1".into(),
+                lines: vec![],
+                reason: "cancelled".into(),
+            }),
+            "lapse" => Ok(ledger.expire_due(t(24 * 60), 10)),
+            other => panic!("no step {other}"),
+        };
+        apply(&mut ledger, changes.unwrap(), at);
+    }
+    ledger
+}
+
+#[test]
+fn a_release_sent_again_is_answered_with_the_reservation_as_it_is_whatever_became_of_it() {
+    for (history, status) in [
+        (&["release"][..], ReservationStatus::Released),
+        (&["consume all"][..], ReservationStatus::Consumed),
+        (&["consume 1", "release"][..], ReservationStatus::Consumed),
+        (&["lapse"][..], ReservationStatus::Expired),
+        (&["consume 1", "lapse"][..], ReservationStatus::Expired),
+    ] {
+        let ledger = reservation_after(history);
+        let before = ledger.reservation("r-1").unwrap().clone();
+        assert_eq!(before.status, status, "{history:?}");
+        let again = ReleaseReservation {
+            reservation_id: "r-1".into(),
+            lines: vec![],
+            reason: "cancelled".into(),
+        };
+        assert_eq!(
+            ledger.release(&again),
+            Ok(vec![]),
+            "{history:?}: nothing held, nothing to give back"
+        );
+        let named = ReleaseReservation {
+            lines: vec![Line::new("SKU-1", 1)],
+            ..again
+        };
+        assert_eq!(ledger.release(&named), Ok(vec![]), "{history:?}");
+    }
+}
+
+#[test]
+fn a_consume_sent_again_is_answered_as_it_is_and_units_never_consumed_cannot_leave_a_closed_hold() {
+    for (history, consumed_again) in [
+        (&["consume all"][..], Line::new("SKU-1", 2)),
+        (&["consume 1", "release"][..], Line::new("SKU-1", 1)),
+        (&["consume 1", "lapse"][..], Line::new("SKU-1", 1)),
+    ] {
+        let ledger = reservation_after(history);
+        for lines in [vec![], vec![consumed_again.clone()]] {
+            let again = ConsumeReservation {
+                reservation_id: "r-1".into(),
+                lines,
+            };
+            assert_eq!(ledger.consume(&again), Ok(vec![]), "{history:?}: {again:?}");
+        }
+    }
+    for (history, status) in [(&["release"][..], "released"), (&["lapse"][..], "expired")] {
+        let ledger = reservation_after(history);
+        assert_eq!(
+            ledger.consume(&ConsumeReservation {
+                reservation_id: "r-1".into(),
+                lines: vec![],
+            }),
+            Err(LedgerError::ReservationClosed {
+                reservation_id: "r-1".into(),
+                status,
+                action: "consumed",
+            }),
+            "{history:?}"
+        );
+    }
 }
 
 #[test]

@@ -379,12 +379,15 @@ impl Ledger {
         Ok(Reserved::New(changes))
     }
 
-    /// Gives held units back (all of them when no lines are named).
+    /// Gives held units back (all of them when no lines are named). A reservation that
+    /// holds nothing any more (released, lapsed, or closed by shipping what it did not give
+    /// back) has nothing to give: the release changes nothing, and the caller is answered
+    /// the reservation as it is — so a release sent again is answered as the first was.
     pub fn release(&self, cmd: &ReleaseReservation) -> Result<Vec<Change>, LedgerError> {
-        let reservation = self.open_reservation(&cmd.reservation_id, "released")?;
-        let Some(reservation) = reservation else {
+        let reservation = self.asked_reservation(&cmd.reservation_id)?;
+        if reservation.status != ReservationStatus::Active {
             return Ok(Vec::new());
-        };
+        }
         let lines = self.lines_to_close(reservation, &cmd.lines)?;
         if lines.is_empty() {
             return Ok(Vec::new());
@@ -401,12 +404,15 @@ impl Ledger {
         Ok(changes)
     }
 
-    /// Held units left the location (all of them when no lines are named).
+    /// Held units left the location (all of them when no lines are named). On a
+    /// reservation that holds nothing any more, a consume its consumed units already
+    /// account for (one sent again) changes nothing and is answered the reservation as it
+    /// is; units it never consumed cannot leave from it now.
     pub fn consume(&self, cmd: &ConsumeReservation) -> Result<Vec<Change>, LedgerError> {
-        let reservation = self.open_reservation(&cmd.reservation_id, "consumed")?;
-        let Some(reservation) = reservation else {
-            return Ok(Vec::new());
-        };
+        let reservation = self.asked_reservation(&cmd.reservation_id)?;
+        if reservation.status != ReservationStatus::Active {
+            return consumed_already(reservation, &cmd.lines).map(|()| Vec::new());
+        }
         let lines = self.lines_to_close(reservation, &cmd.lines)?;
         if lines.is_empty() {
             return Ok(Vec::new());
@@ -677,27 +683,14 @@ impl Ledger {
         }
     }
 
-    /// The reservation, if it can still change; `Ok(None)` when it is closed for good by
-    /// a former call of the same kind (the retry is a no-op).
-    fn open_reservation(&self, id: &str, action: &'static str) -> Result<Option<&Reservation>, LedgerError> {
+    /// The reservation a command names.
+    fn asked_reservation(&self, id: &str) -> Result<&Reservation, LedgerError> {
         if id.trim().is_empty() {
             return Err(LedgerError::invalid("reservation_id", "is required"));
         }
-        let reservation = self
-            .reservations
+        self.reservations
             .get(id)
-            .ok_or_else(|| LedgerError::UnknownReservation(id.to_owned()))?;
-        match reservation.status {
-            ReservationStatus::Active => Ok(Some(reservation)),
-            // Released or lapsed: the units are back already.
-            ReservationStatus::Released | ReservationStatus::Expired if action == "released" => Ok(None),
-            ReservationStatus::Consumed if action == "consumed" => Ok(None),
-            status => Err(LedgerError::ReservationClosed {
-                reservation_id: id.to_owned(),
-                status: status.name(),
-                action,
-            }),
-        }
+            .ok_or_else(|| LedgerError::UnknownReservation(id.to_owned()))
     }
 
     /// The lines to take off a reservation: those asked (each at most what is held), or
@@ -784,6 +777,30 @@ impl Ledger {
             self.expiries
                 .remove(&(reservation.expires_at, reservation_id.to_owned()));
         }
+    }
+}
+
+/// `Ok` when the units `asked` (everything, when none are named) are among those a closed
+/// reservation consumed: a consume sent again. Otherwise why they cannot leave from it.
+fn consumed_already(reservation: &Reservation, asked: &[Line]) -> Result<(), LedgerError> {
+    if reservation.consumed.is_empty() {
+        return Err(LedgerError::ReservationClosed {
+            reservation_id: reservation.reservation_id.clone(),
+            status: reservation.status.name(),
+            action: "consumed",
+        });
+    }
+    match merge_lines(asked)
+        .into_iter()
+        .find(|line| line.quantity > reservation.consumed_of(&line.sku))
+    {
+        None => Ok(()),
+        Some(line) => Err(LedgerError::MoreThanHeld {
+            reservation_id: reservation.reservation_id.clone(),
+            sku: line.sku,
+            held: 0,
+            requested: line.quantity,
+        }),
     }
 }
 

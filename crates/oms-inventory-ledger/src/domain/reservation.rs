@@ -46,6 +46,10 @@ impl Reservation {
         self.held.iter().find(|l| l.sku == sku).map_or(0, |l| l.quantity)
     }
 
+    pub fn consumed_of(&self, sku: &str) -> i64 {
+        self.consumed.iter().find(|l| l.sku == sku).map_or(0, |l| l.quantity)
+    }
+
     pub fn holds_anything(&self) -> bool {
         self.held.iter().any(|l| l.quantity > 0)
     }
