@@ -279,15 +279,24 @@ impl Inventory {
         self.writer.read(|l| l.position(sku, location).cloned())
     }
 
-    /// The position as it was at `at`, folded from its stream in the log.
+    /// The position as it stood at `at` on the shop floor ([`Position::as_of`]), from its
+    /// whole stream: a movement recorded after `at` may have occurred before it.
     pub async fn position_as_of(&self, sku: &str, location: &str, at: DateTime<Utc>) -> Result<Position, StoreError> {
         let stream = crate::domain::position_stream(location, sku);
-        let mut position = Position::default();
-        for raw in self.writer.store().read_stream_until(&stream, at).await? {
-            let recorded = raw.decode::<LedgerEvent>()?;
-            position.evolve(&recorded.event, recorded.meta.recorded_at);
-        }
-        Ok(position)
+        let events = self
+            .writer
+            .store()
+            .read_stream(&stream, 1)
+            .await?
+            .into_iter()
+            .map(|raw| raw.decode::<LedgerEvent>())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Position::as_of(
+            events
+                .iter()
+                .map(|recorded| (&recorded.event, recorded.meta.recorded_at)),
+            at,
+        ))
     }
 
     pub fn locations(&self) -> Vec<LocationRecord> {

@@ -1,5 +1,6 @@
 //! What inventory.proto promises, held through the real gRPC API: `Release` and `Consume`
-//! are idempotent whatever became of the reservation since.
+//! are idempotent whatever became of the reservation since, and `GetPositionAsOf` is the
+//! stock at a moment on the shop floor, however late what happened then was reported.
 
 mod support;
 
@@ -8,7 +9,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use oms_eventsourcing::ManualClock;
 use oms_proto::inventory::v1 as pb;
-use oms_proto::pos::v1::MovementKind;
+use oms_proto::pos::v1::{MovementKind, StockMovement};
+use oms_service::convert::timestamp;
 use support::*;
 use tonic::Code;
 
@@ -17,6 +19,13 @@ fn at(hh_mm: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(&format!("2026-11-02T{hh_mm}:00Z"))
         .unwrap()
         .to_utc()
+}
+
+fn occurred(m: StockMovement, when: &str) -> StockMovement {
+    StockMovement {
+        occurred_at: Some(timestamp(at(when))),
+        ..m
+    }
 }
 
 fn line(sku: &str, quantity: i64) -> pb::ReservationLine {
@@ -163,4 +172,114 @@ async fn wait_for_status(client: &Client, id: &str, wanted: pb::ReservationStatu
         .await
         .unwrap()
         .into_inner()
+}
+
+async fn stock_at(client: &Client, sku: &str, when: &str) -> pb::Position {
+    client
+        .clone()
+        .get_position_as_of(pb::GetPositionAsOfRequest {
+            sku: sku.into(),
+            location_id: "S1".into(),
+            at: Some(timestamp(at(when))),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_at_a_moment_is_what_happened_on_the_shop_floor_by_then_however_late_it_was_reported() {
+    // The ledger's clock: when each report reaches it.
+    let clock = ManualClock::new(at("09:00"));
+    let mut rig = Rig::postgres(Arc::new(clock.clone())).await;
+    rig.add_store("S1").await;
+    let client = rig.client.clone();
+    let report = |movements: Vec<StockMovement>| {
+        let mut client = client.clone();
+        async move {
+            client
+                .record_movements(pb::RecordMovementsRequest { movements })
+                .await
+                .unwrap()
+        }
+    };
+    report(vec![
+        occurred(movement("m-1", "S1", "SKU-1", MovementKind::Receipt, 10), "09:00"),
+        occurred(movement("m-2", "S1", "SKU-2", MovementKind::Receipt, 10), "09:00"),
+    ])
+    .await;
+
+    // The shelf of SKU-2 is counted at 14:00: it holds 7.
+    clock.set(at("14:02"));
+    report(vec![occurred(
+        movement("c-1", "S1", "SKU-2", MovementKind::CycleCount, 7),
+        "14:00",
+    )])
+    .await;
+
+    // The till was offline: a sale of SKU-1 at 14:00 reaches the ledger at 14:10.
+    clock.set(at("14:10"));
+    report(vec![occurred(
+        movement("m-3", "S1", "SKU-1", MovementKind::Sale, 2),
+        "14:00",
+    )])
+    .await;
+    assert_eq!(stock_at(&client, "SKU-1", "13:59").await.on_hand, 10);
+    assert_eq!(
+        stock_at(&client, "SKU-1", "14:05").await.on_hand,
+        8,
+        "the sale happened before 14:05, though it was reported after"
+    );
+
+    // A sale of SKU-2 at 13:58 is reported after the count.
+    clock.set(at("14:15"));
+    report(vec![occurred(
+        movement("m-4", "S1", "SKU-2", MovementKind::Sale, 1),
+        "13:58",
+    )])
+    .await;
+    assert_eq!(stock_at(&client, "SKU-2", "13:57").await.on_hand, 10);
+    assert_eq!(
+        stock_at(&client, "SKU-2", "13:59").await.on_hand,
+        9,
+        "the sale had happened"
+    );
+    let counted = stock_at(&client, "SKU-2", "14:05").await;
+    assert_eq!(
+        counted.on_hand, 7,
+        "the count saw the 13:58 sale: it is not taken twice"
+    );
+    assert_eq!(counted.last_counted_at, Some(timestamp(at("14:00"))));
+    assert_eq!(stock_at(&client, "SKU-2", "13:59").await.last_counted_at, None);
+
+    // Units reserved for an order count from when the OMS reserved them.
+    clock.set(at("14:20"));
+    reserve(&mut rig.client, "r-1", 3, 0).await;
+    let before = stock_at(&client, "SKU-1", "14:19").await;
+    let after = stock_at(&client, "SKU-1", "14:21").await;
+    assert_eq!(
+        (before.reserved, before.available_to_promise),
+        (0, 8),
+        "not yet reserved at 14:19"
+    );
+    assert_eq!((after.reserved, after.available_to_promise), (3, 5));
+
+    // A delivery of SKU-2 at 14:30, reported at 14:40, comes on top of the count.
+    clock.set(at("14:40"));
+    report(vec![occurred(
+        movement("m-5", "S1", "SKU-2", MovementKind::Receipt, 5),
+        "14:30",
+    )])
+    .await;
+    assert_eq!(stock_at(&client, "SKU-2", "14:29").await.on_hand, 7);
+    assert_eq!(stock_at(&client, "SKU-2", "14:35").await.on_hand, 12);
+
+    // And the latest moment is the live position.
+    let now = rig.availability("SKU-2", "").await;
+    let later = stock_at(&client, "SKU-2", "23:59").await;
+    assert_eq!(
+        (later.on_hand, later.available_to_promise),
+        (now.locations[0].on_hand, now.locations[0].available_to_promise)
+    );
+    rig.stop().await;
 }

@@ -10,7 +10,7 @@ use oms_eventsourcing::{EventHeader, Model, state_digest};
 use oms_inventory_ledger::domain::ledger::{Change, JobUnits, Reserved};
 use oms_inventory_ledger::domain::{
     ConsumeReservation, Ledger, LedgerEvent, LedgerPolicy, Line, LocationRecord, LocationType, Movement, MovementKind,
-    ReleaseReservation, ReservationStatus, ReserveStock,
+    Position, ReleaseReservation, ReservationStatus, ReserveStock,
 };
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -248,6 +248,26 @@ impl World {
         }
     }
 
+    /// A position as of a time after everything happened is the live position.
+    fn check_the_past_ends_in_the_present(&self) -> Result<(), TestCaseError> {
+        for sku in SKUS {
+            for location in LOCATIONS {
+                let Some(live) = self.ledger.position(sku, location) else {
+                    continue;
+                };
+                let events = self
+                    .log
+                    .iter()
+                    .filter(|(_, (_, event))| event.position() == Some((sku, location)))
+                    .map(|(at, (_, event))| (event, *at));
+                let then = Position::as_of(events, t(100_000));
+                prop_assert_eq!(then.figures(), live.figures(), "{} at {}", sku, location);
+                prop_assert_eq!(then.last_counted_at, live.last_counted_at);
+            }
+        }
+        Ok(())
+    }
+
     fn check_invariants(&self) -> Result<(), TestCaseError> {
         let mut held: HashMap<(String, String), i64> = HashMap::new();
         let mut moved: HashMap<(String, String), i64> = HashMap::new();
@@ -320,6 +340,7 @@ proptest! {
             rebuilt.apply(&header, event);
         }
         prop_assert_eq!(state_digest(&rebuilt), state_digest(&world.ledger));
+        world.check_the_past_ends_in_the_present()?;
     }
 
     /// Promised units never exceed what is on hand: concurrent-looking interleavings of

@@ -457,10 +457,12 @@ async fn dashboards_see_availability_change_as_it_happens_and_the_past_can_be_re
     );
 
     clock.advance(Duration::hours(1));
+    let sold = oms_proto::pos::v1::StockMovement {
+        occurred_at: Some(oms_service::convert::timestamp(start + Duration::hours(1))),
+        ..movement("m-2", "S1", "SKU-1", MovementKind::Sale, 3)
+    };
     rig.client
-        .record_movements(pb::RecordMovementsRequest {
-            movements: vec![movement("m-2", "S1", "SKU-1", MovementKind::Sale, 3)],
-        })
+        .record_movements(pb::RecordMovementsRequest { movements: vec![sold] })
         .await
         .unwrap();
     let at = |minutes| Some(oms_service::convert::timestamp(start + Duration::minutes(minutes)));

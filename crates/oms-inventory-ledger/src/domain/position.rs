@@ -120,6 +120,90 @@ impl Position {
         }
     }
 
+    /// The position as it stood at `at` on the shop floor, from its events in log order,
+    /// each with the time the ledger recorded it.
+    ///
+    /// Movements and counts are placed at the time they occurred, however late they were
+    /// reported; what the OMS does itself (units reserved, given back or shipped from a
+    /// reservation, safety stock) at the time it recorded it, which is when it happened.
+    /// On hand is the last count taken by `at` (the shelf as counted then) plus what moved
+    /// after it, or everything that moved by `at` when the shelf was never counted before.
+    /// A count saw what moved before it: a movement that occurred by the count and was
+    /// reported before it, or was found already seen when reported after it (recorded as
+    /// changing nothing). What the OMS moved and recorded after a count comes on top of it,
+    /// as in the live position.
+    pub fn as_of<'a>(events: impl IntoIterator<Item = (&'a LedgerEvent, DateTime<Utc>)>, at: DateTime<Utc>) -> Self {
+        struct Moved {
+            happened: DateTime<Utc>,
+            recorded: usize,
+            change: i64,
+            seen_by_a_count: bool,
+        }
+        let mut position = Position::default();
+        let mut moved: Vec<Moved> = Vec::new();
+        // (counted as of, recorded, units counted)
+        let mut count: Option<(DateTime<Utc>, usize, i64)> = None;
+        for (recorded, (event, recorded_at)) in events.into_iter().enumerate() {
+            let happened = match event {
+                LedgerEvent::StockMoved { occurred_at, .. } | LedgerEvent::StockCounted { occurred_at, .. } => {
+                    *occurred_at
+                }
+                _ => recorded_at,
+            };
+            if happened > at {
+                continue;
+            }
+            match event {
+                LedgerEvent::StockMoved {
+                    kind, quantity, delta, ..
+                } => moved.push(Moved {
+                    happened,
+                    recorded,
+                    // What the movement did on the shelf, even when a count had seen it
+                    // already: before that count, it had not.
+                    change: kind.delta(*quantity),
+                    seen_by_a_count: *delta == 0,
+                }),
+                LedgerEvent::StockCounted { counted, .. } => {
+                    // Of two counts as of the same moment, the first recorded stands, as live.
+                    if count.is_none_or(|(when, _, _)| happened > when) {
+                        count = Some((happened, recorded, *counted));
+                    }
+                }
+                LedgerEvent::ReservedUnitsConsumed { quantity, .. } => {
+                    position.reserved -= quantity;
+                    moved.push(Moved {
+                        happened,
+                        recorded,
+                        change: -quantity,
+                        seen_by_a_count: false,
+                    });
+                }
+                LedgerEvent::UnitsReserved { quantity, .. } => position.reserved += quantity,
+                LedgerEvent::ReservedUnitsReleased { quantity, .. } => position.reserved -= quantity,
+                LedgerEvent::SafetyStockSet { quantity, .. } => position.safety_stock = *quantity,
+                _ => continue,
+            }
+            position.updated_at = position.updated_at.max(Some(happened));
+        }
+        let (base, counted_at, count_recorded) = match count {
+            Some((when, recorded, counted)) => (counted, Some(when), recorded),
+            None => (0, None, 0),
+        };
+        position.last_counted_at = counted_at;
+        position.since_count = moved
+            .into_iter()
+            .filter(|m| {
+                let seen = counted_at
+                    .is_some_and(|when| m.happened <= when && (m.recorded < count_recorded || m.seen_by_a_count));
+                !seen
+            })
+            .map(|m| (m.happened, m.change))
+            .collect();
+        position.on_hand = base + position.since_count.iter().map(|(_, change)| change).sum::<i64>();
+        position
+    }
+
     pub(crate) fn moved(&mut self, delta: i64, occurred_at: DateTime<Utc>, recorded_at: DateTime<Utc>) {
         self.on_hand += delta;
         if delta != 0 && !self.counted_after(occurred_at) {
