@@ -71,6 +71,12 @@ pub struct ConsumerStats {
     pub unparked: AtomicU64,
     /// Batches tried again after a transient failure.
     pub retries: AtomicU64,
+    /// Topic partitions found holding another log than the one the inbox checkpointed by
+    /// offset (the broker lost the topic, or it was recreated): each was read again from
+    /// its start under a new inbox epoch.
+    pub partition_resets: AtomicU64,
+    /// Offsets gone from a partition before they were read (deleted by retention).
+    pub offsets_gone: AtomicU64,
 }
 
 impl ConsumerStats {
@@ -145,6 +151,7 @@ impl<M: Model, H: MessageHandler<M>> Consumer<M, H> {
     /// refused by the writer too (it may not get ahead of an earlier message of its
     /// source), and both are applied again in order.
     pub async fn run(self, mut source: Source, mut stop: watch::Receiver<bool>) -> ConsumerExit {
+        source.bind_inbox(self.writer.store(), &self.config.name, self.stats.clone());
         let mut parked_waiting = self.parked_waiting().await;
         let mut last_parked_retry = Instant::now();
         let mut committed = 0u64;
@@ -313,7 +320,8 @@ impl<M: Model, H: MessageHandler<M>> Consumer<M, H> {
             consumer: self.config.name.clone(),
             source: message.inbox_source.clone(),
             position: message.inbox_position(),
-            fingerprint: None,
+            // A checkpoint by offset keeps what the message there looked like.
+            fingerprint: message.fingerprint.filter(|_| message.outbox_position.is_none()),
         });
         let handler = self.handler.clone();
         let consumer = self.config.name.clone();

@@ -28,6 +28,7 @@ pub mod projector;
 pub mod relay;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod warnings;
 
 pub use config::KafkaConfig;
 pub use consumer::{Consumer, ConsumerConfig, ConsumerStats};
@@ -62,6 +63,20 @@ impl Source {
         match self {
             Source::Kafka(s) => s.next_batch(max, wait).await,
             Source::Outbox(s) => s.next_batch(max, wait).await,
+        }
+    }
+
+    /// Tells a Kafka source which inbox keeps the consumer's offset checkpoints, so it
+    /// starts partitions at them and notices a log that went backwards (see [`kafka`]).
+    /// An outbox source already reads from its inbox checkpoint.
+    pub fn bind_inbox(
+        &mut self,
+        store: &oms_eventsourcing::EventStore,
+        consumer: &str,
+        stats: std::sync::Arc<ConsumerStats>,
+    ) {
+        if let Source::Kafka(s) = self {
+            s.bind_inbox(store.clone(), consumer, stats);
         }
     }
 

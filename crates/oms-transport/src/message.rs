@@ -3,7 +3,7 @@
 //! outbox position).
 
 use chrono::{DateTime, Utc};
-use oms_eventsourcing::store::{OutboxPosition, OutboxRecord};
+use oms_eventsourcing::store::{OutboxPosition, OutboxRecord, RecordFingerprint};
 use serde::{Deserialize, Serialize};
 
 /// Header names.
@@ -50,6 +50,15 @@ pub struct Message {
     pub outbox_position: Option<OutboxPosition>,
     /// What the inbox keys this message's position by (see [`Message::inbox_source`]).
     pub inbox_source: String,
+    /// What the broker record looked like (Kafka only), kept with an offset checkpoint so
+    /// the consumer can tell later whether the partition still holds the log it applied.
+    /// Not kept when the message is parked: only its first handling records a checkpoint.
+    #[serde(skip)]
+    pub fingerprint: Option<RecordFingerprint>,
+    /// Which reading of its partition brought it (the Kafka source reads a partition again
+    /// from another offset when it finds another log there); not kept when parked.
+    #[serde(skip)]
+    pub reading: u64,
 }
 
 impl Message {
@@ -69,6 +78,8 @@ impl Message {
             headers: message.headers,
             payload: message.payload,
             outbox_position: Some(position),
+            fingerprint: None,
+            reading: 0,
         }
     }
 
@@ -100,10 +111,52 @@ impl Message {
 
 /// The inbox source of a Kafka message: per topic partition, and per publisher when the
 /// message carries an outbox position (each publisher's positions increase on their own).
-pub(crate) fn kafka_inbox_source(topic: &str, partition: i32, publisher: Option<&str>, positioned: bool) -> String {
+/// A message without one is checkpointed by its offset, under the partition's epoch: the
+/// first log the consumer read on the partition is `topic/partition`, and each log found
+/// there after it (the broker lost the topic, or it was recreated) `topic/partition~2`,
+/// `~3`, ... (see [`parse_offset_source`]).
+pub(crate) fn kafka_inbox_source(
+    topic: &str,
+    partition: i32,
+    publisher: Option<&str>,
+    positioned: bool,
+    epoch: u32,
+) -> String {
     match (positioned, publisher) {
         (true, Some(publisher)) => format!("{topic}/{partition}/{publisher}"),
+        _ if epoch > 1 => format!("{topic}/{partition}~{epoch}"),
         _ => format!("{topic}/{partition}"),
+    }
+}
+
+/// The topic, partition and epoch of an inbox source that checkpoints a partition by
+/// offset (`topic/partition` or `topic/partition~epoch`); `None` for any other source.
+pub(crate) fn parse_offset_source(source: &str) -> Option<(&str, i32, u32)> {
+    let (topic, rest) = source.split_once('/')?;
+    let (partition, epoch) = match rest.split_once('~') {
+        Some((partition, epoch)) => (partition, epoch.parse().ok().filter(|epoch| *epoch > 1)?),
+        None => (rest, 1),
+    };
+    // A source with a publisher (`topic/partition/publisher`) is checkpointed by position.
+    let partition = partition.parse().ok().filter(|p| *p >= 0)?;
+    Some((topic, partition, epoch))
+}
+
+/// The fingerprint of a broker record: xxh3 of its key and payload (the key's length
+/// first, so key and payload cannot trade bytes), and its timestamp.
+pub(crate) fn fingerprint(key: Option<&[u8]>, payload: &[u8], timestamp_ms: Option<i64>) -> RecordFingerprint {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    match key {
+        Some(key) => {
+            hasher.update(&(key.len() as u64).to_le_bytes());
+            hasher.update(key);
+        }
+        None => hasher.update(&u64::MAX.to_le_bytes()),
+    }
+    hasher.update(payload);
+    RecordFingerprint {
+        digest: hasher.digest() as i64,
+        timestamp_ms,
     }
 }
 
@@ -126,6 +179,8 @@ mod tests {
             payload: vec![1, 2, 3],
             outbox_position: Some(OutboxPosition { tx: 9, id: 10 }),
             inbox_source: "oms.orders.v1/3/oms/order-capture".into(),
+            fingerprint: None,
+            reading: 0,
         };
         assert_eq!(Message::decode(&message.encode()), Some(message.clone()));
         assert_eq!(message.inbox_position(), OutboxPosition { tx: 9, id: 10 });
@@ -137,5 +192,37 @@ mod tests {
             .inbox_position(),
             OutboxPosition { tx: 0, id: 42 }
         );
+    }
+
+    #[test]
+    fn an_offset_source_names_its_partition_and_epoch() {
+        let topic = "oms.pos-movements.v1";
+        assert_eq!(kafka_inbox_source(topic, 2, None, false, 1), "oms.pos-movements.v1/2");
+        assert_eq!(kafka_inbox_source(topic, 2, None, false, 3), "oms.pos-movements.v1/2~3");
+        assert_eq!(
+            kafka_inbox_source(topic, 2, Some("oms/ledger"), true, 3),
+            "oms.pos-movements.v1/2/oms/ledger"
+        );
+        for (source, parsed) in [
+            ("oms.pos-movements.v1/2", Some((topic, 2, 1))),
+            ("oms.pos-movements.v1/2~3", Some((topic, 2, 3))),
+            ("oms.pos-movements.v1/21", Some((topic, 21, 1))),
+            ("oms.pos-movements.v1/2~1", None),
+            ("oms.pos-movements.v1/2~x", None),
+            ("oms.pos-movements.v1/2/oms/ledger", None),
+            ("outbox:oms/ledger", None),
+        ] {
+            assert_eq!(parse_offset_source(source), parsed, "{source}");
+        }
+    }
+
+    #[test]
+    fn a_fingerprint_tells_records_apart_by_key_payload_and_time() {
+        let sale = fingerprint(Some(b"store-1"), b"sale", Some(1_000));
+        assert_eq!(sale, fingerprint(Some(b"store-1"), b"sale", Some(1_000)));
+        assert_ne!(sale, fingerprint(Some(b"store-2"), b"sale", Some(1_000)));
+        assert_ne!(sale, fingerprint(Some(b"store-1"), b"sale", Some(1_001)));
+        assert_ne!(sale.digest, fingerprint(Some(b"store-1s"), b"ale", Some(1_000)).digest);
+        assert_ne!(sale.digest, fingerprint(None, b"store-1sale", Some(1_000)).digest);
     }
 }

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oms_eventsourcing::EventStore;
-use oms_eventsourcing::store::{CommitBatch, InboxMark, OutboxPosition, ProjectionRow};
+use oms_eventsourcing::store::{CommitBatch, InboxMark, OutboxPosition, ProjectionRow, RecordFingerprint};
 use tokio::sync::watch;
 
 use crate::dead_letter::dead_letter;
-use crate::{Message, Source};
+use crate::{ConsumerStats, Message, Source};
 
 /// How messages become rows of a read model.
 pub trait Projection: Send + Sync + 'static {
@@ -52,6 +52,7 @@ impl<P: Projection> Projector<P> {
 
     /// Projects messages from `source` until `stop` turns true.
     pub async fn run(self, mut source: Source, mut stop: watch::Receiver<bool>) {
+        source.bind_inbox(&self.store, &self.name, Arc::new(ConsumerStats::default()));
         let mut checkpoints: HashMap<String, OutboxPosition> = loop {
             match self.store.inbox_checkpoints(&self.name).await {
                 Ok(checkpoints) => break checkpoints,
@@ -86,7 +87,7 @@ impl<P: Projection> Projector<P> {
                 ..CommitBatch::default()
             };
             let mut rows = Vec::new();
-            let mut marks: HashMap<String, OutboxPosition> = HashMap::new();
+            let mut marks: HashMap<String, (OutboxPosition, Option<RecordFingerprint>)> = HashMap::new();
             for message in &batch {
                 let position = message.inbox_position();
                 if checkpoints.get(&message.inbox_source).is_some_and(|at| position <= *at) {
@@ -101,8 +102,14 @@ impl<P: Projection> Projector<P> {
                             .push(dead_letter(message, &self.name, &reason, commit.recorded_at));
                     }
                 }
-                let mark = marks.entry(message.inbox_source.clone()).or_default();
-                *mark = (*mark).max(position);
+                // A checkpoint by offset keeps what the message there looked like.
+                let fingerprint = message.fingerprint.filter(|_| message.outbox_position.is_none());
+                let mark = marks
+                    .entry(message.inbox_source.clone())
+                    .or_insert((position, fingerprint));
+                if position > mark.0 {
+                    *mark = (position, fingerprint);
+                }
             }
             commit.projections = rows
                 .iter()
@@ -114,11 +121,11 @@ impl<P: Projection> Projector<P> {
                 .collect();
             commit.inbox = marks
                 .iter()
-                .map(|(source, position)| InboxMark::Checkpoint {
+                .map(|(source, (position, fingerprint))| InboxMark::Checkpoint {
                     consumer: self.name.clone(),
                     source: source.clone(),
                     position: *position,
-                    fingerprint: None,
+                    fingerprint: *fingerprint,
                 })
                 .collect();
             let mut delay = Duration::from_millis(100);
@@ -133,7 +140,7 @@ impl<P: Projection> Projector<P> {
                 }
             }
             self.projection.applied(&rows);
-            checkpoints.extend(marks);
+            checkpoints.extend(marks.into_iter().map(|(source, (position, _))| (source, position)));
             let shared: Vec<Arc<Message>> = batch.into_iter().map(Arc::new).collect();
             source.acknowledge(&shared);
         }

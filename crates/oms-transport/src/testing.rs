@@ -12,7 +12,8 @@ use crate::KafkaConfig;
 
 /// A running tansu broker.
 pub struct TansuBroker {
-    child: Child,
+    /// `None` while stopped.
+    child: Option<Child>,
     port: u16,
 }
 
@@ -20,29 +21,54 @@ impl TansuBroker {
     /// Starts tansu (from `TANSU_BIN`, or `tansu` on the `PATH`) and waits until it answers
     /// metadata requests.
     pub fn start() -> Self {
-        let binary = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".to_owned());
         let mut last_error = String::new();
         for _attempt in 0..5 {
             let port = free_port();
-            let url = format!("tcp://127.0.0.1:{port}");
-            let child = Command::new(&binary)
-                .args(["broker", "--storage-engine", "memory://tansu/", "--listener-url", &url])
-                .args(["--advertised-listener-url", &url])
-                .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| {
-                    panic!("cannot start {binary}: {e}; install it: cargo install --locked tansu --version 0.6.0 --features dynostore")
-                });
-            let mut broker = Self { child, port };
+            let mut broker = Self {
+                child: Some(spawn(port)),
+                port,
+            };
             match broker.wait_ready(Duration::from_secs(30)) {
                 Ok(()) => return broker,
                 Err(e) => last_error = e,
             }
         }
         panic!("tansu did not become ready: {last_error}");
+    }
+
+    /// Stops the broker, as a crash of the whole cluster would: clients lose their
+    /// connections and nothing answers on the port until [`TansuBroker::start_empty`].
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts a new, empty broker on the same port: no topics, no consumer groups, no
+    /// producer ids, offsets from 0 again. To clients it is the same broker, which lost
+    /// everything (a broker restarted without its storage, or a cluster migration).
+    pub fn start_empty(&mut self) {
+        self.stop();
+        let mut last_error = String::new();
+        // The port was just released: another process may grab it meanwhile, or the old
+        // listener may still hold it for a moment.
+        for _attempt in 0..20 {
+            self.child = Some(spawn(self.port));
+            match self.wait_ready(Duration::from_secs(30)) {
+                Ok(()) => return,
+                Err(e) => last_error = e,
+            }
+            self.stop();
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("tansu did not start again on port {}: {last_error}", self.port);
+    }
+
+    /// [`TansuBroker::stop`], then [`TansuBroker::start_empty`].
+    pub fn replace_with_empty(&mut self) {
+        self.stop();
+        self.start_empty();
     }
 
     pub fn bootstrap_servers(&self) -> String {
@@ -72,7 +98,10 @@ impl TansuBroker {
             .create()
             .map_err(|e| e.to_string())?;
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            let Some(child) = self.child.as_mut() else {
+                return Err("tansu is stopped".into());
+            };
+            if let Ok(Some(status)) = child.try_wait() {
                 return Err(format!("tansu exited: {status}"));
             }
             match probe.fetch_metadata(None, Duration::from_millis(500)) {
@@ -80,7 +109,7 @@ impl TansuBroker {
                     // Another test's broker may have taken the port between the check and
                     // the start: then this one exits, and the answer came from the other.
                     std::thread::sleep(Duration::from_millis(200));
-                    return match self.child.try_wait() {
+                    return match child.try_wait() {
                         Ok(None) => Ok(()),
                         Ok(Some(status)) => Err(format!("tansu exited: {status} (port {} taken?)", self.port)),
                         Err(e) => Err(e.to_string()),
@@ -100,9 +129,26 @@ impl TansuBroker {
 
 impl Drop for TansuBroker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
+}
+
+/// Starts tansu (from `TANSU_BIN`, or `tansu` on the `PATH`) on `port`, with in-memory
+/// storage.
+fn spawn(port: u16) -> Child {
+    let binary = std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".to_owned());
+    let url = format!("tcp://127.0.0.1:{port}");
+    Command::new(&binary)
+        .args(["broker", "--storage-engine", "memory://tansu/", "--listener-url", &url])
+        .args(["--advertised-listener-url", &url])
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {binary}: {e}; install it: cargo install --locked tansu --version 0.6.0 --features dynostore")
+        })
 }
 
 /// Produces `payload` on `topic` with `key`, one record per batch (see [`TansuBroker::config`]).

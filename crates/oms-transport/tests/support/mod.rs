@@ -20,7 +20,7 @@ use oms_transport::consumer::ConsumerExit;
 use oms_transport::testing::TansuBroker;
 use oms_transport::{
     Consumer, ConsumerConfig, ConsumerStats, Handling, KafkaConfig, KafkaSource, Message, MessageHandler, OutboxSource,
-    Relay, RelayConfig, RelayExit, Source, ensure_topics,
+    Relay, RelayConfig, RelayExit, RelayStats, Source, ensure_topics,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -222,6 +222,16 @@ impl Rig {
         let relay = Relay::new(self.publisher_store.store.clone(), kafka, config).unwrap();
         let (stop, stopped) = watch::channel(false);
         self.relay = Some((stop, tokio::spawn(relay.run(stopped))));
+    }
+
+    /// Starts relaying the publisher's outbox with `config` (Kafka only); its counters.
+    pub fn start_relay_with(&mut self, config: RelayConfig) -> Arc<RelayStats> {
+        let kafka = self.kafka.as_ref().expect("a relay needs Kafka");
+        let relay = Relay::new(self.publisher_store.store.clone(), kafka, config).unwrap();
+        let stats = relay.stats();
+        let (stop, stopped) = watch::channel(false);
+        self.relay = Some((stop, tokio::spawn(relay.run(stopped))));
+        stats
     }
 
     pub async fn relay_exit(&mut self) -> Option<RelayExit> {
