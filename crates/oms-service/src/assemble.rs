@@ -83,11 +83,13 @@ pub fn writer<M: Model>(tasks: &mut Tasks, writer: &Writer<M>) {
     });
 }
 
-/// The relay stage (Kafka only): relays the outbox until stopped, then drains it.
+/// The relay stage (Kafka only): relays the outbox until stopped, then drains it for
+/// `OMS_RELAY_DRAIN_SECONDS` at most (5 by default); what is left is relayed after the next
+/// start.
 pub fn relay(tasks: &mut Tasks, wiring: &Wiring, store: &EventStore, service: &str) -> anyhow::Result<()> {
     let Wiring::Kafka(kafka) = wiring else { return Ok(()) };
     let stop = tasks.stage("relay");
-    let relay = Relay::new(store.clone(), kafka, RelayConfig::new(format!("oms/{service}")))?;
+    let relay = Relay::new(store.clone(), kafka, RelayConfig::from_env(format!("oms/{service}"))?)?;
     tasks.spawn(async move {
         if let Err(e) = relay.run(stop).await {
             tracing::error!(error = %e, "the outbox relay stopped");

@@ -48,6 +48,9 @@ pub enum TransportError {
     Store(#[from] oms_eventsourcing::StoreError),
     #[error("configuration: {0}")]
     Config(String),
+    /// Messages handed to the producer were not (all) delivered.
+    #[error("not delivered: {0}")]
+    Undelivered(String),
 }
 
 /// Where a consumer takes its messages from: a Kafka consumer group or a publisher's

@@ -6,10 +6,15 @@
 
 mod support;
 
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use oms_eventsourcing::store::OutboxPosition;
 use oms_transport::consumer::ConsumerExit;
-use oms_transport::ensure_topics;
 use oms_transport::testing::{TansuBroker, produce};
+use oms_transport::{Relay, RelayConfig, RelayExit, ensure_topics};
 use support::*;
+use tokio::sync::watch;
 
 /// Stops the rig's broker and starts an empty one on the same port.
 async fn replace_broker(rig: &mut Rig) {
@@ -142,5 +147,99 @@ async fn a_redelivery_after_a_crash_is_absorbed_and_no_reset_is_reported() {
         checkpoints(&rig).await.iter().all(|(source, _)| !source.contains('~')),
         "no new epoch"
     );
+    rig.shutdown().await;
+}
+
+/// A relay whose broker was replaced by an empty one creates its topic again, makes a new
+/// producer (the broker does not know the old one's id), and delivers what was published
+/// meanwhile; a consumer reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_whose_broker_lost_its_topics_creates_them_and_delivers() {
+    let mut rig = Rig::new(Transport::Kafka).await;
+    let relay = rig.start_relay_with(RelayConfig::new("test/tally"));
+    rig.start_consumer(None).await;
+    for seq in 1..=3 {
+        rig.publish("a", seq).await;
+    }
+    rig.wait_for_seen(3).await;
+    assert_eq!(rig.stop_consumer().await, ConsumerExit::Stopped);
+
+    replace_broker(&mut rig).await;
+    for seq in 4..=6 {
+        rig.publish("a", seq).await;
+    }
+    wait_until("the relay delivered all six", || {
+        relay.messages.load(Ordering::Relaxed) == 6
+    })
+    .await;
+    assert!(relay.topics_recreated.load(Ordering::Relaxed) >= 1);
+    assert!(relay.producers_replaced.load(Ordering::Relaxed) >= 1);
+
+    rig.start_consumer(None).await;
+    rig.wait_for_seen(6).await;
+    assert_each_once_in_order(&rig.seen(), 1, 6);
+    rig.shutdown().await;
+}
+
+/// Asked to stop while its broker is unreachable, a relay stops within its bound and says
+/// what stays in the outbox; a relay started later delivers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_stopping_with_an_unreachable_broker_stops_within_its_bound() {
+    let mut rig = Rig::new(Transport::Kafka).await;
+    rig.broker.as_mut().expect("a broker").stop();
+    let kafka = rig.kafka.clone().expect("Kafka");
+    let relay = Relay::new(
+        rig.publisher_store.store.clone(),
+        &kafka,
+        RelayConfig {
+            drain_within: Duration::from_secs(1),
+            ..RelayConfig::new("test/tally")
+        },
+    )
+    .unwrap();
+    rig.publish("a", 1).await;
+    rig.publish("a", 2).await;
+    // The relay reads a row once no older transaction (of any test) is still running.
+    let store = rig.publisher_store.store.clone();
+    let mut visible = 0;
+    for _ in 0..600 {
+        visible = store.read_outbox(OutboxPosition::default(), 10).await.unwrap().len();
+        if visible == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(visible, 2, "both rows are there to relay");
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(relay.run(stopped));
+    // Asked to stop while it tries to deliver them.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = stop.send(true);
+    let exit = tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("the relay stops though the broker does not answer")
+        .unwrap()
+        .unwrap();
+    assert_eq!(exit, RelayExit::Unfinished { rows_left: Some(2) });
+    assert_eq!(
+        rig.publisher_store.store.relay_cursor("kafka").await.unwrap(),
+        OutboxPosition::default(),
+        "nothing is recorded as relayed"
+    );
+
+    let mut broker = rig.broker.take().expect("a broker");
+    rig.broker = Some(
+        tokio::task::spawn_blocking(move || {
+            broker.start_empty();
+            broker
+        })
+        .await
+        .unwrap(),
+    );
+    ensure_topics(&kafka, &[TOPIC.into()]).await.unwrap();
+    rig.start_relay(None);
+    rig.start_consumer(None).await;
+    rig.wait_for_seen(2).await;
+    assert_each_once_in_order(&rig.seen(), 1, 2);
     rig.shutdown().await;
 }
