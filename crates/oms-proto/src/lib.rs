@@ -9,6 +9,8 @@
 /// The encoded descriptors of every contract, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/oms_descriptor.bin"));
 
+pub mod limits;
+
 pub mod admin {
     pub mod v1 {
         tonic::include_proto!("oms.admin.v1");

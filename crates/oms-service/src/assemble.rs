@@ -65,6 +65,11 @@ pub async fn consumer<M: Model, H: MessageHandler<M>>(
     let Some(source) = wiring.source(name, writer.store(), publisher, &[topic]).await? else {
         return Ok(());
     };
+    // What systems outside the OMS send is checked against the contract's limits first.
+    let handler = crate::limits::WithinLimits {
+        handler,
+        message_type: crate::limits::inbound_message_type(topic),
+    };
     let consumer = Consumer::new(writer.clone(), Arc::new(handler), ConsumerConfig::new(name));
     let stop = tasks.stage(format!("consumer {name}"));
     tasks.spawn(async move {

@@ -34,10 +34,22 @@ pub async fn channel_when_up(
     }
 }
 
-/// The largest request message a service reads: 4 MiB, the usual gRPC default, stated here
-/// as a decision of its own. A larger message is refused from its length prefix, before it
-/// is read (tonic answers `OUT_OF_RANGE` naming the limit).
-pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// A request to another service that carries the current trace (`traceparent` metadata),
+/// so the callee's span joins the caller's trace.
+pub fn traced<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(traceparent) = oms_eventsourcing::telemetry::current_traceparent()
+        && let Ok(value) = traceparent.parse()
+    {
+        request.metadata_mut().insert("traceparent", value);
+    }
+    request
+}
+
+/// The largest request message a service reads: 4 MiB, the usual gRPC default, stated as a
+/// decision of the contracts' own ([`oms_proto::limits`]). A larger message is refused
+/// with `OUT_OF_RANGE` naming the limit.
+pub const MAX_MESSAGE_BYTES: usize = oms_proto::limits::MAX_REQUEST_BYTES;
 
 /// One of the five OMS services: the gRPC service, who answers it, and its port by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +140,9 @@ pub async fn serve(
             tower::ServiceBuilder::new()
                 .layer(TraceLayer)
                 .layer(NameUnknownMethods)
+                // Every request within the contracts' input limits, or refused naming the
+                // fields, before its service decodes it.
+                .layer(crate::limits::RequestLimits)
                 .into_inner(),
         )
         .add_routes(routes)
