@@ -7,10 +7,9 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use oms_cli::embedded::{Embedded, EmbeddedConfig, Stores, Transport, system_clock};
+use oms_cli::embedded::{Embedded, EmbeddedConfig, Settings, Stores, Transport, system_clock};
 use oms_cli::simulate::{Kpis, SimulationConfig, simulate};
 use oms_eventsourcing::testing::{TestBackend, TestStore};
-use oms_store_fulfilment::domain::Deadlines;
 use oms_transport::testing::TansuBroker;
 
 const ORDERS: usize = 300;
@@ -22,7 +21,7 @@ async fn day(stores: Stores, transport: Transport) -> Kpis {
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         base_port: 0,
         sandbox: true,
-        deadlines: Deadlines::default(),
+        settings: Settings::default(),
     };
     let running = Embedded::start(config, system_clock()).await.expect("the OMS starts");
     let kpis = simulate(

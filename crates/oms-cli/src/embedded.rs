@@ -9,26 +9,22 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::writer::Context;
 use oms_eventsourcing::{Decision, StoreConfig, WriterConfig};
-use oms_inventory_ledger::domain::LedgerPolicy;
-use oms_inventory_ledger::service::{InventoryConfig, RunningInventory};
+use oms_inventory_ledger::service::RunningInventory;
 use oms_order_capture::service::{OrderCaptureConfig, RunningOrderCapture};
 use oms_proto::fulfilment::v1 as fulfilment;
 use oms_proto::returns::v1 as returns;
-use oms_returns::domain::{Policy, Returns, ReturnsEvent};
-use oms_returns::service::{ReturnsConfig, RunningReturns};
-use oms_routing::router::RouterConfig;
-use oms_routing::service::{RoutingConfig, RunningRouting};
+use oms_returns::domain::{Returns, ReturnsEvent};
+use oms_returns::service::RunningReturns;
+use oms_routing::service::RunningRouting;
 use oms_service::wiring::Publisher;
 use oms_service::{Outboxes, Tasks, Wiring, assemble};
-use oms_store_fulfilment::carriers::Carriers;
-use oms_store_fulfilment::domain::{Deadlines, Fulfilment, JobEvent};
-use oms_store_fulfilment::service::{FulfilmentConfig, RunningFulfilment};
+use oms_store_fulfilment::domain::{Fulfilment, JobEvent};
+use oms_store_fulfilment::service::RunningFulfilment;
 use oms_transport::{Handling, Message, MessageHandler};
 use prost::Message as _;
 use tokio::net::TcpListener;
@@ -61,7 +57,49 @@ pub struct EmbeddedConfig {
     pub base_port: u16,
     /// Run the sandbox WMS and payment gateway.
     pub sandbox: bool,
-    pub deadlines: Deadlines,
+    /// The services' settings: the same as each one's when it runs as a process of its own.
+    pub settings: Settings,
+}
+
+/// Events between two snapshots, as each service's own process takes them by default.
+const SNAPSHOT_EVERY: u64 = 100_000;
+
+/// Every service's settings, as `oms run` takes them (flags, `OMS_*` variables, the
+/// configuration file) under the names each service's own process uses.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Events between two snapshots of a service's state.
+    #[arg(long, env = "OMS_SNAPSHOT_EVERY", default_value_t = SNAPSHOT_EVERY)]
+    pub snapshot_every: u64,
+    #[command(flatten)]
+    pub ledger: oms_inventory_ledger::cli::Settings,
+    #[command(flatten)]
+    pub routing: oms_routing::cli::Settings,
+    #[command(flatten)]
+    pub fulfilment: oms_store_fulfilment::cli::Settings,
+    #[command(flatten)]
+    pub returns: oms_returns::cli::Settings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            snapshot_every: SNAPSHOT_EVERY,
+            ledger: Default::default(),
+            routing: Default::default(),
+            fulfilment: Default::default(),
+            returns: Default::default(),
+        }
+    }
+}
+
+impl Settings {
+    fn writer(&self) -> WriterConfig {
+        WriterConfig {
+            snapshot_every: self.snapshot_every,
+            ..WriterConfig::default()
+        }
+    }
 }
 
 /// Where each API answers.
@@ -136,13 +174,9 @@ impl Embedded {
             Transport::Kafka(kafka) => Wiring::Kafka(kafka.clone()),
         };
         let (host, base) = (config.host, config.base_port);
+        let settings = &config.settings;
         let ledger = oms_inventory_ledger::service::start(
-            InventoryConfig {
-                store: store(&config, "inventory")?,
-                policy: LedgerPolicy::default(),
-                writer: WriterConfig::default(),
-                expiry_every: Duration::from_secs(5),
-            },
+            settings.ledger.config(store(&config, "inventory")?, settings.writer()),
             wiring(),
             clock.clone(),
             bind(host, base, 1, "the inventory ledger").await?,
@@ -151,7 +185,7 @@ impl Embedded {
         let orders = oms_order_capture::service::start(
             OrderCaptureConfig {
                 store: store(&config, "orders")?,
-                writer: WriterConfig::default(),
+                writer: settings.writer(),
             },
             wiring(),
             clock.clone(),
@@ -159,38 +193,31 @@ impl Embedded {
         )
         .await?;
         let routing = oms_routing::service::start(
-            RoutingConfig {
-                store: store(&config, "routing")?,
-                writer: WriterConfig::default(),
-                router: RouterConfig::default(),
-                ledger_url: format!("http://{}", ledger.addr),
-                reservation_ttl: Duration::from_secs(14 * 24 * 3600),
-            },
+            settings.routing.config(
+                store(&config, "routing")?,
+                settings.writer(),
+                format!("http://{}", ledger.addr),
+            ),
             wiring(),
             clock.clone(),
             bind(host, base, 2, "routing").await?,
         )
         .await?;
         let fulfilment = oms_store_fulfilment::service::start(
-            FulfilmentConfig {
-                store: store(&config, "fulfilment")?,
-                writer: WriterConfig::default(),
-                deadlines: config.deadlines,
-                carriers: Carriers::default(),
-                deadline_every: Duration::from_secs(1),
-            },
+            settings
+                .fulfilment
+                .config(store(&config, "fulfilment")?, settings.writer())?,
             wiring(),
             clock.clone(),
             bind(host, base, 3, "store fulfilment").await?,
         )
         .await?;
         let returns = oms_returns::service::start(
-            ReturnsConfig {
-                store: store(&config, "returns")?,
-                writer: WriterConfig::default(),
-                policy: Policy::default(),
-                orders_url: format!("http://{}", orders.addr),
-            },
+            settings.returns.config(
+                store(&config, "returns")?,
+                settings.writer(),
+                format!("http://{}", orders.addr),
+            )?,
             wiring(),
             clock,
             bind(host, base, 4, "returns").await?,

@@ -5,19 +5,21 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use oms_cli::embedded::{Addrs, Embedded, EmbeddedConfig, Stores, Transport, system_clock};
+use clap::{CommandFactory, Parser, Subcommand};
+use oms_cli::embedded::{Addrs, Embedded, EmbeddedConfig, Settings, Stores, Transport, system_clock};
 use oms_cli::simulate::{SimulationConfig, simulate};
 use oms_cli::verify::verify_all;
 use oms_eventsourcing::StoreConfig;
 use oms_eventsourcing::telemetry::{self, TelemetryConfig};
 use oms_service::Shutdown;
-use oms_store_fulfilment::domain::Deadlines;
+use oms_service::settings::{ConfigFile, ConfigFlag, effective, settings_of};
 
 /// The operator's command of the OMS.
 #[derive(Debug, Parser)]
 #[command(name = "oms", version)]
 struct Cli {
+    #[command(flatten)]
+    config: ConfigFlag,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,6 +46,14 @@ enum Command {
         /// Run a simulated day against it once it is up (implies --sample), then keep running.
         #[arg(long)]
         simulate: bool,
+        /// Every service's settings, under the names their own processes use.
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// The configuration: every setting, its value and where the value comes from.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
     },
     /// Runs one service as a process of its own on PostgreSQL (or SQLite) and Kafka, the
     /// way a deployment runs it; the same settings as the service's own binary.
@@ -92,6 +102,14 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Lists every setting of `oms run`, `oms serve` and the service binaries: its name in
+    /// the configuration file, its variable, its value (secrets masked) and where the value
+    /// comes from (environment, file, default).
+    Show,
+}
+
 /// The service `oms serve` runs. Kafka is configured with OMS_KAFKA_* variables (see the
 /// README); logs with RUST_LOG and OMS_LOG_FORMAT; span export with
 /// OTEL_EXPORTER_OTLP_ENDPOINT.
@@ -111,7 +129,7 @@ enum Service {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli: Cli = oms_service::settings::parse()?;
     // `oms serve` names its spans after the service it runs; the other commands are `oms`.
     let telemetry = || telemetry::init(&TelemetryConfig::from_env("oms"));
     match cli.command {
@@ -129,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
             sample,
             no_sandbox,
             simulate: then_simulate,
+            settings,
         } => {
             let _telemetry = telemetry()?;
             let config = EmbeddedConfig {
@@ -137,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
                 host,
                 base_port,
                 sandbox: !no_sandbox,
-                deadlines: Deadlines::default(),
+                settings,
             };
             let running = Embedded::start(config, system_clock()).await?;
             let a = running.addrs;
@@ -164,6 +183,50 @@ async fn main() -> anyhow::Result<()> {
             shutdown.wait().await;
             running.stop().await;
             println!("stopped");
+        }
+        Command::Config {
+            action: ConfigAction::Show,
+        } => {
+            let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+            let file = ConfigFile::find(&args)?;
+            match &file {
+                Some(file) => println!("configuration file: {}", file.path.display()),
+                None => println!(
+                    "configuration file: none ({} in this directory, OMS_CONFIG or --config)",
+                    oms_service::settings::DEFAULT_FILE
+                ),
+            }
+            println!(
+                "{:<36} {:<40} {:<12} {}",
+                "setting (file key)", "value", "from", "used by"
+            );
+            for setting in settings_of(&Cli::command()).values() {
+                let (value, source) = effective(setting, file.as_ref());
+                let used_by: Vec<&str> = setting
+                    .used_by
+                    .iter()
+                    .map(|c| c.trim_start_matches("oms ").trim_start_matches("oms"))
+                    .collect();
+                println!(
+                    "{:<36} {:<40} {:<12} {}",
+                    setting.key,
+                    value,
+                    source.name(),
+                    used_by.join(", ")
+                );
+            }
+            println!(
+                "Each is also a flag (--{{key with -}}) and a variable (OMS_{{KEY}}); flags win, then variables, then the file."
+            );
+            for (name, value) in std::env::vars().filter(|(k, _)| k.starts_with("OMS_KAFKA_")) {
+                let key = name.trim_start_matches("OMS_").to_lowercase();
+                println!(
+                    "{:<36} {:<40} {:<12} every service on Kafka",
+                    key,
+                    oms_service::settings::redact(&key, &value),
+                    "environment"
+                );
+            }
         }
         Command::Simulate {
             host,

@@ -4,11 +4,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use oms_cli::embedded::{Embedded, EmbeddedConfig, Stores, Transport, system_clock};
+use oms_cli::embedded::{Embedded, EmbeddedConfig, Settings, Stores, Transport, system_clock};
 use oms_cli::simulate::{SimulationConfig, simulate};
 use oms_cli::verify::verify_all;
 use oms_eventsourcing::StoreConfig;
-use oms_store_fulfilment::domain::Deadlines;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_simulated_day_on_the_embedded_default_settles_and_every_log_verifies() {
@@ -19,7 +18,7 @@ async fn a_simulated_day_on_the_embedded_default_settles_and_every_log_verifies(
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         base_port: 0,
         sandbox: true,
-        deadlines: Deadlines::default(),
+        settings: Settings::default(),
     };
     let running = Embedded::start(config.clone(), system_clock())
         .await

@@ -1,4 +1,5 @@
-//! The ledger's process settings, shared by its binary and `oms serve inventory-ledger`.
+//! The ledger's process settings, shared by its binary, `oms serve inventory-ledger` and
+//! (its [`Settings`]) `oms run`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -8,6 +9,51 @@ use oms_eventsourcing::{StoreConfig, WriterConfig};
 use crate::domain::{LedgerPolicy, UnknownSkus};
 use crate::service::{self, InventoryConfig, SERVICE};
 
+const RESERVATION_TTL_SECONDS: i64 = 3600;
+
+/// How the ledger works, whichever way it runs (`oms run` or a process of its own).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// What to do with a SKU never seen before: accept it, or refuse it until registered.
+    #[arg(long, env = "OMS_INVENTORY_UNKNOWN_SKUS", default_value = "accept", value_parser = ["accept", "refuse"])]
+    pub inventory_unknown_skus: String,
+    /// How long a reservation holds when the caller names no time, in seconds.
+    #[arg(long, env = "OMS_INVENTORY_RESERVATION_TTL_SECONDS", default_value_t = RESERVATION_TTL_SECONDS)]
+    pub inventory_reservation_ttl_seconds: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            inventory_unknown_skus: "accept".to_owned(),
+            inventory_reservation_ttl_seconds: RESERVATION_TTL_SECONDS,
+        }
+    }
+}
+
+impl Settings {
+    pub fn policy(&self) -> LedgerPolicy {
+        LedgerPolicy {
+            unknown_skus: if self.inventory_unknown_skus == "refuse" {
+                UnknownSkus::Refuse
+            } else {
+                UnknownSkus::Accept
+            },
+            default_ttl: chrono::Duration::seconds(self.inventory_reservation_ttl_seconds.max(1)),
+        }
+    }
+
+    /// The service's configuration on `store`.
+    pub fn config(&self, store: StoreConfig, writer: WriterConfig) -> InventoryConfig {
+        InventoryConfig {
+            store,
+            policy: self.policy(),
+            writer,
+            expiry_every: Duration::from_secs(1),
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where the ledger keeps its log: postgres://user@host/db?schema=inventory or sqlite://path.
@@ -16,35 +62,22 @@ pub struct Args {
     /// Address of the gRPC API.
     #[arg(long, env = "OMS_GRPC_ADDR", default_value = "0.0.0.0:50052")]
     pub grpc_addr: SocketAddr,
-    /// What to do with a SKU never seen before: accept it, or refuse it until registered.
-    #[arg(long, env = "OMS_INVENTORY_UNKNOWN_SKUS", default_value = "accept", value_parser = ["accept", "refuse"])]
-    pub unknown_skus: String,
-    /// How long a reservation holds when the caller names no time, in seconds.
-    #[arg(long, env = "OMS_INVENTORY_RESERVATION_TTL_SECONDS", default_value_t = 3600)]
-    pub reservation_ttl_seconds: i64,
     /// Events between two snapshots of the ledger.
     #[arg(long, env = "OMS_SNAPSHOT_EVERY", default_value_t = 100_000)]
     pub snapshot_every: u64,
+    #[command(flatten)]
+    pub settings: Settings,
 }
 
 impl Args {
     pub fn config(&self) -> anyhow::Result<InventoryConfig> {
-        Ok(InventoryConfig {
-            store: StoreConfig::from_url(&self.store_url, "inventory")?,
-            policy: LedgerPolicy {
-                unknown_skus: if self.unknown_skus == "refuse" {
-                    UnknownSkus::Refuse
-                } else {
-                    UnknownSkus::Accept
-                },
-                default_ttl: chrono::Duration::seconds(self.reservation_ttl_seconds.max(1)),
-            },
-            writer: WriterConfig {
+        Ok(self.settings.config(
+            StoreConfig::from_url(&self.store_url, "inventory")?,
+            WriterConfig {
                 snapshot_every: self.snapshot_every,
                 ..WriterConfig::default()
             },
-            expiry_every: Duration::from_secs(1),
-        })
+        ))
     }
 }
 

@@ -1,4 +1,5 @@
-//! The returns service's process settings, shared by its binary and `oms serve returns`.
+//! The returns service's process settings, shared by its binary, `oms serve returns` and
+//! (its [`Settings`]) `oms run`.
 
 use std::net::SocketAddr;
 
@@ -6,6 +7,53 @@ use oms_eventsourcing::{StoreConfig, WriterConfig};
 
 use crate::domain::Policy;
 use crate::service::{self, ReturnsConfig, SERVICE};
+
+const RETURN_WINDOW_DAYS: i64 = 30;
+
+/// How returns work, whichever way the service runs (`oms run` or a process of its own).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Days after the customer received a line that it may be returned.
+    #[arg(long, env = "OMS_RETURN_WINDOW_DAYS", default_value_t = RETURN_WINDOW_DAYS)]
+    pub return_window_days: i64,
+    /// Refund damaged returned units too (true) or only resellable ones (false).
+    #[arg(long, env = "OMS_REFUND_DAMAGED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub refund_damaged: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            return_window_days: RETURN_WINDOW_DAYS,
+            refund_damaged: true,
+        }
+    }
+}
+
+impl Settings {
+    pub fn policy(&self) -> anyhow::Result<Policy> {
+        anyhow::ensure!(self.return_window_days > 0, "return_window_days must be 1 or more");
+        Ok(Policy {
+            window: chrono::Duration::days(self.return_window_days),
+            refund_damaged: self.refund_damaged,
+        })
+    }
+
+    /// The service's configuration on `store`, placing exchanges at `orders_url`.
+    pub fn config(
+        &self,
+        store: StoreConfig,
+        writer: WriterConfig,
+        orders_url: String,
+    ) -> anyhow::Result<ReturnsConfig> {
+        Ok(ReturnsConfig {
+            store,
+            writer,
+            policy: self.policy()?,
+            orders_url,
+        })
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,32 +66,23 @@ pub struct Args {
     /// Order capture's gRPC API, where exchanges place their replacement orders.
     #[arg(long, env = "OMS_ORDERS_URL", default_value = "http://127.0.0.1:50051")]
     pub orders_url: String,
-    /// Days after delivery a line may be returned.
-    #[arg(long, env = "OMS_RETURN_WINDOW_DAYS", default_value_t = 30)]
-    pub return_window_days: i64,
-    /// Refund damaged returned units too (true) or only resellable ones (false).
-    #[arg(long, env = "OMS_REFUND_DAMAGED", default_value_t = true, action = clap::ArgAction::Set)]
-    pub refund_damaged: bool,
     /// Events between two snapshots of the returns.
     #[arg(long, env = "OMS_SNAPSHOT_EVERY", default_value_t = 100_000)]
     pub snapshot_every: u64,
+    #[command(flatten)]
+    pub settings: Settings,
 }
 
 impl Args {
     pub fn config(&self) -> anyhow::Result<ReturnsConfig> {
-        anyhow::ensure!(self.return_window_days > 0, "--return-window-days must be 1 or more");
-        Ok(ReturnsConfig {
-            store: StoreConfig::from_url(&self.store_url, "returns")?,
-            writer: WriterConfig {
+        self.settings.config(
+            StoreConfig::from_url(&self.store_url, "returns")?,
+            WriterConfig {
                 snapshot_every: self.snapshot_every,
                 ..WriterConfig::default()
             },
-            policy: Policy {
-                window: chrono::Duration::days(self.return_window_days),
-                refund_damaged: self.refund_damaged,
-            },
-            orders_url: self.orders_url.clone(),
-        })
+            self.orders_url.clone(),
+        )
     }
 }
 

@@ -16,8 +16,10 @@ pub mod admin;
 pub mod assemble;
 pub mod convert;
 pub mod grpc;
+pub mod limits;
 pub mod process;
 pub mod runtime;
+pub mod settings;
 pub mod wiring;
 
 /// Every OMS process allocates with mimalloc: a service allocates and frees small buffers
