@@ -1,5 +1,5 @@
-//! Sample data: the example network (three Berlin stores and a warehouse, with rule
-//! sets), the ledger's locations, and a catalogue with stock at every node. Seeding twice
+//! Sample data: the example network (three Berlin stores, a warehouse and a bank of
+//! parcel lockers, with rule sets), the ledger's locations, and a catalogue with stock at every node. Seeding twice
 //! changes nothing (the movements have fixed ids).
 
 use oms_proto::inventory::v1 as inventory;
@@ -17,6 +17,8 @@ use crate::grpc_channel;
 pub const NETWORK: &str = include_str!("../../../deploy/network.example.json");
 pub const STORES: [&str; 3] = ["store-alexanderplatz", "store-kreuzberg", "store-potsdam"];
 pub const WAREHOUSE: &str = "dc-erfurt";
+/// A bank of parcel lockers: no stock of its own; stores and the warehouse send parcels.
+pub const LOCKER: &str = "locker-hauptbahnhof";
 pub const CATALOGUE: usize = 30;
 
 pub fn sku(i: usize) -> String {

@@ -29,7 +29,7 @@ use tonic::transport::Channel;
 
 use crate::embedded::Addrs;
 use crate::grpc_channel;
-use crate::seed::{CATALOGUE, STORES, seed, sku};
+use crate::seed::{CATALOGUE, LOCKER, STORES, seed, sku};
 
 #[derive(Debug, Clone)]
 pub struct SimulationConfig {
@@ -195,13 +195,15 @@ fn draft(rng: &mut StdRng, i: usize, run: u64) -> orders::OrderDraft {
         55..65 => orders::DeliveryMethod::Express,
         65..85 => orders::DeliveryMethod::ClickAndCollect,
         85..92 => orders::DeliveryMethod::Curbside,
-        _ => orders::DeliveryMethod::ShipToStore,
+        92..96 => orders::DeliveryMethod::ShipToStore,
+        _ => orders::DeliveryMethod::Locker,
     };
     let pickup = matches!(
         method,
         orders::DeliveryMethod::ClickAndCollect
             | orders::DeliveryMethod::Curbside
             | orders::DeliveryMethod::ShipToStore
+            | orders::DeliveryMethod::Locker
     );
     let mut skus = BTreeSet::new();
     for _ in 0..rng.random_range(1..=3) {
@@ -250,10 +252,10 @@ fn draft(rng: &mut StdRng, i: usize, run: u64) -> orders::OrderDraft {
             }),
             ..Default::default()
         }),
-        pickup_location_id: if pickup {
-            STORES[rng.random_range(0..2)].to_owned()
-        } else {
-            String::new()
+        pickup_location_id: match (pickup, method) {
+            (false, _) => String::new(),
+            (true, orders::DeliveryMethod::Locker) => LOCKER.to_owned(),
+            (true, _) => STORES[rng.random_range(0..2)].to_owned(),
         },
         payments: vec![orders::Payment {
             reference: format!("psp-{run}-{i}"),
@@ -358,7 +360,7 @@ pub async fn simulate(addrs: &Addrs, config: &SimulationConfig) -> anyhow::Resul
                 kpis.till_sales += 1;
             }
         }
-        for store in STORES {
+        for store in STORES.iter().chain([&LOCKER]) {
             if work_queue(&mut c, store, config, &mut rng, &mut kpis, &mut handled_jobs).await? > 0 {
                 quiet_since = Instant::now();
             }
@@ -593,7 +595,7 @@ async fn work_queue(
                     .await
                     .map(|_| ())
             }
-            S::Picked if job.kind == "ship" => c
+            S::Picked if matches!(job.kind.as_str(), "ship" | "ship_to_store" | "ship_to_locker") => c
                 .staff
                 .pack_job(fulfilment::PackJobRequest {
                     store_id: store.into(),
@@ -607,6 +609,16 @@ async fn work_queue(
                 kpis.jobs_shipped_from_stores += 1;
                 c.staff.ship_job(r).await.map(|_| ())
             }
+            // The store's own locker, or a locker bank's courier depositing a parcel.
+            S::Picked | S::InTransitToLocker if job.kind == "locker" || status == S::InTransitToLocker => c
+                .staff
+                .deposit_in_locker(fulfilment::DepositInLockerRequest {
+                    store_id: store.into(),
+                    job_id: job.job_id.clone(),
+                    locker_id: format!("compartment-{}", steps % 40 + 1),
+                })
+                .await
+                .map(|_| ()),
             S::Picked => c.staff.mark_ready_for_pickup(r).await.map(|_| ()),
             S::InTransitToStore => c.staff.receive_parcel(r).await.map(|_| ()),
             S::ReadyForPickup | S::CustomerWaiting => {

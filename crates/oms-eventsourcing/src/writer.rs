@@ -420,11 +420,20 @@ impl<M: Model> Writer<M> {
     }
 }
 
-/// The events of one committed batch, with the streams they were recorded on.
+/// The events of one committed batch, in log order.
 #[derive(Debug)]
 pub struct Committed<E> {
     pub recorded_at: DateTime<Utc>,
-    pub events: Vec<(String, E)>,
+    pub events: Vec<CommittedEvent<E>>,
+}
+
+/// One event of a committed batch: the stream it was recorded on and the trace of the
+/// command that recorded it, so work it causes can continue that trace.
+#[derive(Debug)]
+pub struct CommittedEvent<E> {
+    pub stream: String,
+    pub event: E,
+    pub traceparent: Option<String>,
 }
 
 /// A group of commands queued for the writer, whose answers are still to come.
@@ -700,7 +709,7 @@ struct Prechecked {
 struct Decided<M: Model> {
     batch: Arc<CommitBatch>,
     /// The batch's events, kept only while someone follows committed events.
-    events: Vec<(String, M::Event)>,
+    events: Vec<CommittedEvent<M::Event>>,
     /// Each job with its outcome when it needs no commit (`None`: answered by the commit).
     outcomes: Vec<(Box<dyn Job<M>>, Option<Finish>)>,
 }
@@ -923,13 +932,12 @@ impl<M: Model> Runner<M> {
                     };
                     live.state.apply(&meta.header(), &event);
                     batch.events.push(NewEvent::from_event(meta, &event));
-                    if follow {
-                        let stream = batch
-                            .events
-                            .last()
-                            .map(|e| e.meta.stream_id.clone())
-                            .unwrap_or_default();
-                        followed.push((stream, event));
+                    if follow && let Some(recorded) = batch.events.last() {
+                        followed.push(CommittedEvent {
+                            stream: recorded.meta.stream_id.clone(),
+                            event,
+                            traceparent: recorded.meta.traceparent.clone(),
+                        });
                     }
                 }
                 for mut message in decided.messages {

@@ -357,7 +357,8 @@ impl Inventory {
                     batch
                         .events
                         .iter()
-                        .filter_map(|(_, event)| {
+                        .filter_map(|committed| {
+                            let event = &committed.event;
                             let (sku, location) = event.position()?;
                             Some(PositionUpdate {
                                 sku: sku.to_owned(),

@@ -96,7 +96,16 @@ impl MessageHandler<Ledger> for FulfilmentEvents {
                 let why = format!("job {} cancelled: {}", e.job_id, e.reason);
                 let lines = job_lines(&e.lines)?;
                 let job = units(&e.job_id, &e.reservation_id, &e.location_id, &lines, e.at.as_ref(), ctx);
-                ledger.job_dropped(&job, &why, false)
+                let mut changes = ledger.job_dropped(&job, &why, false);
+                // A parcel nobody collected that had left its node (at a pickup store, or
+                // taken back from a locker) is stock again where it now is.
+                if e.uncollected && !e.returned_to_location_id.is_empty() {
+                    known_location(ledger, &e.returned_to_location_id)?;
+                    let at = e.at.as_ref().and_then(time).unwrap_or(ctx.now);
+                    let reference = format!("{}/uncollected", e.job_id);
+                    changes.extend(ledger.restock(&reference, &e.returned_to_location_id, &lines, at));
+                }
+                changes
             }
             // Steps that move no stock; a job routing withdrew was released by routing.
             Some(

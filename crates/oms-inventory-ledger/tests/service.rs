@@ -370,6 +370,97 @@ async fn shipped_rejected_and_returned_units_move_stock() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parcel_nobody_collected_is_stock_again_at_the_store_holding_it() {
+    let mut rig = Rig::kafka().await;
+    rig.add_store("S1").await;
+    rig.add_store("S2").await;
+    rig.client
+        .record_movements(pb::RecordMovementsRequest {
+            movements: vec![movement("m-1", "S1", "SKU-1", MovementKind::Receipt, 5)],
+        })
+        .await
+        .unwrap();
+    rig.client
+        .reserve(pb::ReserveRequest {
+            reservation_id: "r-sts".into(),
+            reference: "order-2".into(),
+            location_id: "S1".into(),
+            lines: vec![pb::ReservationLine {
+                sku: "SKU-1".into(),
+                quantity: 2,
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let lines = vec![fulfilment::JobLine {
+        sku: "SKU-1".into(),
+        quantity: 2,
+        order_line_id: "1".into(),
+    }];
+    // S1 ships a parcel to S2, where the customer was to collect it; nobody comes.
+    let shipped = fulfilment::FulfilmentEvent {
+        event: Some(fulfilment::fulfilment_event::Event::JobShipped(
+            fulfilment::JobShipped {
+                job_id: "job-sts".into(),
+                order_id: "order-2".into(),
+                location_id: "S1".into(),
+                reservation_id: "r-sts".into(),
+                lines: lines.clone(),
+                pickup_location_id: "S2".into(),
+                ..Default::default()
+            },
+        )),
+    };
+    let uncollected = fulfilment::FulfilmentEvent {
+        event: Some(fulfilment::fulfilment_event::Event::JobCancelled(
+            fulfilment::JobCancelled {
+                job_id: "job-sts".into(),
+                order_id: "order-2".into(),
+                location_id: "S1".into(),
+                reservation_id: "r-sts".into(),
+                lines,
+                reason: "not collected".into(),
+                uncollected: true,
+                returned_to_location_id: "S2".into(),
+                ..Default::default()
+            },
+        )),
+    };
+    rig.produce("oms.fulfilment.v1", "order-2", encode(&shipped)).await;
+    rig.produce("oms.fulfilment.v1", "order-2", encode(&uncollected)).await;
+    // The same news twice moves nothing twice.
+    rig.produce("oms.fulfilment.v1", "order-2", encode(&uncollected)).await;
+    let client = rig.client.clone();
+    wait_until("the parcel is stock at the pickup store", || {
+        let mut client = client.clone();
+        async move {
+            let request = pb::GetAvailabilityRequest {
+                skus: vec!["SKU-1".into()],
+                ..Default::default()
+            };
+            let a = client
+                .get_availability(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .skus
+                .remove(0);
+            let on_hand = |id: &str| {
+                a.locations
+                    .iter()
+                    .find(|l| l.location_id == id)
+                    .map_or(0, |l| l.on_hand)
+            };
+            // 5 received at S1, 2 left it; the 2 are on sale at S2 now.
+            on_hand("S1") == 3 && on_hand("S2") == 2
+        }
+    })
+    .await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reservation_lapses_when_its_time_is_up_on_the_clock() {
     let clock = ManualClock::new(chrono::Utc::now());
     let mut rig = Rig::embedded(Arc::new(clock.clone())).await;

@@ -206,6 +206,14 @@ impl MessageHandler<Orders> for FulfilmentEvents {
                     },
                 )
             }
+            Some(Event::JobCancelled(e)) if e.uncollected => (
+                e.order_id,
+                OrderCommand::RecordPickupExpired {
+                    job_id: e.job_id,
+                    lines: job_lines(&e.lines),
+                    at: at(&e.at),
+                },
+            ),
             Some(Event::JobCancelled(e)) => (
                 e.order_id,
                 OrderCommand::RecordFulfilmentDropped {

@@ -352,6 +352,7 @@ pub fn line_state_pb(l: &LineState, currency: &str) -> pb::LineState {
         allocated: l.allocated,
         backordered: l.backordered,
         shipped: l.shipped,
+        in_transit_to_pickup: l.to_pickup,
         ready_for_pickup: l.ready_for_pickup,
         collected: l.collected,
         delivered: l.delivered,

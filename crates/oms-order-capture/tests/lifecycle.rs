@@ -291,6 +291,118 @@ fn a_click_and_collect_order_is_ready_then_collected() {
     assert_eq!(order.pickup, Some(("STORE-BERLIN".into(), "4711".into())));
 }
 
+/// The statuses of an order's timeline, in order.
+fn timeline(order: &Order) -> Vec<OrderStatus> {
+    order.timeline.iter().map(|c| c.status).collect()
+}
+
+#[test]
+fn a_ship_to_store_parcel_is_shipped_then_ready_with_its_code_then_collected() {
+    let pickup = draft(vec![line("SKU-1", 2, 1_000)], DeliveryMethod::ShipToStore);
+    let ready = OrderEvent::ReadyForPickup {
+        job_id: "fr-1".into(),
+        lines: units(&[("1", 2)]),
+        location_id: "STORE-BERLIN".into(),
+        pickup_code: "4711".into(),
+        at: t(60),
+    };
+    let on_the_way = Scenario::<Order>::given([placed(pickup.clone()), allocated("fr-1", &[("1", 2)])])
+        .when(OrderCommand::RecordShipped {
+            job_id: "fr-1".into(),
+            lines: units(&[("1", 2)]),
+            carrier: "DHL".into(),
+            tracking_number: "JJD1".into(),
+            at: t(30),
+        })
+        .then([shipped("fr-1", &[("1", 2)], "JJD1")]);
+    // On its way to the store: shipped, not yet something the customer can return or
+    // that customer service can still cancel.
+    assert_eq!(on_the_way.status(), OrderStatus::Shipped);
+    assert_eq!(on_the_way.lines[0].to_pickup, 2);
+    assert_eq!(on_the_way.lines[0].returnable(), 0);
+    assert_eq!(on_the_way.lines[0].cancellable(), 0);
+    let detail = &on_the_way.timeline.last().expect("a timeline").detail;
+    assert!(detail.contains("STORE-BERLIN") && detail.contains("pickup"), "{detail}");
+
+    let history = [
+        placed(pickup),
+        allocated("fr-1", &[("1", 2)]),
+        shipped("fr-1", &[("1", 2)], "JJD1"),
+        ready,
+    ];
+    // The parcel arrived: the customer is told where and with which code.
+    let arrived = Order::from_events(&history);
+    assert_eq!(arrived.status(), OrderStatus::ReadyForPickup);
+    assert_eq!(arrived.pickup, Some(("STORE-BERLIN".into(), "4711".into())));
+    let detail = &arrived.timeline.last().expect("a timeline").detail;
+    assert!(detail.contains("STORE-BERLIN") && detail.contains("4711"), "{detail}");
+    let collected = Scenario::<Order>::given(history)
+        .when(OrderCommand::RecordCollected {
+            job_id: "fr-1".into(),
+            lines: units(&[("1", 2)]),
+            at: t(90),
+        })
+        .then([OrderEvent::Collected {
+            job_id: "fr-1".into(),
+            lines: units(&[("1", 2)]),
+            at: t(90),
+        }]);
+    assert_eq!(collected.status(), OrderStatus::Collected);
+    assert_eq!(
+        timeline(&collected),
+        [
+            OrderStatus::Placed,
+            OrderStatus::Routed,
+            OrderStatus::Shipped,
+            OrderStatus::ReadyForPickup,
+            OrderStatus::Collected
+        ]
+    );
+    // Collected once, returnable once: the shipment to the store is not a second delivery.
+    assert_eq!(collected.lines[0].returnable(), 2);
+}
+
+#[test]
+fn a_locker_parcel_nobody_collects_is_cancelled_when_it_expires() {
+    let mut locker = draft(vec![line("SKU-1", 1, 1_000)], DeliveryMethod::Locker);
+    locker.delivery.pickup_location = Some("LOCKER-HBF".into());
+    let ready = OrderEvent::ReadyForPickup {
+        job_id: "fr-1".into(),
+        lines: units(&[("1", 1)]),
+        location_id: "LOCKER-HBF".into(),
+        pickup_code: "0815".into(),
+        at: t(60),
+    };
+    let order = Scenario::<Order>::given([
+        placed(locker),
+        allocated("fr-1", &[("1", 1)]),
+        shipped("fr-1", &[("1", 1)], "JJD2"),
+        ready,
+    ])
+    .when(OrderCommand::RecordPickupExpired {
+        job_id: "fr-1".into(),
+        lines: units(&[("1", 1)]),
+        at: t(60 * 24 * 8),
+    })
+    .then([OrderEvent::PickupExpired {
+        job_id: "fr-1".into(),
+        lines: units(&[("1", 1)]),
+        at: t(60 * 24 * 8),
+    }]);
+    assert_eq!(order.status(), OrderStatus::Cancelled);
+    assert_eq!(order.lines[0].ready_for_pickup, 0);
+    assert_eq!(
+        timeline(&order),
+        [
+            OrderStatus::Placed,
+            OrderStatus::Routed,
+            OrderStatus::Shipped,
+            OrderStatus::ReadyForPickup,
+            OrderStatus::Cancelled
+        ]
+    );
+}
+
 #[test]
 fn a_whole_order_cancelled_before_shipping_is_cancelled() {
     let order = Scenario::<Order>::given([placed(two_line_order()), allocated("fr-1", &[("1", 2), ("2", 1)])])

@@ -241,6 +241,7 @@ async fn the_lifecycle_follows_routing_and_fulfilment_and_customer_service_acts_
         carrier: "DHL".into(),
         tracking_number: "JD0001".into(),
         at: None,
+        pickup_location_id: String::new(),
     });
     rig.produce("oms.fulfilment.v1", &id, fulfilment_event(accepted)).await;
     rig.produce("oms.fulfilment.v1", &id, fulfilment_event(shipped)).await;

@@ -156,7 +156,9 @@ impl ReturnsService {
         let placed = self
             .orders
             .clone()
-            .place_order(orders::PlaceOrderRequest { order: Some(draft) })
+            .place_order(oms_service::grpc::traced(orders::PlaceOrderRequest {
+                order: Some(draft),
+            }))
             .await?;
         Ok(placed.into_inner().order_id)
     }

@@ -96,7 +96,8 @@ impl MessageHandler<Returns> for FulfilmentEvents {
         let event = fulfilment::FulfilmentEvent::decode(message.payload.as_slice())
             .map_err(|e| Handling::poison(format!("not an oms.fulfilment.v1.FulfilmentEvent: {e}")))?;
         let (order_id, job_id, lines, at) = match event.event {
-            Some(Event::JobShipped(e)) => (e.order_id, e.job_id, e.lines, e.at),
+            // A parcel to a pickup store or locker reaches the customer when collected.
+            Some(Event::JobShipped(e)) if e.pickup_location_id.is_empty() => (e.order_id, e.job_id, e.lines, e.at),
             Some(Event::JobCollected(e)) => (e.order_id, e.job_id, e.lines, e.at),
             _ => return Ok(Decision::reply(())),
         };

@@ -243,6 +243,7 @@ impl Rig {
                         .collect(),
                     carrier: "dhl".into(),
                     tracking_number: "JJD1".into(),
+                    pickup_location_id: String::new(),
                     at: Some(timestamp(Utc::now() - chrono::Duration::days(days_ago))),
                 },
             )),

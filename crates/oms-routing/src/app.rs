@@ -35,6 +35,7 @@ pub struct DecisionView {
     /// Allocations not dropped.
     pub allocations: Vec<AllocationRecord>,
     pub backordered: Vec<LineNeed>,
+    pub held: bool,
 }
 
 /// Events of one order (or the network) with the messages announcing them.
@@ -47,7 +48,7 @@ pub fn decision(
 ) -> Decision<RoutingEvent, ()> {
     let order = order_id.and_then(|id| routing.order(id));
     let plain: Vec<RoutingEvent> = events.iter().map(|(_, e)| e.clone()).collect();
-    let announced = messages::for_events(order, &plain, initiator, now);
+    let announced = messages::for_events(routing.network(), order, &plain, initiator, now);
     let mut decision = Decision::reply(());
     for (stream, event) in events {
         decision = decision.event(stream, event);
@@ -213,6 +214,7 @@ impl RoutingService {
                     .cloned()
                     .collect(),
                 backordered: order.backordered.clone(),
+                held: order.held,
             })
         })
     }

@@ -7,11 +7,12 @@ use oms_proto::orders::v1 as orders;
 use oms_proto::routing::v1 as pb;
 use oms_service::convert::{time, timestamp};
 
+use crate::app::DecisionView;
 use crate::domain::quote::DeliveryOption;
 use crate::domain::{
-    Address, AllocationRecord, Capabilities, Capacity, CapacityUnit, CarrierService, Channel, DecisionRecord,
-    DeliveryMethod, Fallback, GeoPoint, LineNeed, Node, NodeFilter, NodeType, OrderFilter, OrderToRoute, Priority,
-    RuleSet, ShippingService, SortBy, SplitPolicy,
+    Address, AllocationRecord, Capabilities, Capacity, CapacityUnit, CarrierService, Channel, DeliveryMethod, Fallback,
+    GeoPoint, LineNeed, Node, NodeFilter, NodeType, OrderFilter, OrderToRoute, Priority, RuleSet, ShippingService,
+    SortBy, SplitPolicy,
 };
 
 /// (field, what is wrong with it).
@@ -549,12 +550,13 @@ pub fn allocation_pb(a: &AllocationRecord) -> pb::Allocation {
     }
 }
 
-pub fn decision_pb(
-    order_id: &str,
-    decision: &DecisionRecord,
-    allocations: &[AllocationRecord],
-    backordered: &[LineNeed],
-) -> pb::RoutingDecision {
+pub fn decision_pb(order_id: &str, view: &DecisionView) -> pb::RoutingDecision {
+    let DecisionView {
+        decision,
+        allocations,
+        backordered,
+        held,
+    } = view;
     pb::RoutingDecision {
         order_id: order_id.to_owned(),
         attempt: decision.attempt,
@@ -581,6 +583,7 @@ pub fn decision_pb(
             .collect(),
         excluded: decision.excluded.clone().into_iter().collect(),
         decided_at: Some(timestamp(decision.decided_at)),
+        held: *held,
     }
 }
 

@@ -86,6 +86,7 @@ impl RoutingApi for RoutingGrpc {
             } else {
                 request.pickup_radius_km
             },
+            currency: request.currency.trim().to_uppercase(),
             now: self.routing.now(),
         };
         let options = self.routing.quote(&quote).iter().map(convert::option_pb).collect();
@@ -104,12 +105,7 @@ impl RoutingApi for RoutingGrpc {
             .routing
             .decision(&id)
             .ok_or_else(|| Status::not_found(format!("order {id} has no routing decision yet")))?;
-        Ok(Response::new(convert::decision_pb(
-            &id,
-            &view.decision,
-            &view.allocations,
-            &view.backordered,
-        )))
+        Ok(Response::new(convert::decision_pb(&id, &view)))
     }
 
     async fn upsert_node(&self, request: Request<pb::Node>) -> Result<Response<pb::Node>, Status> {

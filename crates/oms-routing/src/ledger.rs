@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use oms_proto::inventory::v1 as pb;
 use oms_proto::inventory::v1::inventory_ledger_client::InventoryLedgerClient;
+use oms_service::grpc::traced;
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 use tonic_types::StatusExt;
@@ -72,7 +73,7 @@ impl Ledger {
             ttl_seconds: i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX),
             channel: channel.to_owned(),
         };
-        match self.client.clone().reserve(request).await {
+        match self.client.clone().reserve(traced(request)).await {
             Ok(_) => Ok(()),
             Err(status) => Err(classify(&status)),
         }
@@ -86,7 +87,7 @@ impl Ledger {
             lines: Vec::new(),
             reason: reason.to_owned(),
         };
-        match self.client.clone().release(request).await {
+        match self.client.clone().release(traced(request)).await {
             Ok(_) => Ok(()),
             Err(status) if matches!(status.code(), Code::NotFound | Code::FailedPrecondition) => Ok(()),
             Err(status) => Err(classify(&status)),

@@ -10,7 +10,7 @@ use prost::Message as _;
 use uuid::Uuid;
 
 use crate::convert::{address_pb, allocated_lines_pb, allocation_pb, delivery_method_pb, node_type_name};
-use crate::domain::{Priority, RoutedOrder, RoutingEvent};
+use crate::domain::{Network, Priority, RoutedOrder, RoutingEvent};
 
 pub const TOPIC: &str = "oms.routing.v1";
 
@@ -23,6 +23,7 @@ pub enum Initiator {
 
 /// The messages announcing `events` of `order` (the order as it was before them).
 pub fn for_events(
+    network: &Network,
     order: Option<&RoutedOrder>,
     events: &[RoutingEvent],
     initiator: Initiator,
@@ -71,6 +72,10 @@ pub fn for_events(
                             delivery_method: delivery_method_pb(o.delivery_method) as i32,
                             reservation_id: a.reservation_id.clone(),
                             pickup_location_id: o.pickup_location_id.clone(),
+                            pickup_location_type: network
+                                .node(&o.pickup_location_id)
+                                .map(|n| node_type_name(n.node_type).to_owned())
+                                .unwrap_or_default(),
                             promised_at: a.expected_at.map(timestamp),
                             priority: match o.priority {
                                 Priority::Normal => 0,

@@ -15,10 +15,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use oms_eventsourcing::CommandError;
+use oms_eventsourcing::telemetry::continue_trace;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
+use tracing::Instrument;
 
 use crate::app::RoutingService;
 use crate::convert::channel_code;
@@ -55,8 +57,22 @@ enum Job {
     Route,
     /// Try the backordered units again.
     Retry,
+    /// Both: every unit the order needs (a released hold, or a route and a retry queued
+    /// for the same order).
+    Everything,
     /// Release the reservations of an attempt that never finished.
     Recover,
+}
+
+impl Job {
+    /// One job doing the work of both.
+    fn merge(self, other: Job) -> Job {
+        match (self, other) {
+            (Job::Recover, _) | (_, Job::Recover) => Job::Recover,
+            (a, b) if a == b => a,
+            _ => Job::Everything,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -110,19 +126,32 @@ impl Router {
         let mut tick = tokio::time::interval(self.config.tick);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_retry = Instant::now();
+        // Orders the last tick found wanting routing: the next tick routes those still
+        // waiting. (The feed brings new work at once, with its trace; a tick picks up only
+        // what the feed missed, and never races it for an order just recorded.)
+        let mut waiting: HashSet<String> = HashSet::new();
         // Whatever an earlier process left: unfinished attempts, then all routing work.
-        self.look_around(&mut queue, &busy, true);
+        self.look_around(&mut queue, &busy, &mut waiting, Look::Start);
         while !*stop.borrow() {
             while running.len() < self.config.concurrency.max(1) {
-                let Some((order_id, job)) = queue.pop_not(&busy) else {
+                let Some((order_id, job, traceparent)) = queue.pop_not(&busy) else {
                     break;
                 };
                 busy.insert(order_id.clone());
                 let router = self.clone();
                 let id = order_id.clone();
-                let task = running.spawn(async move {
-                    router.work(&id, job).await;
-                });
+                // The attempt continues the trace of what asked for it (the order arriving,
+                // its release, a node dropping it), so the events it publishes carry it on.
+                let span = tracing::info_span!("route", order_id = %order_id, ?job);
+                if let Some(parent) = &traceparent {
+                    continue_trace(&span, parent);
+                }
+                let task = running.spawn(
+                    async move {
+                        router.work(&id, job).await;
+                    }
+                    .instrument(span),
+                );
                 tasks.insert(task.id(), order_id);
             }
             tokio::select! {
@@ -146,11 +175,13 @@ impl Router {
                 }
                 committed = feed.recv() => match committed {
                     Ok(committed) => {
-                        for (stream, event) in &committed.events {
-                            if let Some(order_id) = stream.strip_prefix("order:") && wakes(event) {
-                                queue.push(order_id, Job::Route);
+                        for recorded in &committed.events {
+                            if let Some(order_id) = recorded.stream.strip_prefix("order:")
+                                && let Some(job) = wakes(&recorded.event)
+                            {
+                                queue.push_traced(order_id, job, recorded.traceparent.clone());
                             }
-                            if matches!(event, RoutingEvent::NodeUpserted { .. } | RoutingEvent::RuleSetsReplaced { .. }) {
+                            if matches!(recorded.event, RoutingEvent::NodeUpserted { .. } | RoutingEvent::RuleSetsReplaced { .. }) {
                                 // A new node or new rules may serve what waits.
                                 let backorders = self.service.writer().read(|r| r.backordered(None));
                                 queue.extend(backorders, Job::Retry);
@@ -159,7 +190,7 @@ impl Router {
                     }
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, "the routing feed lagged; looking at every order");
-                        self.look_around(&mut queue, &busy, false);
+                        self.look_around(&mut queue, &busy, &mut waiting, Look::FeedLagged);
                     }
                     Err(RecvError::Closed) => break,
                 },
@@ -170,7 +201,7 @@ impl Router {
                     look_again.extend(busy.iter().cloned());
                 }
                 _ = tick.tick() => {
-                    self.look_around(&mut queue, &busy, false);
+                    self.look_around(&mut queue, &busy, &mut waiting, Look::Tick);
                     if last_retry.elapsed() >= self.config.backorder_retry_every {
                         last_retry = Instant::now();
                         let orders = self.service.writer().read(|r| r.backordered(None));
@@ -184,14 +215,20 @@ impl Router {
     }
 
     /// Queues what the state says needs doing: unfinished attempts, orders that want a
-    /// node (pre-orders whose date came among them) and, at start, every backorder.
-    fn look_around(&self, queue: &mut Queue, busy: &HashSet<String>, starting: bool) {
+    /// node (pre-orders whose date came among them) and, at start, every backorder. On a
+    /// tick an order is routed only if it was already waiting at the look before
+    /// (`waiting`).
+    fn look_around(&self, queue: &mut Queue, busy: &HashSet<String>, waiting: &mut HashSet<String>, look: Look) {
         let now = self.service.now();
         let (unfinished, routable, backordered) = self.service.writer().read(|r| {
             (
                 r.unfinished(),
                 r.routable(now),
-                if starting { r.backordered(None) } else { Vec::new() },
+                if look == Look::Start {
+                    r.backordered(None)
+                } else {
+                    Vec::new()
+                },
             )
         });
         for (order_id, _, _) in unfinished {
@@ -199,7 +236,13 @@ impl Router {
                 queue.push(&order_id, Job::Recover);
             }
         }
-        queue.extend(routable, Job::Route);
+        let still_waiting: Vec<String> = routable
+            .iter()
+            .filter(|id| look != Look::Tick || waiting.contains(*id))
+            .cloned()
+            .collect();
+        *waiting = routable.into_iter().collect();
+        queue.extend(still_waiting, Job::Route);
         queue.extend(backordered, Job::Retry);
     }
 
@@ -216,7 +259,7 @@ impl Router {
     async fn work(&self, order_id: &str, job: Job) {
         let result = match job {
             Job::Recover => self.recover(order_id).await,
-            Job::Route | Job::Retry => self.attempt(order_id, job == Job::Retry).await,
+            Job::Route | Job::Retry | Job::Everything => self.attempt(order_id, job).await,
         };
         match result {
             Ok(()) | Err(AttemptError::Void) => {}
@@ -249,7 +292,7 @@ impl Router {
 
     /// One routing attempt: plan, reserve, record; a few rounds when the ledger knows
     /// better than the read model.
-    async fn attempt(&self, order_id: &str, retry: bool) -> Result<(), AttemptError> {
+    async fn attempt(&self, order_id: &str, job: Job) -> Result<(), AttemptError> {
         let now = self.service.now();
         let Some(order) = self.service.writer().read(|r| r.order(order_id).cloned()) else {
             return Ok(());
@@ -258,7 +301,12 @@ impl Router {
             return Ok(());
         }
         let need = order.need();
-        if need.is_empty() || (!retry && order.unrouted().is_empty()) || (retry && order.backordered.is_empty()) {
+        let wanted = match job {
+            Job::Route => !order.unrouted().is_empty(),
+            Job::Retry => !order.backordered.is_empty(),
+            Job::Everything | Job::Recover => true,
+        };
+        if need.is_empty() || !wanted {
             return Ok(());
         }
         let mut corrections = Corrections::default();
@@ -266,7 +314,7 @@ impl Router {
         for round in 0..self.config.max_rounds {
             let plan = self.plan(&order, &need, &corrections, now);
             if plan.allocations.is_empty() {
-                if retry && round == 0 && same_backorder(&plan, &order) {
+                if job != Job::Route && round == 0 && same_backorder(&plan, &order) {
                     // Still nothing: no event for it.
                     return Ok(());
                 }
@@ -356,15 +404,28 @@ impl Router {
     }
 }
 
-/// Whether a committed event of an order may give routing work.
-fn wakes(event: &RoutingEvent) -> bool {
-    matches!(
-        event,
+/// Why the router looks at the whole state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    /// At start: whatever an earlier process left, backorders included.
+    Start,
+    /// The feed of committed events lost some: every order that wants a node.
+    FeedLagged,
+    /// The periodic look: what the feed did not bring (pre-orders whose date came).
+    Tick,
+}
+
+/// The routing work a committed event of an order gives, if any. A released hold routes
+/// everything the order waits for at once — units never routed and backordered units
+/// alike — as stock arriving would: the hold kept them from being reserved, not the stock.
+fn wakes(event: &RoutingEvent) -> Option<Job> {
+    match event {
+        RoutingEvent::OrderReleased { .. } => Some(Job::Everything),
         RoutingEvent::OrderReceived { .. }
-            | RoutingEvent::OrderReleased { .. }
-            | RoutingEvent::AllocationDropped { .. }
-            | RoutingEvent::DestinationChanged { .. }
-    )
+        | RoutingEvent::AllocationDropped { .. }
+        | RoutingEvent::DestinationChanged { .. } => Some(Job::Route),
+        _ => None,
+    }
 }
 
 /// A retried backorder that would be backordered again, just as it is.
@@ -385,20 +446,26 @@ struct Corrections {
 #[derive(Default)]
 struct Queue {
     order: VecDeque<String>,
-    jobs: HashMap<String, Job>,
+    /// The job of each order, and the trace it continues (the latest that asked).
+    jobs: HashMap<String, (Job, Option<String>)>,
 }
 
 impl Queue {
     fn push(&mut self, order_id: &str, job: Job) {
+        self.push_traced(order_id, job, None);
+    }
+
+    fn push_traced(&mut self, order_id: &str, job: Job, traceparent: Option<String>) {
         match self.jobs.get_mut(order_id) {
-            // Recovery first; a route covers a retry.
-            Some(queued) => {
-                if job == Job::Recover || (job == Job::Route && *queued == Job::Retry) {
-                    *queued = job;
+            // Recovery first; a route and a retry make one attempt at everything.
+            Some((queued, trace)) => {
+                *queued = queued.merge(job);
+                if traceparent.is_some() {
+                    *trace = traceparent;
                 }
             }
             None => {
-                self.jobs.insert(order_id.to_owned(), job);
+                self.jobs.insert(order_id.to_owned(), (job, traceparent));
                 self.order.push_back(order_id.to_owned());
             }
         }
@@ -410,11 +477,11 @@ impl Queue {
         }
     }
 
-    /// The first order not being worked on now.
-    fn pop_not(&mut self, busy: &HashSet<String>) -> Option<(String, Job)> {
+    /// The first order not being worked on now, with its job and trace.
+    fn pop_not(&mut self, busy: &HashSet<String>) -> Option<(String, Job, Option<String>)> {
         let at = self.order.iter().position(|id| !busy.contains(id))?;
         let order_id = self.order.remove(at)?;
-        let job = self.jobs.remove(&order_id)?;
-        Some((order_id, job))
+        let (job, traceparent) = self.jobs.remove(&order_id)?;
+        Some((order_id, job, traceparent))
     }
 }

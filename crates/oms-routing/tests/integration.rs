@@ -91,6 +91,9 @@ impl Rig {
                 writer: WriterConfig::default(),
                 router: RouterConfig {
                     tick: Duration::from_millis(200),
+                    // Backorders are tried again only when something happens to them: a
+                    // test that waits passes by what routing does at once, not by a timer.
+                    backorder_retry_every: Duration::from_secs(3600),
                     ..RouterConfig::default()
                 },
                 ledger_url: format!("http://{}", ledger.addr),
@@ -129,7 +132,7 @@ impl Rig {
             .await
             .expect("the example network imports")
             .into_inner();
-        assert_eq!((imported.nodes, imported.rule_sets), (4, 3));
+        assert_eq!((imported.nodes, imported.rule_sets), (5, 3));
         for (id, kind) in [
             ("store-alexanderplatz", inventory::LocationType::Store),
             ("store-kreuzberg", inventory::LocationType::Store),
@@ -436,6 +439,58 @@ async fn an_order_nobody_can_fill_is_backordered_and_routed_when_a_receipt_arriv
     let request = requests(&events)[0];
     assert_eq!(request.node_id, "dc-erfurt");
     assert_eq!(request.lines[0].quantity, 2);
+    rig.wait_for_status(&order_id, orders::OrderStatus::Routed).await;
+    assert!(rig.decision(&order_id).await.backordered.is_empty());
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_held_backorder_is_routed_as_soon_as_it_is_released_when_stock_came_meanwhile() {
+    let mut rig = Rig::start().await;
+    let order_id = rig.place("W-HOLD", "limited-boot", 1).await;
+    rig.wait_for_status(&order_id, orders::OrderStatus::Backordered).await;
+    rig.orders_client
+        .hold_order(orders::HoldOrderRequest {
+            order_id: order_id.clone(),
+            reason: "customer asked to wait".into(),
+            requested_by: "agent-7".into(),
+        })
+        .await
+        .expect("customer service holds the order");
+    rig.wait_for_status(&order_id, orders::OrderStatus::Held).await;
+    let routing = rig.routing_client.clone();
+    let id = order_id.clone();
+    wait_until("routing knows of the hold", || {
+        let mut routing = routing.clone();
+        let order_id = id.clone();
+        async move {
+            routing
+                .get_decision(pb::GetDecisionRequest { order_id })
+                .await
+                .is_ok_and(|d| d.into_inner().held)
+        }
+    })
+    .await;
+
+    // Stock arrives while the order is held: nothing is reserved for it.
+    rig.receive_stock("dc-erfurt", "limited-boot", 5).await;
+    rig.wait_until_routing_sees("limited-boot").await;
+    let decision = rig.decision(&order_id).await;
+    assert!(decision.allocations.is_empty(), "{decision:?}");
+    assert_eq!(decision.backordered.len(), 1);
+
+    // Released, it is routed at once, not at the next periodic retry of backorders.
+    rig.orders_client
+        .release_order(orders::ReleaseOrderRequest {
+            order_id: order_id.clone(),
+            requested_by: "agent-7".into(),
+        })
+        .await
+        .expect("customer service releases the order");
+    let events = rig
+        .routing_events(&order_id, "released", |e| !requests(e).is_empty())
+        .await;
+    assert_eq!(requests(&events)[0].node_id, "dc-erfurt");
     rig.wait_for_status(&order_id, orders::OrderStatus::Routed).await;
     assert!(rig.decision(&order_id).await.backordered.is_empty());
     rig.stop().await;

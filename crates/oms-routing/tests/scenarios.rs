@@ -168,7 +168,11 @@ fn the_nearest_store_with_stock_wins() {
     assert_eq!(plan.unrouted, Unrouted::Nothing);
     // The reasons: the winner and the runners-up ranked, the nearest store (no stock)
     // and the warehouse counted among the nodes left out or ranked behind.
-    assert!(candidate_reason(&plan, "store-kreuzberg").starts_with("chosen"));
+    // The winner's reason names the rule that decided, against the runner-up.
+    assert_eq!(
+        candidate_reason(&plan, "store-kreuzberg"),
+        "chosen for lines 1: nearest with stock: 2.4 km, next store-potsdam 27.2 km"
+    );
     assert_eq!(
         plan.decision.excluded.get("no stock"),
         Some(&1),
@@ -311,6 +315,7 @@ fn same_day_only_from_stores_within_their_radius_and_before_cut_off() {
         lines: vec![("jacket-m".to_owned(), 1)],
         destination: same_day.shipping_address.clone(),
         pickup_radius_km: 25.0,
+        currency: "EUR".to_owned(),
         now,
     };
     let methods = |world: &World| -> HashSet<DeliveryMethod> {
@@ -325,6 +330,16 @@ fn same_day_only_from_stores_within_their_radius_and_before_cut_off() {
     assert!(methods(&morning).contains(&DeliveryMethod::SameDay));
     assert!(methods(&morning).contains(&DeliveryMethod::Standard));
     assert!(methods(&morning).contains(&DeliveryMethod::ClickAndCollect));
+    let pickup = quote(
+        &morning.network,
+        &basket(morning.now),
+        &morning.stock,
+        &morning.capacity,
+    )
+    .into_iter()
+    .find(|o| o.method == DeliveryMethod::ClickAndCollect)
+    .expect("a click & collect option");
+    assert_eq!((pickup.cost_minor, pickup.currency.as_str()), (0, "EUR"));
     let afternoon = World {
         now: Utc.with_ymd_and_hms(2026, 11, 24, 14, 0, 0).unwrap(),
         ..morning

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Job, ShipTo};
+use crate::domain::{Job, JobKind, ShipTo};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CarrierService {
@@ -69,10 +69,17 @@ pub fn tracking_number(service: &CarrierService, job_id: &str) -> String {
 /// A 4×6 inch label in ZPL: sender, recipient, service, tracking number as a Code 128
 /// barcode and the order reference.
 pub fn label(job: &Job, service: &CarrierService, tracking_number: &str) -> String {
-    let to = job.ship_to.clone().unwrap_or_else(|| ShipTo {
-        name: format!("Store {} (pickup)", job.pickup_store_id),
+    // A parcel for a pickup store or a locker bank goes there, whatever the customer's
+    // address is.
+    let pickup = |what: &str| ShipTo {
+        name: format!("{what} {} (pickup for {})", job.pickup_store_id, job.customer_name),
         ..ShipTo::default()
-    });
+    };
+    let to = match job.kind {
+        JobKind::ShipToLocker => pickup("Locker"),
+        JobKind::ShipToStore => pickup("Store"),
+        _ => job.ship_to.clone().unwrap_or_else(|| pickup("Store")),
+    };
     let ShipTo {
         name,
         lines,

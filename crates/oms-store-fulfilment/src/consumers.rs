@@ -32,7 +32,13 @@ pub fn job_of(r: &routing::FulfilmentRequested, now: chrono::DateTime<chrono::Ut
         .map(|m| m.as_str_name())
         .unwrap_or("DELIVERY_METHOD_UNSPECIFIED")
         .to_owned();
-    let kind = JobKind::of(&r.node_type, &delivery_method, &r.node_id, &r.pickup_location_id);
+    let kind = JobKind::of(
+        &r.node_type,
+        &delivery_method,
+        &r.node_id,
+        &r.pickup_location_id,
+        &r.pickup_location_type,
+    );
     Job {
         job_id: r.fulfilment_request_id.clone(),
         order_id: r.order_id.clone(),

@@ -63,6 +63,7 @@ fn status_pb(status: JobStatus) -> pb::JobStatus {
         JobStatus::Labelled => pb::JobStatus::Labelled,
         JobStatus::Shipped => pb::JobStatus::Shipped,
         JobStatus::InTransitToStore => pb::JobStatus::InTransitToStore,
+        JobStatus::InTransitToLocker => pb::JobStatus::InTransitToLocker,
         JobStatus::ReadyForPickup => pb::JobStatus::ReadyForPickup,
         JobStatus::CustomerWaiting => pb::JobStatus::CustomerWaiting,
         JobStatus::Collected => pb::JobStatus::Collected,
@@ -138,7 +139,7 @@ impl StoreFulfilment for FulfilmentApi {
             .service
             .job(&r.job_id)
             .ok_or_else(|| Status::not_found(format!("job {} does not exist", r.job_id)))?;
-        if job.store_of() != r.store_id && job.node_id != r.store_id {
+        if !job.concerns(&r.store_id) {
             return Err(FulfilmentError::WrongStore {
                 job_id: r.job_id,
                 store_id: r.store_id,

@@ -57,6 +57,16 @@ pub fn ship_to_pb(job: &Job) -> Option<common::Address> {
     })
 }
 
+/// Where a shipped parcel goes when the customer collects it there; empty when it goes to
+/// the customer.
+fn parcel_destination(job: &Job) -> String {
+    if job.kind.goes_to_pickup() {
+        job.pickup_store_id.clone()
+    } else {
+        String::new()
+    }
+}
+
 /// The messages announcing `events` of `job` (as it was before them; for a new job, the
 /// job itself).
 pub fn for_events(job: Option<&Job>, events: &[JobEvent], now: DateTime<Utc>) -> Vec<OutboxMessage> {
@@ -72,7 +82,7 @@ pub fn for_events(job: Option<&Job>, events: &[JobEvent], now: DateTime<Utc>) ->
         let (id, order, node) = (job.job_id.clone(), job.order_id.clone(), job.node_id.clone());
         let mut push = |event: Event| messages.push(message(&order, event, now));
         match event {
-            JobEvent::Created { job } if !job.kind.is_store_work() => push(Event::JobRequested(pb::JobRequested {
+            JobEvent::Created { job } if !job.worked_by_staff() => push(Event::JobRequested(pb::JobRequested {
                 job_id: id,
                 order_id: order.clone(),
                 location_id: node,
@@ -81,6 +91,11 @@ pub fn for_events(job: Option<&Job>, events: &[JobEvent], now: DateTime<Utc>) ->
                 delivery_method: job.delivery_method.clone(),
                 ship_to: ship_to_pb(job),
                 destination_store_id: if job.kind == JobKind::ShipToStore {
+                    job.pickup_store_id.clone()
+                } else {
+                    String::new()
+                },
+                destination_locker_id: if job.kind == JobKind::ShipToLocker {
                     job.pickup_store_id.clone()
                 } else {
                     String::new()
@@ -136,6 +151,7 @@ pub fn for_events(job: Option<&Job>, events: &[JobEvent], now: DateTime<Utc>) ->
                         carrier: carrier.clone(),
                         tracking_number: tracking_number.clone(),
                         at: at(t),
+                        pickup_location_id: parcel_destination(job),
                     }));
                 }
                 // Units not found go back to routing, and off the node's stock.
@@ -178,6 +194,7 @@ pub fn for_events(job: Option<&Job>, events: &[JobEvent], now: DateTime<Utc>) ->
                 carrier: job.carrier.clone(),
                 tracking_number: job.tracking_number.clone(),
                 at: at(t),
+                pickup_location_id: parcel_destination(job),
             })),
             JobEvent::ReadyForPickup {
                 pickup_code,
@@ -232,6 +249,10 @@ pub fn for_events(job: Option<&Job>, events: &[JobEvent], now: DateTime<Utc>) ->
                 reason: reason.clone(),
                 at: at(t),
                 uncollected: *uncollected,
+                returned_to_location_id: match uncollected {
+                    true => job.uncollected_return_location().unwrap_or_default().to_owned(),
+                    false => String::new(),
+                },
             })),
             JobEvent::SlaBreached {
                 deadline,

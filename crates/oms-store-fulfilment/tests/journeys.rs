@@ -99,6 +99,21 @@ impl Rig {
 
     /// Routing asks `node` to fulfil `lines` of `order` by `method`.
     async fn request(&self, job: &str, node: &str, node_type: &str, method: orders::DeliveryMethod, pickup_at: &str) {
+        let pickup_type = if pickup_at.is_empty() { "" } else { "NODE_TYPE_STORE" };
+        self.request_to(job, node, node_type, method, pickup_at, pickup_type)
+            .await;
+    }
+
+    /// As [`Rig::request`], for a customer who collects at `pickup_at` of `pickup_type`.
+    async fn request_to(
+        &self,
+        job: &str,
+        node: &str,
+        node_type: &str,
+        method: orders::DeliveryMethod,
+        pickup_at: &str,
+        pickup_type: &str,
+    ) {
         let request = routing::RoutingEvent {
             event: Some(routing::routing_event::Event::FulfilmentRequested(
                 routing::FulfilmentRequested {
@@ -121,6 +136,7 @@ impl Rig {
                     delivery_method: method as i32,
                     reservation_id: job.into(),
                     pickup_location_id: pickup_at.into(),
+                    pickup_location_type: pickup_type.into(),
                     promised_at: Some(timestamp(Utc.with_ymd_and_hms(2026, 11, 26, 18, 0, 0).unwrap())),
                     priority: 0,
                     at: Some(timestamp(Utc::now())),
@@ -173,6 +189,21 @@ impl Rig {
                 Err(e) => panic!("{store} never got job {job}: {e}"),
             }
         }
+    }
+
+    /// The ids of the open jobs in `store`'s queue.
+    async fn queue(&self, store: &str) -> Vec<String> {
+        let queue = self
+            .client
+            .clone()
+            .list_queue(pb::ListQueueRequest {
+                store_id: store.into(),
+                include_finished: false,
+            })
+            .await
+            .expect("the queue")
+            .into_inner();
+        queue.jobs.into_iter().map(|j| j.job_id).collect()
     }
 
     async fn wait_for_status(&self, store: &str, job: &str, status: pb::JobStatus) -> pb::Job {
@@ -711,6 +742,10 @@ async fn an_uncollected_order_is_cancelled_and_jobs_survive_a_restart() {
     };
     assert!(cancelled.uncollected);
     assert_eq!(cancelled.reservation_id, job, "the ledger releases the units");
+    assert!(
+        cancelled.returned_to_location_id.is_empty(),
+        "the units never left the store: its reservation still holds them"
+    );
     let mut c = rig.client.clone();
     assert_eq!(
         c.hand_over(pb::HandOverRequest {
@@ -722,6 +757,243 @@ async fn an_uncollected_order_is_cancelled_and_jobs_survive_a_restart() {
         .unwrap_err()
         .code(),
         Code::FailedPrecondition
+    );
+    rig.stop().await;
+}
+
+/// Packs a picked parcel, labels it and hands it to the carrier, as `store`'s staff do.
+async fn pack_label_ship(rig: &Rig, store: &str, job: &str) -> pb::Job {
+    let mut c = rig.client.clone();
+    c.pack_job(pb::PackJobRequest {
+        store_id: store.into(),
+        job_id: job.into(),
+        packages: vec![pb::Package { weight_grams: 1_200 }],
+    })
+    .await
+    .expect("packed");
+    c.label_job(rig.r(store, job)).await.expect("labelled");
+    c.ship_job(rig.r(store, job)).await.expect("shipped").into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_ships_to_the_store_where_the_customer_collects_and_that_store_hands_it_over() {
+    const PICKUP_STORE: &str = "store-alexanderplatz";
+    let mut rig = Rig::start().await;
+    let mut c = rig.client.clone();
+    let job = "web-12/1.0/store-kreuzberg";
+    rig.request(
+        job,
+        STORE,
+        "NODE_TYPE_STORE",
+        orders::DeliveryMethod::ShipToStore,
+        PICKUP_STORE,
+    )
+    .await;
+    let queued = rig.job_at(STORE, job).await;
+    assert_eq!(queued.kind, "ship_to_store");
+    // The sending store works it first; the pickup store does not see it yet.
+    assert_eq!(rig.queue(STORE).await, vec![job.to_owned()]);
+    assert!(rig.queue(PICKUP_STORE).await.is_empty());
+    c.accept_job(rig.r(STORE, job)).await.unwrap();
+    c.pick_job(pick(STORE, job, 2, 1)).await.unwrap();
+    let label = {
+        c.pack_job(pb::PackJobRequest {
+            store_id: STORE.into(),
+            job_id: job.into(),
+            packages: vec![pb::Package { weight_grams: 900 }],
+        })
+        .await
+        .unwrap();
+        c.label_job(rig.r(STORE, job)).await.unwrap();
+        c.get_label(rig.r(STORE, job)).await.unwrap().into_inner()
+    };
+    let label = String::from_utf8_lossy(&label.content).into_owned();
+    assert!(
+        label.contains(PICKUP_STORE),
+        "the label is addressed to the pickup store: {label}"
+    );
+    let shipped = c.ship_job(rig.r(STORE, job)).await.unwrap().into_inner();
+    assert_eq!(shipped.status, pb::JobStatus::InTransitToStore as i32);
+
+    // Now it is the pickup store's: in transit, received, handed over with the code.
+    assert!(rig.queue(STORE).await.is_empty());
+    assert_eq!(rig.queue(PICKUP_STORE).await, vec![job.to_owned()]);
+    let early = c.hand_over(pb::HandOverRequest {
+        store_id: PICKUP_STORE.into(),
+        job_id: job.into(),
+        pickup_code: "000000".into(),
+    });
+    assert_eq!(early.await.unwrap_err().code(), Code::FailedPrecondition);
+    let refused = c.receive_parcel(rig.r(STORE, job)).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Code::PermissionDenied,
+        "the sender cannot receive its own parcel"
+    );
+    let ready = c.receive_parcel(rig.r(PICKUP_STORE, job)).await.unwrap().into_inner();
+    assert_eq!(ready.status, pb::JobStatus::ReadyForPickup as i32);
+    c.hand_over(pb::HandOverRequest {
+        store_id: PICKUP_STORE.into(),
+        job_id: job.into(),
+        pickup_code: ready.pickup_code.clone(),
+    })
+    .await
+    .unwrap();
+    let events = rig.announced(job, |e| names(e).contains(&"collected")).await;
+    assert_eq!(
+        names(&events),
+        vec![
+            "accepted",
+            "picked",
+            "packed",
+            "shipped",
+            "ready for pickup",
+            "collected"
+        ]
+    );
+    let Event::JobShipped(left) = &events[3] else {
+        unreachable!()
+    };
+    assert_eq!(
+        (left.location_id.as_str(), left.pickup_location_id.as_str()),
+        (STORE, PICKUP_STORE)
+    );
+    let Event::ReadyForPickup(waiting) = &events[4] else {
+        unreachable!()
+    };
+    assert_eq!(
+        (waiting.location_id.as_str(), waiting.pickup_code.as_str()),
+        (PICKUP_STORE, ready.pickup_code.as_str())
+    );
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parcels_for_a_locker_bank_are_deposited_by_the_courier_and_collected_or_sent_back() {
+    const LOCKER: &str = "locker-hauptbahnhof";
+    let mut rig = Rig::start().await;
+    let mut c = rig.client.clone();
+
+    // From the warehouse: its WMS ships to the locker bank, the courier deposits the
+    // parcel, the customer collects it with the code.
+    let from_dc = "web-13/1.0/dc-erfurt";
+    rig.request_to(
+        from_dc,
+        "dc-erfurt",
+        "NODE_TYPE_WAREHOUSE",
+        orders::DeliveryMethod::Locker,
+        LOCKER,
+        "NODE_TYPE_LOCKER",
+    )
+    .await;
+    let events = rig.announced(from_dc, |e| names(e).contains(&"requested")).await;
+    let Event::JobRequested(requested) = &events[0] else {
+        unreachable!()
+    };
+    assert_eq!(requested.destination_locker_id, LOCKER);
+    assert_eq!(rig.job_at(LOCKER, from_dc).await.kind, "ship_to_locker");
+    let early = c
+        .deposit_in_locker(pb::DepositInLockerRequest {
+            store_id: LOCKER.into(),
+            job_id: from_dc.into(),
+            locker_id: "C-07".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(early.code(), Code::FailedPrecondition, "nothing to deposit yet");
+    rig.confirm(
+        from_dc,
+        pb::node_confirmation::Outcome::Shipped(pb::NodeShipped {
+            carrier: "dhl".into(),
+            tracking_number: "JJD000333".into(),
+            lines: vec![
+                pb::JobLine {
+                    sku: "jacket-m".into(),
+                    quantity: 2,
+                    order_line_id: "1".into(),
+                },
+                pb::JobLine {
+                    sku: "scarf".into(),
+                    quantity: 1,
+                    order_line_id: "2".into(),
+                },
+            ],
+        }),
+    )
+    .await;
+    rig.wait_for_status(LOCKER, from_dc, pb::JobStatus::InTransitToLocker)
+        .await;
+    let deposited = c
+        .deposit_in_locker(pb::DepositInLockerRequest {
+            store_id: LOCKER.into(),
+            job_id: from_dc.into(),
+            locker_id: "C-07".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(deposited.status, pb::JobStatus::ReadyForPickup as i32);
+    assert_eq!(deposited.locker_id, "C-07");
+    assert!(deposited.collect_by.is_some(), "a locker keeps a parcel until a date");
+    let wrong = c
+        .hand_over(pb::HandOverRequest {
+            store_id: LOCKER.into(),
+            job_id: from_dc.into(),
+            pickup_code: "not-the-code".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), Code::InvalidArgument);
+    c.hand_over(pb::HandOverRequest {
+        store_id: LOCKER.into(),
+        job_id: from_dc.into(),
+        pickup_code: deposited.pickup_code.clone(),
+    })
+    .await
+    .unwrap();
+    let events = rig.announced(from_dc, |e| names(e).contains(&"collected")).await;
+    assert_eq!(
+        names(&events),
+        vec!["requested", "shipped", "ready for pickup", "collected"]
+    );
+    let Event::ReadyForPickup(in_locker) = &events[2] else {
+        unreachable!()
+    };
+    assert_eq!(in_locker.location_id, LOCKER);
+
+    // From a store: its staff pack a parcel, the courier takes it to the locker bank;
+    // nobody collects it and it goes back on sale at the store.
+    let from_store = "web-14/1.0/store-kreuzberg";
+    rig.request_to(
+        from_store,
+        STORE,
+        "NODE_TYPE_STORE",
+        orders::DeliveryMethod::Locker,
+        LOCKER,
+        "NODE_TYPE_LOCKER",
+    )
+    .await;
+    assert_eq!(rig.job_at(STORE, from_store).await.kind, "ship_to_locker");
+    c.accept_job(rig.r(STORE, from_store)).await.unwrap();
+    c.pick_job(pick(STORE, from_store, 2, 1)).await.unwrap();
+    let on_the_way = pack_label_ship(&rig, STORE, from_store).await;
+    assert_eq!(on_the_way.status, pb::JobStatus::InTransitToLocker as i32);
+    c.deposit_in_locker(pb::DepositInLockerRequest {
+        store_id: LOCKER.into(),
+        job_id: from_store.into(),
+        locker_id: "C-08".into(),
+    })
+    .await
+    .unwrap();
+    rig.clock.advance(chrono::Duration::days(8));
+    let events = rig.announced(from_store, |e| names(e).contains(&"cancelled")).await;
+    let Some(Event::JobCancelled(expired)) = events.last() else {
+        unreachable!()
+    };
+    assert!(expired.uncollected);
+    assert_eq!(
+        expired.returned_to_location_id, STORE,
+        "the courier takes the parcel back to the store that sent it"
     );
     rig.stop().await;
 }

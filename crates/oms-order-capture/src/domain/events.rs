@@ -93,6 +93,12 @@ pub enum OrderEvent {
         lines: Units,
         at: DateTime<Utc>,
     },
+    /// Nobody collected the units in time: they went back to stock and are cancelled.
+    PickupExpired {
+        job_id: String,
+        lines: Units,
+        at: DateTime<Utc>,
+    },
     Delivered {
         job_id: String,
         lines: Units,
@@ -131,6 +137,7 @@ impl DomainEvent for OrderEvent {
         Shipped,
         ReadyForPickup,
         Collected,
+        PickupExpired,
         Delivered,
         ReturnRequested,
         Returned,
@@ -155,6 +162,7 @@ impl OrderEvent {
             | OrderEvent::Shipped { at, .. }
             | OrderEvent::ReadyForPickup { at, .. }
             | OrderEvent::Collected { at, .. }
+            | OrderEvent::PickupExpired { at, .. }
             | OrderEvent::Delivered { at, .. }
             | OrderEvent::ReturnRequested { at, .. }
             | OrderEvent::Returned { at, .. }

@@ -23,7 +23,12 @@ pub struct LineState {
     pub backordered: i64,
     /// Taken on by a node.
     pub in_fulfilment: i64,
+    /// Left the node for the customer (carried to their address).
     pub shipped: i64,
+    /// Left the node as a parcel for the place the customer collects it (another store, a
+    /// locker bank) and not there yet.
+    #[serde(default)]
+    pub to_pickup: i64,
     pub ready_for_pickup: i64,
     pub collected: i64,
     pub delivered: i64,
@@ -42,9 +47,10 @@ impl LineState {
         self.shipped + self.collected
     }
 
-    /// Units that can still be cancelled: not shipped and not collected.
+    /// Units that can still be cancelled: not shipped, not on their way to the pickup
+    /// location and not collected.
     pub fn cancellable(&self) -> i64 {
-        (self.active() - self.gone()).max(0)
+        (self.active() - self.gone() - self.to_pickup).max(0)
     }
 
     /// Units that can be returned: received by the customer and not already returned (or
@@ -80,7 +86,11 @@ impl LineState {
         if self.ready_for_pickup >= active {
             return OrderStatus::ReadyForPickup;
         }
-        if self.in_fulfilment > 0 || self.ready_for_pickup > 0 {
+        // Every unit left its node for the pickup location: shipped to it, or there.
+        if self.to_pickup > 0 && self.to_pickup + self.ready_for_pickup >= active {
+            return OrderStatus::Shipped;
+        }
+        if self.in_fulfilment > 0 || self.ready_for_pickup > 0 || self.to_pickup > 0 {
             return OrderStatus::InFulfilment;
         }
         if self.allocated >= active {
@@ -121,6 +131,7 @@ pub struct Order {
     /// Current allocations by fulfilment request id.
     pub allocations: BTreeMap<String, (String, Units, Option<DateTime<Utc>>)>,
     pub tracking_numbers: Vec<String>,
+    /// Where the customer collects, and the code to show there, once units are ready.
     pub pickup: Option<(String, String)>,
     pub refunded_minor: i64,
     /// What was recorded from other services (`kind:id`), so a report made twice counts once.
@@ -208,6 +219,11 @@ pub enum OrderCommand {
         lines: Units,
         at: DateTime<Utc>,
     },
+    RecordPickupExpired {
+        job_id: String,
+        lines: Units,
+        at: DateTime<Utc>,
+    },
     RecordDelivered {
         job_id: String,
         lines: Units,
@@ -272,6 +288,17 @@ impl Order {
             } else {
                 OrderStatus::Collected
             };
+        }
+        // (A pickup order's lines are "shipped" while their parcels travel to the pickup
+        // location: with the rest there already, the order is still on its way.)
+        if all(&[
+            OrderStatus::Shipped,
+            OrderStatus::Delivered,
+            OrderStatus::Collected,
+            OrderStatus::ReadyForPickup,
+        ]) && any(&[OrderStatus::Shipped])
+        {
+            return OrderStatus::Shipped;
         }
         if all(&[OrderStatus::Shipped, OrderStatus::Delivered, OrderStatus::Collected]) {
             return OrderStatus::Shipped;
@@ -624,6 +651,17 @@ impl Aggregate for Order {
                     },
                 )
             }
+            OrderCommand::RecordPickupExpired { job_id, lines, at } => {
+                self.known_lines(lines)?;
+                self.once(
+                    format!("expired:{job_id}"),
+                    OrderEvent::PickupExpired {
+                        job_id: job_id.clone(),
+                        lines: lines.clone(),
+                        at: *at,
+                    },
+                )
+            }
             OrderCommand::RecordDelivered { job_id, lines, at } => {
                 self.known_lines(lines)?;
                 self.once(
@@ -772,14 +810,26 @@ impl Aggregate for Order {
                 ..
             } => {
                 self.recorded.insert(format!("shipped:{job_id}:{tracking_number}"));
+                // For a pickup order the parcel goes to where the customer collects it.
+                let pickup_at = self
+                    .draft
+                    .as_ref()
+                    .filter(|d| !d.delivery.method.is_shipped())
+                    .map(|d| d.delivery.pickup_location.clone().unwrap_or_default());
                 self.add(lines, |l, q| {
-                    l.shipped += q;
+                    match pickup_at {
+                        Some(_) => l.to_pickup += q,
+                        None => l.shipped += q,
+                    }
                     l.in_fulfilment = (l.in_fulfilment - q).max(0);
                 });
                 if !tracking_number.is_empty() {
                     self.tracking_numbers.push(tracking_number.clone());
                 }
-                detail = format!("shipped with {carrier} {tracking_number}");
+                detail = match pickup_at {
+                    Some(place) => format!("shipped with {carrier} {tracking_number} to {place} for pickup"),
+                    None => format!("shipped with {carrier} {tracking_number}"),
+                };
             }
             OrderEvent::ReadyForPickup {
                 job_id,
@@ -791,18 +841,37 @@ impl Aggregate for Order {
                 self.recorded.insert(format!("ready:{job_id}"));
                 self.add(lines, |l, q| {
                     l.ready_for_pickup += q;
-                    l.in_fulfilment = (l.in_fulfilment - q).max(0);
+                    // A parcel arrived, or units picked at the pickup store itself.
+                    let arrived = q.min(l.to_pickup);
+                    l.to_pickup -= arrived;
+                    l.in_fulfilment = (l.in_fulfilment - (q - arrived)).max(0);
                 });
                 self.pickup = Some((location_id.clone(), pickup_code.clone()));
-                detail = format!("ready for pickup at {location_id}");
+                detail = format!("ready for pickup at {location_id}, code {pickup_code}");
             }
             OrderEvent::Collected { job_id, lines, .. } => {
                 self.recorded.insert(format!("collected:{job_id}"));
                 self.add(lines, |l, q| {
                     l.collected += q;
-                    l.ready_for_pickup = (l.ready_for_pickup - q).max(0);
-                    l.in_fulfilment = (l.in_fulfilment - q).max(0);
+                    let waiting = q.min(l.ready_for_pickup);
+                    l.ready_for_pickup -= waiting;
+                    l.in_fulfilment = (l.in_fulfilment - (q - waiting)).max(0);
                 });
+                if let Some((place, _)) = &self.pickup {
+                    detail = format!("collected at {place}");
+                }
+            }
+            OrderEvent::PickupExpired { job_id, lines, .. } => {
+                self.recorded.insert(format!("expired:{job_id}"));
+                self.add(lines, |l, q| {
+                    let waiting = q.min(l.ready_for_pickup);
+                    l.ready_for_pickup -= waiting;
+                    l.to_pickup = (l.to_pickup - (q - waiting)).max(0);
+                    l.allocated = (l.allocated - q).max(0);
+                    l.cancelled += q;
+                });
+                self.allocations.remove(job_id);
+                detail = "not collected in time: cancelled".to_owned();
             }
             OrderEvent::Delivered { job_id, lines, .. } => {
                 self.recorded.insert(format!("delivered:{job_id}"));

@@ -29,7 +29,7 @@ pub struct OrderFilter {
 impl Model for Orders {
     type Event = OrderEvent;
     const NAME: &'static str = "order-capture";
-    const SNAPSHOT_VERSION: u32 = 1;
+    const SNAPSHOT_VERSION: u32 = 2;
 
     fn apply(&mut self, header: &EventHeader<'_>, event: &OrderEvent) {
         let Some(order_id) = header.stream_id.strip_prefix("order:") else {

@@ -290,7 +290,7 @@ impl Returns {
                 bad.push((
                     format!("{field}.quantity"),
                     format!(
-                        "line {line_id} ({}): {quantity} asked, {returnable} can be returned ({} delivered, {} returned already)",
+                        "line {line_id} ({}): {quantity} asked, {returnable} can be returned ({} reached the customer, {} returned already)",
                         sold.sku, sold.delivered, sold.returned
                     ),
                 ));
@@ -301,7 +301,7 @@ impl Returns {
                 bad.push((
                     format!("{field}.order_line_id"),
                     format!(
-                        "line {line_id} ({}) was delivered on {}: the {}-day return window has closed",
+                        "line {line_id} ({}) reached the customer on {}: the {}-day return window has closed",
                         sold.sku,
                         at.date_naive(),
                         policy.window.num_days()

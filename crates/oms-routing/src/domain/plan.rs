@@ -543,34 +543,89 @@ fn evaluate(
             balance,
         });
     }
-    let sort: Cow<'_, [SortBy]> = if rules.sort.is_empty() {
-        Cow::Owned(vec![SortBy::Distance, SortBy::NodePriority])
-    } else {
-        Cow::Borrowed(&rules.sort)
-    };
     let nodes = network.nodes();
     ranked.sort_by(|a, b| {
-        for criterion in sort.iter() {
-            let order = match criterion {
-                SortBy::Distance => {
-                    let d = |c: &Candidate| c.distance.unwrap_or(f64::INFINITY);
-                    d(a).total_cmp(&d(b))
-                }
-                SortBy::StockBalance => b.balance.cmp(&a.balance),
-                SortBy::NodePriority => nodes[a.node].priority.cmp(&nodes[b.node].priority),
-                SortBy::ShippingCost => a.cost.cmp(&b.cost),
-                SortBy::CapacityHeadroom => b.headroom.cmp(&a.headroom),
-            };
-            if order != Ordering::Equal {
-                return order;
-            }
-        }
-        nodes[a.node].node_id.cmp(&nodes[b.node].node_id)
+        sort_order(rules)
+            .iter()
+            .map(|criterion| compare(*criterion, a, b, nodes))
+            .find(|order| *order != Ordering::Equal)
+            .unwrap_or_else(|| nodes[a.node].node_id.cmp(&nodes[b.node].node_id))
     });
     Evaluation {
         ranked,
         excluded,
         telling,
+    }
+}
+
+/// The criteria a rule set ranks candidates by.
+fn sort_order(rules: &RuleSet) -> Cow<'_, [SortBy]> {
+    if rules.sort.is_empty() {
+        Cow::Owned(vec![SortBy::Distance, SortBy::NodePriority])
+    } else {
+        Cow::Borrowed(&rules.sort)
+    }
+}
+
+/// How `a` and `b` rank by one criterion (`Less`: `a` is better).
+fn compare(criterion: SortBy, a: &Candidate, b: &Candidate, nodes: &[Node]) -> Ordering {
+    match criterion {
+        SortBy::Distance => {
+            let d = |c: &Candidate| c.distance.unwrap_or(f64::INFINITY);
+            d(a).total_cmp(&d(b))
+        }
+        SortBy::StockBalance => b.balance.cmp(&a.balance),
+        SortBy::NodePriority => nodes[a.node].priority.cmp(&nodes[b.node].priority),
+        SortBy::ShippingCost => a.cost.cmp(&b.cost),
+        SortBy::CapacityHeadroom => b.headroom.cmp(&a.headroom),
+    }
+}
+
+/// Why `chosen` ranked above `next`, in the words of the rule that decided: the first of
+/// the rule set's criteria on which they differ, with both figures.
+fn why_ahead(rules: &RuleSet, chosen: &Candidate, next: Option<&Candidate>, nodes: &[Node]) -> String {
+    let Some(next) = next else {
+        return "the only node left that has the stock and can serve the order".to_owned();
+    };
+    let next_id = &nodes[next.node].node_id;
+    let km = |c: &Candidate| {
+        c.distance
+            .map_or_else(|| "distance unknown".to_owned(), |d| format!("{d:.1} km"))
+    };
+    let deciding = sort_order(rules)
+        .iter()
+        .copied()
+        .find(|criterion| compare(*criterion, chosen, next, nodes) != Ordering::Equal);
+    match deciding {
+        Some(SortBy::Distance) => format!("nearest with stock: {}, next {next_id} {}", km(chosen), km(next)),
+        Some(SortBy::NodePriority) => format!(
+            "first by node priority: {}, next {next_id} {} ({})",
+            nodes[chosen.node].priority,
+            nodes[next.node].priority,
+            km(chosen)
+        ),
+        Some(SortBy::ShippingCost) => format!(
+            "cheapest to ship: {} (minor units), next {next_id} {} ({})",
+            chosen.cost,
+            next.cost,
+            km(chosen)
+        ),
+        Some(SortBy::StockBalance) => format!(
+            "most stock left after the order: {}, next {next_id} {} ({})",
+            chosen.balance,
+            next.balance,
+            km(chosen)
+        ),
+        Some(SortBy::CapacityHeadroom) => format!(
+            "most capacity left today: {}, next {next_id} {} ({})",
+            chosen.headroom,
+            next.headroom,
+            km(chosen)
+        ),
+        None => format!(
+            "level with {next_id} on every criterion; first by node id ({})",
+            km(chosen)
+        ),
     }
 }
 
@@ -787,7 +842,12 @@ fn finish(
                         .filter(|(_, u)| **u > 0)
                         .map(|(l, _)| l.line_id.as_str())
                         .collect();
-                    format!("chosen for lines {} (ranked {}, {distance})", got.join(", "), rank + 1)
+                    let next = evaluation.ranked.get(rank + 1);
+                    format!(
+                        "chosen for lines {}: {}",
+                        got.join(", "),
+                        why_ahead(rules, candidate, next, nodes)
+                    )
                 }
                 None if covers_lines.len() < lines.len() && rules.split == SplitPolicy::ShipComplete => format!(
                     "has {} of {} lines, the rule set ships complete ({distance})",

@@ -19,6 +19,8 @@ pub struct QuoteRequest {
     pub lines: Vec<(String, i64)>,
     pub destination: Option<Address>,
     pub pickup_radius_km: f64,
+    /// The basket's currency, for free options; empty: the carriers'.
+    pub currency: String,
     pub now: DateTime<Utc>,
 }
 
@@ -132,6 +134,18 @@ pub fn quote(
             .filter_map(|(_, node)| distance(node).filter(|d| *d <= radius).map(|d| (node, d)))
             .collect();
         stores.sort_by(|a, b| a.1.total_cmp(&b.1));
+        // Free, in the basket's currency (or the one the network's carriers charge in).
+        let currency = if request.currency.is_empty() {
+            network
+                .nodes()
+                .iter()
+                .flat_map(|n| n.carriers.iter())
+                .map(|c| c.currency.clone())
+                .find(|c| !c.is_empty())
+                .unwrap_or_default()
+        } else {
+            request.currency.clone()
+        };
         for (node, d) in stores.into_iter().take(PICKUP_OPTIONS) {
             let ready = promise::ready_by(node, request.now);
             for (method, offered) in [
@@ -143,7 +157,7 @@ pub fn quote(
                         method,
                         node_ids: vec![node.node_id.clone()],
                         cost_minor: 0,
-                        currency: String::new(),
+                        currency: currency.clone(),
                         expected_at: Some(ready),
                         pickup_location_id: node.node_id.clone(),
                         ready_by: Some(ready),

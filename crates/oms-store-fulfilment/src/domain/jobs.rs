@@ -97,10 +97,12 @@ impl Model for Fulfilment {
 
     fn apply(&mut self, header: &EventHeader<'_>, event: &JobEvent) {
         if let JobEvent::Created { job } = event {
-            self.stores
-                .entry(job.store_of().to_owned())
-                .or_default()
-                .insert(job.job_id.clone());
+            for place in job.queues() {
+                self.stores
+                    .entry(place.to_owned())
+                    .or_default()
+                    .insert(job.job_id.clone());
+            }
             self.open.insert(job.job_id.clone());
             self.jobs.entry(job.job_id.clone()).or_insert_with(|| (**job).clone());
             return;
@@ -151,7 +153,7 @@ pub fn evolve_job(job: &mut Job, event: &JobEvent) {
             job.label = label.clone();
             job.status = JobStatus::Labelled;
         }
-        JobEvent::Shipped { .. } => job.status = JobStatus::Shipped,
+        JobEvent::Shipped { .. } => job.status = shipped_status(job.kind),
         JobEvent::NodeShipped {
             carrier,
             tracking_number,
@@ -168,11 +170,7 @@ pub fn evolve_job(job: &mut Job, event: &JobEvent) {
                         .map_or(0, |(_, q)| *q),
                 );
             }
-            job.status = if job.kind == JobKind::ShipToStore {
-                JobStatus::InTransitToStore
-            } else {
-                JobStatus::Shipped
-            };
+            job.status = shipped_status(job.kind);
         }
         JobEvent::ReadyForPickup {
             pickup_code,
@@ -198,6 +196,15 @@ pub fn evolve_job(job: &mut Job, event: &JobEvent) {
     }
 }
 
+/// Where a job's parcel is once it left its node.
+fn shipped_status(kind: JobKind) -> JobStatus {
+    match kind {
+        JobKind::ShipToStore => JobStatus::InTransitToStore,
+        JobKind::ShipToLocker => JobStatus::InTransitToLocker,
+        _ => JobStatus::Shipped,
+    }
+}
+
 impl Fulfilment {
     pub fn job(&self, job_id: &str) -> Option<&Job> {
         self.jobs.get(job_id)
@@ -219,7 +226,9 @@ impl Fulfilment {
             .into_iter()
             .flatten()
             .filter_map(|id| self.jobs.get(id))
-            .filter(|j| include_finished || !j.status.is_finished())
+            // A parcel between two places shows where it is worked now (the sending
+            // store's queue, then the pickup store's), unless the store asks for history.
+            .filter(|j| include_finished || (!j.status.is_finished() && j.store_of() == store_id))
             .collect();
         jobs.sort_by(|a, b| {
             b.priority
@@ -253,8 +262,7 @@ impl Fulfilment {
                 bad.push((format!("lines[{i}]"), "needs a SKU and 1 unit or more".to_owned()));
             }
         }
-        // A store shipping to another store (for a pickup there) ships to that store.
-        if job.kind == JobKind::Ship && job.ship_to.is_none() && job.pickup_store_id.is_empty() {
+        if job.kind == JobKind::Ship && job.ship_to.is_none() {
             bad.push(("shipping_address".to_owned(), "is required to ship".to_owned()));
         }
         if !bad.is_empty() {
@@ -263,7 +271,7 @@ impl Fulfilment {
         if self.jobs.contains_key(&job.job_id) {
             return Ok(Vec::new());
         }
-        if job.kind.is_store_work() {
+        if job.worked_by_staff() {
             job.accept_by = Some(job.created_at + deadlines.accept_within);
         }
         Ok(vec![(
@@ -303,18 +311,31 @@ impl Fulfilment {
         };
         let stream = job_stream(job_id);
         let one = |event: JobEvent| Ok(vec![(stream.clone(), event)]);
+        let deposit = |locker_id: String, pickup_code: String| {
+            if locker_id.trim().is_empty() {
+                return Err(FulfilmentError::Invalid(vec![(
+                    "locker_id".to_owned(),
+                    "is required: the locker (compartment) the parcel is in".to_owned(),
+                )]));
+            }
+            one(JobEvent::ReadyForPickup {
+                pickup_code,
+                locker_id,
+                collect_by: at + deadlines.collect_within,
+                at,
+            })
+        };
         let status = job.status;
         let kind = job.kind;
+        let staff = job.worked_by_staff();
         match step {
             Step::Accept => match status {
-                JobStatus::Requested if kind.is_store_work() => one(JobEvent::Accepted { at }),
+                JobStatus::Requested if staff => one(JobEvent::Accepted { at }),
                 JobStatus::Accepted => Ok(Vec::new()),
                 _ => Err(not_now()),
             },
             Step::Reject(reason) => match status {
-                JobStatus::Requested | JobStatus::Accepted if kind.is_store_work() => {
-                    one(JobEvent::Rejected { reason, at })
-                }
+                JobStatus::Requested | JobStatus::Accepted if staff => one(JobEvent::Rejected { reason, at }),
                 JobStatus::Rejected => Ok(Vec::new()),
                 _ => Err(not_now()),
             },
@@ -335,7 +356,7 @@ impl Fulfilment {
                 one(JobEvent::Picked { picked, at })
             }
             Step::Pack(packages) => match status {
-                JobStatus::Picked if kind == JobKind::Ship => {
+                JobStatus::Picked if kind.is_parcel() => {
                     if packages.is_empty() || packages.contains(&0) {
                         return Err(FulfilmentError::Invalid(vec![(
                             "packages".to_owned(),
@@ -369,7 +390,7 @@ impl Fulfilment {
             },
             Step::Ship => match status {
                 JobStatus::Labelled => one(JobEvent::Shipped { at }),
-                JobStatus::Shipped => Ok(Vec::new()),
+                JobStatus::Shipped | JobStatus::InTransitToStore | JobStatus::InTransitToLocker => Ok(Vec::new()),
                 _ => Err(not_now()),
             },
             Step::ReadyForPickup { pickup_code } => match status {
@@ -385,25 +406,15 @@ impl Fulfilment {
                 _ => Err(not_now()),
             },
             Step::DepositInLocker { locker_id, pickup_code } => match status {
-                JobStatus::Picked if kind == JobKind::Locker => {
-                    if locker_id.trim().is_empty() {
-                        return Err(FulfilmentError::Invalid(vec![(
-                            "locker_id".to_owned(),
-                            "is required".to_owned(),
-                        )]));
-                    }
-                    one(JobEvent::ReadyForPickup {
-                        pickup_code,
-                        locker_id,
-                        collect_by: at + deadlines.collect_within,
-                        at,
-                    })
-                }
+                // At the store's own locker, by its staff; or at a locker bank, by the
+                // courier who brought the parcel (the locker bank reports it).
+                JobStatus::Picked if kind == JobKind::Locker => deposit(locker_id, pickup_code),
+                JobStatus::InTransitToLocker => deposit(locker_id, pickup_code),
                 JobStatus::ReadyForPickup if job.locker_id == locker_id => Ok(Vec::new()),
                 _ => Err(not_now()),
             },
             Step::CustomerArrived { bay } => match status {
-                JobStatus::ReadyForPickup if kind == JobKind::Curbside => one(JobEvent::CustomerArrived { bay, at }),
+                JobStatus::ReadyForPickup if job.is_curbside() => one(JobEvent::CustomerArrived { bay, at }),
                 JobStatus::CustomerWaiting => Ok(Vec::new()),
                 _ => Err(not_now()),
             },
@@ -437,7 +448,7 @@ impl Fulfilment {
     pub fn node_accepted(&self, job_id: &str, at: DateTime<Utc>) -> Result<Events, FulfilmentError> {
         let job = self.known(job_id)?;
         Ok(match job.status {
-            JobStatus::Requested if !job.kind.is_store_work() => {
+            JobStatus::Requested if !job.worked_by_staff() => {
                 vec![(job_stream(job_id), JobEvent::Accepted { at })]
             }
             _ => Vec::new(),
@@ -455,8 +466,8 @@ impl Fulfilment {
     ) -> Result<Events, FulfilmentError> {
         let job = self.known(job_id)?;
         match job.status {
-            JobStatus::Requested | JobStatus::Accepted if !job.kind.is_store_work() => {}
-            JobStatus::Shipped | JobStatus::InTransitToStore => return Ok(Vec::new()),
+            JobStatus::Requested | JobStatus::Accepted if !job.worked_by_staff() => {}
+            JobStatus::Shipped | JobStatus::InTransitToStore | JobStatus::InTransitToLocker => return Ok(Vec::new()),
             _ => {
                 return Err(FulfilmentError::NotNow {
                     job_id: job_id.to_owned(),
@@ -494,7 +505,9 @@ impl Fulfilment {
         at: DateTime<Utc>,
     ) -> Result<Events, FulfilmentError> {
         let job = self.known(job_id)?;
-        if job.status.is_finished() || job.status == JobStatus::InTransitToStore {
+        // A parcel on its way to the pickup store or locker cannot be called back from here.
+        if job.status.is_finished() || matches!(job.status, JobStatus::InTransitToStore | JobStatus::InTransitToLocker)
+        {
             return Ok(Vec::new());
         }
         Ok(vec![(

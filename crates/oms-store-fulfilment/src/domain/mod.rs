@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 pub use jobs::{Deadlines, Events, Fulfilment, Step, evolve_job};
 
-/// How a job is worked, from the node's type and the order's delivery method.
+/// How a job is worked, from the node's type, the order's delivery method and where the
+/// customer collects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobKind {
     /// A store picks, packs, labels and hands to a carrier.
@@ -20,25 +21,53 @@ pub enum JobKind {
     Curbside,
     /// Put in a parcel locker at the store.
     Locker,
-    /// A warehouse ships to a store, where the customer collects it.
+    /// A parcel goes to the store where the customer collects it: shipped by a warehouse
+    /// (its WMS confirms) or packed and shipped by another store's staff; the pickup store
+    /// receives it, holds it for the customer and hands it over.
     ShipToStore,
+    /// A parcel goes to a locker bank: shipped by a warehouse or carried by a store's
+    /// courier; the courier deposits it in a compartment (the locker reports it, naming the
+    /// locker bank as its location), the customer collects it with the code, and an
+    /// uncollected parcel goes back to the node that sent it.
+    ShipToLocker,
     /// A warehouse, 3PL or drop-ship supplier works it in its own system.
     External,
 }
 
+/// Whether a node type (as routing names it) is a store.
+pub fn is_store_type(node_type: &str) -> bool {
+    node_type.eq_ignore_ascii_case("NODE_TYPE_STORE") || node_type.eq_ignore_ascii_case("store")
+}
+
+/// Whether a node type (as routing names it) is a locker bank.
+pub fn is_locker_type(node_type: &str) -> bool {
+    node_type.eq_ignore_ascii_case("NODE_TYPE_LOCKER") || node_type.eq_ignore_ascii_case("locker")
+}
+
 impl JobKind {
-    pub fn of(node_type: &str, delivery_method: &str, node_id: &str, pickup_store_id: &str) -> Self {
-        let store = node_type.eq_ignore_ascii_case("NODE_TYPE_STORE") || node_type.eq_ignore_ascii_case("store");
-        let pickup_elsewhere = !pickup_store_id.is_empty() && pickup_store_id != node_id;
+    /// The kind of job for units at `node_id` (of `node_type`) going to a customer who
+    /// collects at `pickup_location_id` (of `pickup_location_type`), or to an address.
+    pub fn of(
+        node_type: &str,
+        delivery_method: &str,
+        node_id: &str,
+        pickup_location_id: &str,
+        pickup_location_type: &str,
+    ) -> Self {
+        let store = is_store_type(node_type);
+        let pickup_elsewhere = !pickup_location_id.is_empty() && pickup_location_id != node_id;
+        if pickup_elsewhere {
+            return if is_locker_type(pickup_location_type) {
+                JobKind::ShipToLocker
+            } else {
+                JobKind::ShipToStore
+            };
+        }
         match (store, delivery_method) {
-            (true, "DELIVERY_METHOD_CLICK_AND_COLLECT" | "DELIVERY_METHOD_SHIP_TO_STORE") if !pickup_elsewhere => {
-                JobKind::Pickup
-            }
-            (true, "DELIVERY_METHOD_CURBSIDE") if !pickup_elsewhere => JobKind::Curbside,
-            (true, "DELIVERY_METHOD_LOCKER") if !pickup_elsewhere => JobKind::Locker,
-            // Shipped to the customer, or to the store they collect at.
+            (true, "DELIVERY_METHOD_CLICK_AND_COLLECT" | "DELIVERY_METHOD_SHIP_TO_STORE") => JobKind::Pickup,
+            (true, "DELIVERY_METHOD_CURBSIDE") => JobKind::Curbside,
+            (true, "DELIVERY_METHOD_LOCKER") => JobKind::Locker,
             (true, _) => JobKind::Ship,
-            (false, _) if pickup_elsewhere => JobKind::ShipToStore,
             (false, _) => JobKind::External,
         }
     }
@@ -50,24 +79,27 @@ impl JobKind {
             JobKind::Curbside => "curbside",
             JobKind::Locker => "locker",
             JobKind::ShipToStore => "ship_to_store",
+            JobKind::ShipToLocker => "ship_to_locker",
             JobKind::External => "external",
         }
-    }
-
-    /// Worked by store staff through the API (a ship-to-store job only at its end).
-    pub fn is_store_work(self) -> bool {
-        matches!(
-            self,
-            JobKind::Ship | JobKind::Pickup | JobKind::Curbside | JobKind::Locker
-        )
     }
 
     /// The customer collects it.
     pub fn is_collected(self) -> bool {
         matches!(
             self,
-            JobKind::Pickup | JobKind::Curbside | JobKind::Locker | JobKind::ShipToStore
+            JobKind::Pickup | JobKind::Curbside | JobKind::Locker | JobKind::ShipToStore | JobKind::ShipToLocker
         )
+    }
+
+    /// The units travel as a parcel (packed, labelled, handed to a carrier or courier).
+    pub fn is_parcel(self) -> bool {
+        matches!(self, JobKind::Ship | JobKind::ShipToStore | JobKind::ShipToLocker)
+    }
+
+    /// The parcel goes to where the customer collects it, not to the customer.
+    pub fn goes_to_pickup(self) -> bool {
+        matches!(self, JobKind::ShipToStore | JobKind::ShipToLocker)
     }
 }
 
@@ -80,6 +112,7 @@ pub enum JobStatus {
     Labelled,
     Shipped,
     InTransitToStore,
+    InTransitToLocker,
     ReadyForPickup,
     CustomerWaiting,
     Collected,
@@ -102,6 +135,7 @@ impl JobStatus {
             self,
             JobStatus::Shipped
                 | JobStatus::InTransitToStore
+                | JobStatus::InTransitToLocker
                 | JobStatus::ReadyForPickup
                 | JobStatus::CustomerWaiting
                 | JobStatus::Collected
@@ -117,6 +151,7 @@ impl JobStatus {
             JobStatus::Labelled => "labelled",
             JobStatus::Shipped => "shipped",
             JobStatus::InTransitToStore => "in transit to the store",
+            JobStatus::InTransitToLocker => "in transit to the locker",
             JobStatus::ReadyForPickup => "ready for pickup",
             JobStatus::CustomerWaiting => "customer waiting",
             JobStatus::Collected => "collected",
@@ -198,14 +233,64 @@ pub struct Job {
 }
 
 impl Job {
-    /// The store whose staff works the job now: its node, or for ship-to-store the store
-    /// the parcel goes to.
+    /// Store staff work the job at its node (accept, pick...): a store's own jobs, and
+    /// parcels a store sends to a pickup store or a locker. A warehouse's, 3PL's or
+    /// supplier's system works its jobs itself and confirms on the confirmations topic.
+    pub fn worked_by_staff(&self) -> bool {
+        match self.kind {
+            JobKind::Ship | JobKind::Pickup | JobKind::Curbside | JobKind::Locker => true,
+            JobKind::ShipToStore | JobKind::ShipToLocker => is_store_type(&self.node_type),
+            JobKind::External => false,
+        }
+    }
+
+    /// The parcel left its node for the place the customer collects it.
+    pub fn left_node(&self) -> bool {
+        self.kind.goes_to_pickup()
+            && matches!(
+                self.status,
+                JobStatus::InTransitToStore
+                    | JobStatus::InTransitToLocker
+                    | JobStatus::ReadyForPickup
+                    | JobStatus::CustomerWaiting
+                    | JobStatus::Collected
+            )
+    }
+
+    /// Where the job is worked now (the store, or locker bank, whose steps it awaits): its
+    /// node, or, once a parcel left for the pickup store or locker (or when a warehouse's
+    /// system ships it), that place.
     pub fn store_of(&self) -> &str {
-        if self.kind == JobKind::ShipToStore {
+        if self.kind.goes_to_pickup() && (self.left_node() || !self.worked_by_staff()) {
             &self.pickup_store_id
         } else {
             &self.node_id
         }
+    }
+
+    /// The places whose queues show the job at some point: its node when staff work it
+    /// there, and the pickup store or locker a parcel goes to.
+    pub fn queues(&self) -> Vec<&str> {
+        let mut queues = Vec::with_capacity(2);
+        if self.worked_by_staff() {
+            queues.push(self.node_id.as_str());
+        }
+        if self.kind.goes_to_pickup() {
+            queues.push(self.pickup_store_id.as_str());
+        }
+        queues
+    }
+
+    /// Brought out to the customer's car: at the store that picked it, or at the pickup
+    /// store a parcel went to.
+    pub fn is_curbside(&self) -> bool {
+        self.kind == JobKind::Curbside
+            || (self.kind == JobKind::ShipToStore && self.delivery_method == "DELIVERY_METHOD_CURBSIDE")
+    }
+
+    /// Whether `place` has a part in the job: its node, or where its parcel goes.
+    pub fn concerns(&self, place: &str) -> bool {
+        self.node_id == place || (self.kind.goes_to_pickup() && self.pickup_store_id == place)
     }
 
     /// Where the customer collects it.
@@ -214,6 +299,17 @@ impl Job {
             &self.node_id
         } else {
             &self.pickup_store_id
+        }
+    }
+
+    /// Where uncollected units go back on sale, when they had left their node: a parcel at
+    /// a pickup store stays there; a locker's parcel is taken back to the node that sent
+    /// it. `None` when they never left (the node still holds them under its reservation).
+    pub fn uncollected_return_location(&self) -> Option<&str> {
+        match self.kind {
+            JobKind::ShipToStore if self.left_node() => Some(&self.pickup_store_id),
+            JobKind::ShipToLocker if self.left_node() => Some(&self.node_id),
+            _ => None,
         }
     }
 }
