@@ -76,7 +76,7 @@ struct Process {
 }
 
 pub struct System {
-    _broker: TansuBroker,
+    broker: TansuBroker,
     launch: Launch,
     /// The test broker's client settings; each process gets them as `OMS_KAFKA_*`.
     kafka: KafkaConfig,
@@ -99,7 +99,7 @@ impl System {
             });
         }
         let mut system = Self {
-            _broker: broker,
+            broker,
             launch,
             kafka,
             processes,
@@ -165,6 +165,39 @@ impl System {
             .stderr(Stdio::inherit());
         let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         process.child = Some(child);
+    }
+
+    /// Stops the broker and starts an empty one on the same port, under the running
+    /// services: no topics, no consumer groups, no producer ids, offsets from 0 again.
+    pub fn replace_broker(&mut self) {
+        self.stop_broker();
+        self.start_empty_broker();
+    }
+
+    /// Stops the broker: nothing answers on its port until [`System::start_empty_broker`].
+    pub fn stop_broker(&mut self) {
+        self.broker.stop();
+    }
+
+    /// Starts an empty broker on the stopped one's port (waiting for it blocks: the tests
+    /// run on a multi-threaded runtime).
+    pub fn start_empty_broker(&mut self) {
+        tokio::task::block_in_place(|| self.broker.start_empty());
+    }
+
+    /// Waits until the broker has `topics` (created again by the services that use them).
+    pub async fn wait_for_topics(&self, topics: &[&str]) {
+        for topic in topics {
+            eventually(&format!("topic {topic} is there"), || async move {
+                let kafka = self.kafka.clone();
+                let topic = topic.to_string();
+                tokio::task::spawn_blocking(move || oms_transport::testing::topic_exists(&kafka, &topic))
+                    .await
+                    .ok()
+                    .filter(|there| *there)
+            })
+            .await;
+        }
     }
 
     /// Publishes a message as a system outside the OMS would (a payment gateway, a WMS).

@@ -169,6 +169,24 @@ pub async fn produce(kafka: &KafkaConfig, topic: &str, key: &str, payload: &[u8]
         .expect("produced");
 }
 
+/// Whether the broker has `topic`, with partitions (asked once, for a few seconds at most).
+pub fn topic_exists(kafka: &KafkaConfig, topic: &str) -> bool {
+    let Ok(probe) = ClientConfig::new()
+        .set("bootstrap.servers", &kafka.bootstrap_servers)
+        .create::<BaseConsumer>()
+    else {
+        return false;
+    };
+    probe
+        .fetch_metadata(Some(topic), Duration::from_secs(2))
+        .is_ok_and(|metadata| {
+            metadata
+                .topics()
+                .iter()
+                .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+        })
+}
+
 /// Reads `topic` from the start, in consumer group `group`, until `enough` says so or a
 /// minute has passed.
 pub async fn read_topic(
