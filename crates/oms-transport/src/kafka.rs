@@ -347,10 +347,11 @@ impl KafkaSource {
     }
 
     /// A consumption error. The broker may have been replaced, or a topic deleted: the
-    /// partitions are paused (their positions may be beyond the end of a new log, which is
-    /// never fetched), topics that are gone are created again, and once the broker answers
-    /// with all of them the source rejoins its group, so every partition is assigned afresh
-    /// and started where the inbox says. Fatal errors end the batch.
+    /// partitions are paused, as their positions may lie beyond the end of a new log (some
+    /// brokers answer a fetch there with nothing, and tansu with a leader hint librdkafka
+    /// 2.12 crashes on); topics that are gone are created again; and once the broker
+    /// answers with all of them the source rejoins its group, so every partition is
+    /// assigned afresh and started where the inbox says. Fatal errors end the batch.
     fn trouble(&mut self, consumer: &StreamConsumer<PartitionGuard>, error: KafkaError) -> Result<(), TransportError> {
         let code = match &error {
             KafkaError::MessageConsumption(code) => *code,
@@ -519,11 +520,6 @@ enum Check {
         offset: i64,
         fingerprint: Option<RecordFingerprint>,
     },
-    /// Read again from its beginning after another log was found at `found_at`; messages
-    /// beyond it were fetched before the seek and are not handed out.
-    Rewound {
-        found_at: i64,
-    },
     Reading,
 }
 
@@ -680,7 +676,9 @@ impl PartitionGuard {
                                     "the message at checkpoint offset {at} is {found}, the one applied was {applied}"
                                 ),
                             );
-                            state.check = Check::Rewound { found_at: at };
+                            // Messages fetched before the seek are not delivered after
+                            // it (librdkafka drops what an older fetch version brought).
+                            state.check = Check::Reading;
                             seek = Some((topic.to_owned(), partition, Offset::Beginning));
                         }
                         Some(_) => {
@@ -715,14 +713,6 @@ impl PartitionGuard {
                     state.check = Check::Reading;
                     true
                 }
-            }
-            // Messages fetched before the seek back to the beginning are not handed out.
-            Check::Rewound { found_at } => {
-                let first = offset <= found_at;
-                if first {
-                    state.check = Check::Reading;
-                }
-                first
             }
             Check::Reading => {
                 if let Some((last, _)) = state.last
