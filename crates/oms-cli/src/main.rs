@@ -186,48 +186,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Config {
             action: ConfigAction::Show,
-        } => {
-            let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-            let file = ConfigFile::find(&args)?;
-            match &file {
-                Some(file) => println!("configuration file: {}", file.path.display()),
-                None => println!(
-                    "configuration file: none ({} in this directory, OMS_CONFIG or --config)",
-                    oms_service::settings::DEFAULT_FILE
-                ),
-            }
-            println!(
-                "{:<36} {:<40} {:<12} {}",
-                "setting (file key)", "value", "from", "used by"
-            );
-            for setting in settings_of(&Cli::command()).values() {
-                let (value, source) = effective(setting, file.as_ref());
-                let used_by: Vec<&str> = setting
-                    .used_by
-                    .iter()
-                    .map(|c| c.trim_start_matches("oms ").trim_start_matches("oms"))
-                    .collect();
-                println!(
-                    "{:<36} {:<40} {:<12} {}",
-                    setting.key,
-                    value,
-                    source.name(),
-                    used_by.join(", ")
-                );
-            }
-            println!(
-                "Each is also a flag (--{{key with -}}) and a variable (OMS_{{KEY}}); flags win, then variables, then the file."
-            );
-            for (name, value) in std::env::vars().filter(|(k, _)| k.starts_with("OMS_KAFKA_")) {
-                let key = name.trim_start_matches("OMS_").to_lowercase();
-                println!(
-                    "{:<36} {:<40} {:<12} every service on Kafka",
-                    key,
-                    oms_service::settings::redact(&key, &value),
-                    "environment"
-                );
-            }
-        }
+        } => show_configuration()?,
         Command::Simulate {
             host,
             base_port,
@@ -295,5 +254,37 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// `oms config show`: every setting of every command, its value without flags, and where
+/// the value comes from; secrets masked.
+fn show_configuration() -> anyhow::Result<()> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let file = ConfigFile::find(&args)?;
+    match &file {
+        Some(file) => println!("configuration file: {}", file.path.display()),
+        None => println!(
+            "configuration file: none ({} in this directory, OMS_CONFIG or --config)",
+            oms_service::settings::DEFAULT_FILE
+        ),
+    }
+    let row =
+        |key: &str, value: &str, from: &str, used_by: &str| println!("{key:<36} {value:<40} {from:<12} {used_by}");
+    row("setting (file key)", "value", "from", "used by");
+    for setting in settings_of(&Cli::command()).values() {
+        let (value, source) = effective(setting, file.as_ref());
+        let used_by: Vec<&str> = setting.used_by.iter().map(|c| c.trim_start_matches("oms ")).collect();
+        row(&setting.key, &value, source.name(), &used_by.join(", "));
+    }
+    // Librdkafka's properties come from the environment only.
+    for (name, value) in std::env::vars().filter(|(k, _)| k.starts_with("OMS_KAFKA_")) {
+        let key = name.trim_start_matches("OMS_").to_lowercase();
+        let value = oms_service::settings::redact(&key, &value);
+        row(&key, &value, "environment", "every service on Kafka");
+    }
+    println!(
+        "Each is also a flag (--key-with-dashes) and a variable (OMS_KEY); a flag wins, then a variable, then the file."
+    );
     Ok(())
 }

@@ -85,7 +85,8 @@ async fn a_channel_order_beyond_the_limits_is_dead_lettered_with_the_field_named
     let mut rig = Rig::start().await;
     // (A megabyte is more than a Kafka producer sends by default: 10 kB stands for it.)
     for (order, _, _) in oversized(10_000) {
-        rig.produce("oms.channel-orders.v1", "web/L", order.encode_to_vec()).await;
+        rig.produce("oms.channel-orders.v1", "web/L", order.encode_to_vec())
+            .await;
     }
     rig.produce("oms.channel-orders.v1", "web/OK", web_order("L-OK").encode_to_vec())
         .await;

@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Arg, Command, CommandFactory, FromArgMatches};
 
+/// What `oms config show` says of a setting whose default differs between commands.
+pub const PER_COMMAND: &str = "(each its own)";
+
 /// The file read when none is named.
 pub const DEFAULT_FILE: &str = "oms.toml";
 
@@ -139,17 +142,22 @@ fn visit(command: &Command, path: &str, settings: &mut BTreeMap<String, Setting>
             continue;
         };
         let Some(key) = key_of(env) else { continue };
+        let default = arg
+            .get_default_values()
+            .first()
+            .and_then(|d| d.to_str())
+            .map(str::to_owned);
         let setting = settings.entry(key.clone()).or_insert_with(|| Setting {
             key,
             env: env.to_owned(),
             help: arg.get_help().map(|h| h.to_string()).unwrap_or_default(),
-            default: arg
-                .get_default_values()
-                .first()
-                .and_then(|d| d.to_str())
-                .map(str::to_owned),
+            default: default.clone(),
             used_by: Vec::new(),
         });
+        // One name, defaults of their own (each service's port): say so rather than pick one.
+        if setting.default != default {
+            setting.default = Some(PER_COMMAND.to_owned());
+        }
         setting.used_by.push(here.clone());
     }
     for sub in command.get_subcommands() {
