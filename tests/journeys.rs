@@ -519,3 +519,192 @@ async fn a_pos_sale_backorders_a_web_order_until_a_delivery_arrives() {
     assert_eq!((kreuzberg.on_hand, kreuzberg.reserved), (0, 0));
     system.verify_live().await;
 }
+
+/// What Track tells the customer.
+async fn track(api: &Clients, order_id: &str) -> orders::Tracking {
+    api.orders
+        .clone()
+        .track(orders::TrackRequest {
+            order_id: order_id.into(),
+        })
+        .await
+        .expect("the order can be tracked")
+        .into_inner()
+}
+
+/// Statuses of a timeline, in order.
+fn statuses(tracking: &orders::Tracking) -> Vec<orders::OrderStatus> {
+    tracking
+        .timeline
+        .iter()
+        .map(|c| orders::OrderStatus::try_from(c.status).unwrap_or(orders::OrderStatus::Unspecified))
+        .collect()
+}
+
+/// Ship-to-store: the warehouse ships to the store the customer chose, the store receives
+/// the parcel, the customer is told it is ready (where, and with which code) and collects
+/// it there. Every message routing publishes about the order carries the order's trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ship_to_store_from_the_warehouse_ends_with_the_customer_collecting_at_the_store() {
+    use orders::OrderStatus as S;
+    let (system, api) = system(Launch::Binaries).await;
+    let sku = "E2E-STS";
+    receive(&system, &api, WAREHOUSE, sku, 3).await;
+    let mut order = draft("E2E-STS", &[(sku, 1)], orders::DeliveryMethod::ShipToStore);
+    order.pickup_location_id = KREUZBERG.into();
+    order.shipping_address = None;
+    let order_id = api.place(order).await;
+
+    let job = warehouse_job(&system, &order_id).await;
+    assert_eq!(job.destination_store_id, KREUZBERG);
+    api.wait_for_status(&order_id, S::Routed).await;
+    warehouse_ships(&system, &job).await;
+    // On its way: shipped to the store, not something to cancel any more.
+    let shipped = api.wait_for_status(&order_id, S::Shipped).await;
+    assert_eq!(shipped.lines[0].in_transit_to_pickup, 1);
+    let parcel = api.job_for(KREUZBERG, &order_id).await;
+    assert_eq!(parcel.status, fulfilment::JobStatus::InTransitToStore as i32);
+
+    let mut staff = api.staff.clone();
+    let r = || fulfilment::JobRef {
+        store_id: KREUZBERG.into(),
+        job_id: parcel.job_id.clone(),
+    };
+    let received = staff
+        .receive_parcel(r())
+        .await
+        .expect("the store receives the parcel")
+        .into_inner();
+    api.wait_for_status(&order_id, S::ReadyForPickup).await;
+    let tracking = track(&api, &order_id).await;
+    assert_eq!(tracking.pickup_location_id, KREUZBERG);
+    assert_eq!(tracking.pickup_code, received.pickup_code);
+    let ready = tracking.timeline.last().expect("a timeline");
+    assert!(
+        ready.detail.contains(KREUZBERG) && ready.detail.contains(&received.pickup_code),
+        "{ready:?}"
+    );
+
+    staff
+        .hand_over(fulfilment::HandOverRequest {
+            store_id: KREUZBERG.into(),
+            job_id: parcel.job_id.clone(),
+            pickup_code: received.pickup_code,
+        })
+        .await
+        .expect("the customer collects");
+    api.wait_for_status(&order_id, S::Collected).await;
+    let tracking = track(&api, &order_id).await;
+    assert_eq!(
+        statuses(&tracking),
+        [
+            S::Placed,
+            S::Routed,
+            S::InFulfilment,
+            S::Shipped,
+            S::ReadyForPickup,
+            S::Collected
+        ]
+    );
+    let warehouse = api.position(WAREHOUSE, sku).await.expect("a position");
+    assert_eq!(
+        (warehouse.on_hand, warehouse.reserved),
+        (2, 0),
+        "one unit left the warehouse, once"
+    );
+
+    // The order's trace runs through routing: its decision and its request to the warehouse
+    // continue the trace the order was placed in.
+    let placed = system
+        .messages_with_key("oms.orders.v1", &order_id, |m| !m.is_empty())
+        .await;
+    let trace = |m: &oms_transport::Message| {
+        m.header("traceparent")
+            .and_then(oms_eventsourcing::telemetry::trace_id_of)
+            .map(str::to_owned)
+    };
+    let order_trace = trace(&placed[0]).expect("the order's events carry a trace");
+    let routed = system
+        .messages_with_key("oms.routing.v1", &order_id, |m| {
+            m.iter()
+                .any(|m| m.message_type.as_deref() == Some("oms.routing.v1.FulfilmentRequested"))
+        })
+        .await;
+    assert!(!routed.is_empty());
+    for message in &routed {
+        assert_eq!(
+            trace(message).as_deref(),
+            Some(order_trace.as_str()),
+            "{:?}",
+            message.message_type
+        );
+    }
+    system.verify_live().await;
+}
+
+/// A locker delivery: the customer chose a bank of parcel lockers; the nearest store with
+/// the stock packs a parcel, the courier deposits it in a compartment (the locker reports
+/// it), the customer is told where and with which code, and collects it at the locker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_locker_order_is_packed_by_a_store_deposited_by_the_courier_and_collected_at_the_locker() {
+    use orders::OrderStatus as S;
+    const LOCKER: &str = oms_cli::seed::LOCKER;
+    let (system, api) = system(Launch::OmsServe).await;
+    let sku = "E2E-LOCKER";
+    receive(&system, &api, ALEXANDERPLATZ, sku, 2).await;
+    let mut order = draft("E2E-LOCKER", &[(sku, 1)], orders::DeliveryMethod::Locker);
+    order.pickup_location_id = LOCKER.into();
+    order.shipping_address = None;
+    let order_id = api.place(order).await;
+
+    let job = api.job_for(ALEXANDERPLATZ, &order_id).await;
+    assert_eq!(job.kind, "ship_to_locker");
+    api.wait_for_status(&order_id, S::Routed).await;
+    let shipped = api.ship(ALEXANDERPLATZ, &job).await;
+    assert_eq!(shipped.status, fulfilment::JobStatus::InTransitToLocker as i32);
+    api.wait_for_status(&order_id, S::Shipped).await;
+
+    // The courier deposits the parcel; the locker system reports it.
+    let at_locker = api.job_for(LOCKER, &order_id).await;
+    let mut locker = api.staff.clone();
+    let deposited = locker
+        .deposit_in_locker(fulfilment::DepositInLockerRequest {
+            store_id: LOCKER.into(),
+            job_id: at_locker.job_id.clone(),
+            locker_id: "C-17".into(),
+        })
+        .await
+        .expect("the courier deposits the parcel")
+        .into_inner();
+    api.wait_for_status(&order_id, S::ReadyForPickup).await;
+    let tracking = track(&api, &order_id).await;
+    assert_eq!(
+        (tracking.pickup_location_id.as_str(), tracking.pickup_code.as_str()),
+        (LOCKER, deposited.pickup_code.as_str())
+    );
+
+    // The customer types the code at the locker.
+    locker
+        .hand_over(fulfilment::HandOverRequest {
+            store_id: LOCKER.into(),
+            job_id: at_locker.job_id.clone(),
+            pickup_code: deposited.pickup_code,
+        })
+        .await
+        .expect("the customer collects at the locker");
+    api.wait_for_status(&order_id, S::Collected).await;
+    assert_eq!(
+        statuses(&track(&api, &order_id).await),
+        [
+            S::Placed,
+            S::Routed,
+            S::InFulfilment,
+            S::Shipped,
+            S::ReadyForPickup,
+            S::Collected
+        ]
+    );
+    let store = api.position(ALEXANDERPLATZ, sku).await.expect("a position");
+    assert_eq!((store.on_hand, store.reserved), (1, 0), "one unit left the store, once");
+    system.verify_live().await;
+}

@@ -234,6 +234,23 @@ impl System {
         found.unwrap_or_else(|| panic!("{what} never came on {topic}"))
     }
 
+    /// The messages of `topic` with key `key` (read from the topic's start as a new consumer
+    /// group), once `enough` says they are all there.
+    pub async fn messages_with_key(
+        &self,
+        topic: &str,
+        key: &str,
+        mut enough: impl FnMut(&[&oms_transport::Message]) -> bool,
+    ) -> Vec<oms_transport::Message> {
+        let group = format!("e2e-reader-{}", uuid::Uuid::new_v4());
+        let keyed = |m: &&oms_transport::Message| m.key.as_deref() == Some(key);
+        let messages = read_topic(&self.kafka, topic, &group, |messages| {
+            enough(&messages.iter().filter(keyed).collect::<Vec<_>>())
+        })
+        .await;
+        messages.iter().filter(keyed).cloned().collect()
+    }
+
     /// Reads the fulfilment events (as a WMS adapter would) until `find` picks one.
     pub async fn fulfilment_event<T>(
         &self,
