@@ -17,8 +17,15 @@ help:
 	@echo "make simulate  simulate an omnichannel day against the running system (another terminal)"
 	@echo "make verify  replay every service's log and compare (with the system stopped)"
 
+# One build serves `make run`, `make simulate`, `make test` and the end-to-end tests: the
+# whole workspace with its tests, so every crate is compiled once, with one set of
+# features. (`cargo run -p oms-cli` would select other features and compile most of the
+# workspace again.)
+WORKSPACE_BUILD = $(CARGO) build --workspace --bins --tests
+OMS = $(or $(CARGO_TARGET_DIR),target)/debug/oms
+
 build:
-	$(CARGO) build --workspace --all-targets
+	$(WORKSPACE_BUILD)
 
 test: check-tools check-deploy
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
@@ -27,13 +34,10 @@ test: check-tools check-deploy
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
 
+# Every benchmark from one optimised build of the workspace, run one after the other.
 bench:
-	$(CARGO) bench -p oms-eventsourcing --bench eventlog
-	$(CARGO) bench -p oms-transport --bench transport
-	$(CARGO) bench -p oms-inventory-ledger --bench inventory
-	$(CARGO) bench -p oms-order-capture --bench orders
-	$(CARGO) bench -p oms-routing --bench routing
-	$(CARGO) bench -p oms-cli --bench e2e
+	$(CARGO) bench --workspace --bench eventlog --bench transport --bench inventory \
+		--bench orders --bench routing --bench e2e
 
 fmt:
 	$(CARGO) fmt --all
@@ -43,13 +47,16 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 run:
-	$(CARGO) run -p oms-cli --bin oms -- run --sample
+	$(WORKSPACE_BUILD)
+	$(OMS) run --sample
 
 simulate:
-	$(CARGO) run -p oms-cli --bin oms -- simulate
+	$(WORKSPACE_BUILD)
+	$(OMS) simulate
 
 verify:
-	$(CARGO) run -p oms-cli --bin oms -- verify
+	$(WORKSPACE_BUILD)
+	$(OMS) verify
 
 check-deploy:
 	@python3 deploy/check.py
