@@ -88,6 +88,20 @@ pub fn draft(external_id: &str, lines: &[(&str, i64)], method: orders::DeliveryM
     }
 }
 
+/// As [`draft`], for a customer who collects at `pickup_at` (a store or a locker bank).
+pub fn pickup_draft(
+    external_id: &str,
+    lines: &[(&str, i64)],
+    method: orders::DeliveryMethod,
+    pickup_at: &str,
+) -> orders::OrderDraft {
+    orders::OrderDraft {
+        pickup_location_id: pickup_at.into(),
+        shipping_address: None,
+        ..draft(external_id, lines, method)
+    }
+}
+
 #[derive(Clone)]
 pub struct Clients {
     pub orders: OrderCaptureClient<Channel>,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use oms_cli::seed::{STORES, WAREHOUSE, seed};
-use oms_e2e::{CONFIRMATIONS_TOPIC, Clients, Launch, System, draft, eventually};
+use oms_e2e::{CONFIRMATIONS_TOPIC, Clients, Launch, System, draft, eventually, pickup_draft};
 use oms_proto::fulfilment::v1 as fulfilment;
 use oms_proto::fulfilment::v1::fulfilment_event::Event as FulfilmentEvent;
 use oms_proto::inventory::v1 as inventory;
@@ -175,10 +175,14 @@ async fn click_and_collect_then_returned_in_another_store_and_refunded() {
     let (pickup, return_store) = (KREUZBERG, ALEXANDERPLATZ);
     let sku = "E2E-COLLECT";
     receive(&system, &api, pickup, sku, 2).await;
-    let mut order = draft("E2E-COLLECT", &[(sku, 1)], orders::DeliveryMethod::ClickAndCollect);
-    order.pickup_location_id = pickup.into();
-    order.shipping_address = None;
-    let order_id = api.place(order).await;
+    let order_id = api
+        .place(pickup_draft(
+            "E2E-COLLECT",
+            &[(sku, 1)],
+            orders::DeliveryMethod::ClickAndCollect,
+            pickup,
+        ))
+        .await;
     // Routing dies and comes back: the order is routed once.
     system.kill("oms-routing");
     system.launch("oms-routing");
@@ -550,10 +554,14 @@ async fn ship_to_store_from_the_warehouse_ends_with_the_customer_collecting_at_t
     let (system, api) = system(Launch::Binaries).await;
     let sku = "E2E-STS";
     receive(&system, &api, WAREHOUSE, sku, 3).await;
-    let mut order = draft("E2E-STS", &[(sku, 1)], orders::DeliveryMethod::ShipToStore);
-    order.pickup_location_id = KREUZBERG.into();
-    order.shipping_address = None;
-    let order_id = api.place(order).await;
+    let order_id = api
+        .place(pickup_draft(
+            "E2E-STS",
+            &[(sku, 1)],
+            orders::DeliveryMethod::ShipToStore,
+            KREUZBERG,
+        ))
+        .await;
 
     let job = warehouse_job(&system, &order_id).await;
     assert_eq!(job.destination_store_id, KREUZBERG);
@@ -652,10 +660,14 @@ async fn a_locker_order_is_packed_by_a_store_deposited_by_the_courier_and_collec
     let (system, api) = system(Launch::OmsServe).await;
     let sku = "E2E-LOCKER";
     receive(&system, &api, ALEXANDERPLATZ, sku, 2).await;
-    let mut order = draft("E2E-LOCKER", &[(sku, 1)], orders::DeliveryMethod::Locker);
-    order.pickup_location_id = LOCKER.into();
-    order.shipping_address = None;
-    let order_id = api.place(order).await;
+    let order_id = api
+        .place(pickup_draft(
+            "E2E-LOCKER",
+            &[(sku, 1)],
+            orders::DeliveryMethod::Locker,
+            LOCKER,
+        ))
+        .await;
 
     let job = api.job_for(ALEXANDERPLATZ, &order_id).await;
     assert_eq!(job.kind, "ship_to_locker");

@@ -6,7 +6,7 @@
 
 mod clients;
 
-pub use clients::{CUSTOMER_AT, Clients, draft, eventually};
+pub use clients::{CUSTOMER_AT, Clients, draft, eventually, pickup_draft};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

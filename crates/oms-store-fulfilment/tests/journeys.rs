@@ -292,6 +292,20 @@ fn names(events: &[Event]) -> Vec<&'static str> {
         .collect()
 }
 
+/// A node's system reports the job shipped in full: two jackets and a scarf.
+fn shipped_in_full(tracking_number: &str) -> pb::node_confirmation::Outcome {
+    let line = |order_line_id: &str, sku: &str, quantity| pb::JobLine {
+        sku: sku.into(),
+        quantity,
+        order_line_id: order_line_id.into(),
+    };
+    pb::node_confirmation::Outcome::Shipped(pb::NodeShipped {
+        carrier: "dhl".into(),
+        tracking_number: tracking_number.into(),
+        lines: vec![line("1", "jacket-m", 2), line("2", "scarf", 1)],
+    })
+}
+
 fn pick(store: &str, job: &str, jackets: i64, scarves: i64) -> pb::PickJobRequest {
     pb::PickJobRequest {
         store_id: store.into(),
@@ -603,26 +617,7 @@ async fn warehouse_drop_ship_and_ship_to_store_jobs_are_confirmed_by_the_nodes_s
     let mut c = rig.client.clone();
     let early = c.receive_parcel(rig.r(STORE, sts)).await.unwrap_err();
     assert_eq!(early.code(), Code::FailedPrecondition, "not shipped yet");
-    rig.confirm(
-        sts,
-        pb::node_confirmation::Outcome::Shipped(pb::NodeShipped {
-            carrier: "dhl".into(),
-            tracking_number: "JJD000222".into(),
-            lines: vec![
-                pb::JobLine {
-                    sku: "jacket-m".into(),
-                    quantity: 2,
-                    order_line_id: "1".into(),
-                },
-                pb::JobLine {
-                    sku: "scarf".into(),
-                    quantity: 1,
-                    order_line_id: "2".into(),
-                },
-            ],
-        }),
-    )
-    .await;
+    rig.confirm(sts, shipped_in_full("JJD000222")).await;
     rig.wait_for_status(STORE, sts, pb::JobStatus::InTransitToStore).await;
     let ready = c.receive_parcel(rig.r(STORE, sts)).await.unwrap().into_inner();
     assert_eq!(ready.status, pb::JobStatus::ReadyForPickup as i32);
@@ -901,26 +896,7 @@ async fn parcels_for_a_locker_bank_are_deposited_by_the_courier_and_collected_or
         .await
         .unwrap_err();
     assert_eq!(early.code(), Code::FailedPrecondition, "nothing to deposit yet");
-    rig.confirm(
-        from_dc,
-        pb::node_confirmation::Outcome::Shipped(pb::NodeShipped {
-            carrier: "dhl".into(),
-            tracking_number: "JJD000333".into(),
-            lines: vec![
-                pb::JobLine {
-                    sku: "jacket-m".into(),
-                    quantity: 2,
-                    order_line_id: "1".into(),
-                },
-                pb::JobLine {
-                    sku: "scarf".into(),
-                    quantity: 1,
-                    order_line_id: "2".into(),
-                },
-            ],
-        }),
-    )
-    .await;
+    rig.confirm(from_dc, shipped_in_full("JJD000333")).await;
     rig.wait_for_status(LOCKER, from_dc, pb::JobStatus::InTransitToLocker)
         .await;
     let deposited = c
