@@ -10,9 +10,9 @@ use oms_cli::embedded::{Addrs, Embedded, EmbeddedConfig, Settings, Stores, Trans
 use oms_cli::simulate::{SimulationConfig, simulate};
 use oms_cli::verify::verify_all;
 use oms_eventsourcing::StoreConfig;
-use oms_eventsourcing::telemetry::{self, TelemetryConfig};
 use oms_service::Shutdown;
 use oms_service::settings::{ConfigFile, ConfigFlag, effective, settings_of};
+use oms_service::telemetry::{self, TelemetryConfig};
 
 /// The operator's command of the OMS.
 #[derive(Debug, Parser)]

@@ -164,7 +164,7 @@ fn raw_rows(count: usize) -> Vec<NewEvent> {
                 causation_id: None,
                 traceparent: None,
             };
-            NewEvent::from_event(meta, &event)
+            NewEvent::from_event(meta, &event).expect("a benchmark event encodes")
         })
         .collect()
 }

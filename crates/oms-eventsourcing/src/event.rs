@@ -15,6 +15,14 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Clone + Debug + Send + Syn
     /// The stable name of this event's type (the variant name), stored with the event.
     fn event_type(&self) -> &'static str;
 
+    /// Every event type's name, for the checks that cover them all (golden files).
+    fn event_types() -> &'static [&'static str]
+    where
+        Self: Sized,
+    {
+        &[]
+    }
+
     /// The current schema version of an event type. Bump it when the shape of that event
     /// changes and teach [`DomainEvent::upcast`] to lift the older shape.
     fn schema_version(event_type: &str) -> u16 {
@@ -32,10 +40,11 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Clone + Debug + Send + Syn
     }
 
     /// The bytes stored in the log.
-    fn encode(&self) -> Vec<u8> {
-        // Serialising a plain data enum to JSON cannot fail: no maps with non-string
-        // keys and no custom serialisers are used by event types.
-        serde_json::to_vec(self).unwrap_or_default()
+    fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        serde_json::to_vec(self).map_err(|e| EncodeError {
+            event_type: self.event_type(),
+            reason: e.to_string(),
+        })
     }
 
     /// Reads an event back from the log, upcasting older schema versions.
@@ -58,6 +67,15 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Clone + Debug + Send + Syn
         }
         serde_json::from_value(json).map_err(|e| DecodeError::Payload(e.to_string()))
     }
+}
+
+/// Why an event could not be written: nothing is stored for it, and the command that
+/// decided it fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event {event_type} cannot be encoded: {reason}")]
+pub struct EncodeError {
+    pub event_type: &'static str,
+    pub reason: String,
 }
 
 /// Why a stored event could not be read.
@@ -85,6 +103,10 @@ macro_rules! event_type_names {
             match self {
                 $( $enum::$variant { .. } => stringify!($variant), )+
             }
+        }
+
+        fn event_types() -> &'static [&'static str] {
+            &[$( stringify!($variant), )+]
         }
     };
 }
@@ -131,7 +153,7 @@ mod tests {
             id: 7,
             title: "groceries".into(),
         };
-        let bytes = event.encode();
+        let bytes = event.encode().unwrap();
         assert_eq!(Note::decode("Renamed", 2, &bytes).unwrap(), event);
     }
 

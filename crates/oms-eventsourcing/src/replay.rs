@@ -4,29 +4,12 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{StateDigest, state_digest};
-use crate::envelope::{EventHeader, Position};
-use crate::event::DomainEvent;
+use crate::envelope::Position;
+use crate::model::Model;
 use crate::store::{EventStore, EventView, Snapshot, StoreError};
-
-/// The in-memory state of a service (or of one partition of it).
-pub trait Model: Default + Serialize + DeserializeOwned + Send + Sync + 'static {
-    type Event: DomainEvent;
-
-    /// Name under which snapshots of this state are kept.
-    const NAME: &'static str;
-
-    /// Bump when the serialised shape of the state changes: older snapshots are then
-    /// ignored and the state is rebuilt from the log.
-    const SNAPSHOT_VERSION: u32;
-
-    /// Folds one recorded event into the state. Must be deterministic: replay calls it
-    /// with exactly the events and headers the live writer applied.
-    fn apply(&mut self, header: &EventHeader<'_>, event: &Self::Event);
-}
 
 /// The current version of every stream, for optimistic concurrency.
 pub type StreamVersions = HashMap<String, u64>;

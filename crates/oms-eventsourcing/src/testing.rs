@@ -1,127 +1,305 @@
-//! Given/when/then scenarios for deciders: given these past events, when this command
-//! arrives, then these events happen (or this refusal).
+//! What tests of the services share: the given/when/then harness of the decision model, and
+//! stores of their own on PostgreSQL or SQLite.
 //!
 //! ```ignore
-//! Scenario::<Reservation>::given([placed(10)])
-//!     .when(Release { units: 4 })
-//!     .then([released(4)]);
+//! Scenario::<Fulfilment>::given([on(job, created(...)), on(job, JobEvent::Accepted { at })])
+//!     .when(Pick { store_id, job_id, picked })
+//!     .then([on(job, JobEvent::Picked { .. })]);
 //! ```
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 
-use crate::Aggregate;
+use chrono::{DateTime, TimeZone, Utc};
+use uuid::Uuid;
 
-/// The past of one aggregate.
-pub struct Scenario<A: Aggregate> {
-    state: A,
-    history: Vec<A::Event>,
+use crate::envelope::EventHeader;
+use crate::model::{Change, Changes, Decide, Model};
+
+/// The moment scenarios happen at unless they say otherwise: Tuesday 24 November 2026, 9:00 UTC.
+pub fn scenario_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
-impl<A: Aggregate> Scenario<A> {
-    /// The aggregate after `events`.
-    pub fn given(events: impl IntoIterator<Item = A::Event>) -> Self {
-        let history: Vec<A::Event> = events.into_iter().collect();
-        Self {
-            state: A::from_events(&history),
-            history,
-        }
+/// A model's past, folded as the writer would fold it: every change applied with the
+/// header the log would give it (its stream's next version, the scenario's time).
+pub struct Scenario<M: Model> {
+    state: M,
+    versions: HashMap<String, u64>,
+    history: Changes<M::Event>,
+    now: DateTime<Utc>,
+}
+
+impl<M: Model> Scenario<M> {
+    /// The state after `changes`.
+    pub fn given(changes: impl IntoIterator<Item = Change<M::Event>>) -> Self {
+        let mut scenario = Self {
+            state: M::default(),
+            versions: HashMap::new(),
+            history: Vec::new(),
+            now: scenario_time(),
+        };
+        scenario.record(changes.into_iter().collect());
+        scenario
     }
 
-    /// An aggregate with no past.
+    /// A model with no past.
     pub fn nothing() -> Self {
         Self::given([])
     }
 
-    /// Decides `command` against the state.
-    pub fn when(self, command: A::Command) -> Then<A> {
-        let result = self.state.decide(&command);
+    /// Later changes happen, and commands are decided, at `now`.
+    pub fn at(mut self, now: DateTime<Utc>) -> Self {
+        self.now = now;
+        self
+    }
+
+    /// The state as it is now.
+    pub fn state(&self) -> &M {
+        &self.state
+    }
+
+    /// The scenario's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// More of the past.
+    pub fn and(mut self, changes: impl IntoIterator<Item = Change<M::Event>>) -> Self {
+        self.record(changes.into_iter().collect());
+        self
+    }
+
+    /// Decides `command` against the state at the scenario's time.
+    pub fn when<C: Decide<M>>(self, command: C) -> Then<M, C::Refusal> {
+        let result = command.decide(&self.state, self.now);
         Then {
-            state: self.state,
-            history: self.history,
+            scenario: self,
             command: format!("{command:?}"),
             result,
+        }
+    }
+
+    fn record(&mut self, changes: Changes<M::Event>) {
+        for change in changes {
+            let version = self.versions.entry(change.stream.clone()).or_insert(0);
+            *version += 1;
+            let header = EventHeader {
+                stream_id: &change.stream,
+                version: *version,
+                event_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{}/{version}", change.stream).as_bytes()),
+                recorded_at: self.now,
+                correlation_id: None,
+                causation_id: None,
+            };
+            self.state.apply(&header, &change.event);
+            self.history.push(change);
         }
     }
 }
 
 /// The outcome of one command, to be checked.
-pub struct Then<A: Aggregate> {
-    state: A,
-    history: Vec<A::Event>,
+pub struct Then<M: Model, R> {
+    scenario: Scenario<M>,
     command: String,
-    result: Result<Vec<A::Event>, A::Error>,
+    result: Result<Changes<M::Event>, R>,
 }
 
-impl<A: Aggregate> Then<A>
+impl<M: Model, R: std::error::Error> Then<M, R>
 where
-    A::Event: PartialEq,
+    M::Event: PartialEq,
 {
-    /// The command succeeds with exactly `expected`. Returns the state after them.
+    /// The command succeeds with exactly `expected`. The scenario goes on from the state
+    /// after them.
     #[track_caller]
-    pub fn then(self, expected: impl IntoIterator<Item = A::Event>) -> A {
-        let expected: Vec<A::Event> = expected.into_iter().collect();
-        match self.result {
-            Ok(events) => {
+    pub fn then(self, expected: impl IntoIterator<Item = Change<M::Event>>) -> Scenario<M> {
+        let expected: Changes<M::Event> = expected.into_iter().collect();
+        let Then {
+            mut scenario,
+            command,
+            result,
+        } = self;
+        match result {
+            Ok(changes) => {
                 assert_eq!(
-                    events, expected,
-                    "\ngiven {:#?}\nwhen {}\nthe events differ from those expected",
-                    self.history, self.command
+                    changes, expected,
+                    "\ngiven {:#?}\nwhen {command}\nthe changes differ from those expected",
+                    scenario.history
                 );
-                let mut state = self.state;
-                for event in &events {
-                    state.evolve(event);
-                }
-                state
+                scenario.record(changes);
+                scenario
             }
-            Err(error) => panic!(
-                "\ngiven {:#?}\nwhen {}\nexpected events {:#?}\nbut it was refused: {error}",
-                self.history, self.command, expected
+            Err(refusal) => panic!(
+                "\ngiven {:#?}\nwhen {command}\nexpected changes {expected:#?}\nbut it was refused: {refusal}",
+                scenario.history
             ),
         }
     }
-}
 
-impl<A: Aggregate> Then<A> {
-    /// The command is refused with an error `check` accepts.
+    /// The command succeeds; `check` looks at what it decided. The scenario goes on from
+    /// the state after it.
     #[track_caller]
-    pub fn then_refused(self, check: impl FnOnce(&A::Error) -> bool) -> A::Error {
-        match self.result {
-            Err(error) if check(&error) => error,
-            Err(error) => panic!(
-                "\ngiven {:#?}\nwhen {}\nit was refused, but not as expected: {error}",
-                self.history, self.command
+    pub fn then_check(self, check: impl FnOnce(&Changes<M::Event>)) -> Scenario<M> {
+        let Then {
+            mut scenario,
+            command,
+            result,
+        } = self;
+        match result {
+            Ok(changes) => {
+                check(&changes);
+                scenario.record(changes);
+                scenario
+            }
+            Err(refusal) => panic!(
+                "\ngiven {:#?}\nwhen {command}\nexpected changes but it was refused: {refusal}",
+                scenario.history
             ),
-            Ok(events) => panic!(
-                "\ngiven {:#?}\nwhen {}\nexpected a refusal but got events {events:#?}",
-                self.history, self.command
+        }
+    }
+
+    /// The command changes nothing: no changes, no refusal.
+    #[track_caller]
+    pub fn then_nothing(self) -> Scenario<M> {
+        match self.result {
+            Ok(changes) if changes.is_empty() => self.scenario,
+            Ok(changes) => panic!(
+                "\ngiven {:#?}\nwhen {}\nexpected nothing but got {changes:#?}",
+                self.scenario.history, self.command
+            ),
+            Err(refusal) => panic!(
+                "\ngiven {:#?}\nwhen {}\nexpected nothing but it was refused: {refusal}",
+                self.scenario.history, self.command
+            ),
+        }
+    }
+
+    /// The command is refused with a reason `check` accepts; the scenario goes on unchanged.
+    #[track_caller]
+    pub fn then_refused(self, check: impl FnOnce(&R) -> bool) -> Scenario<M> {
+        match self.result {
+            Err(refusal) if check(&refusal) => self.scenario,
+            Err(refusal) => panic!(
+                "\ngiven {:#?}\nwhen {}\nit was refused, but not as expected: {refusal}",
+                self.scenario.history, self.command
+            ),
+            Ok(changes) => panic!(
+                "\ngiven {:#?}\nwhen {}\nexpected a refusal but got {changes:#?}",
+                self.scenario.history, self.command
             ),
         }
     }
 
     /// The command is refused with exactly `expected`.
     #[track_caller]
-    pub fn then_error(self, expected: A::Error) -> A::Error
+    pub fn then_error(self, expected: R) -> Scenario<M>
     where
-        A::Error: PartialEq + Debug,
+        R: PartialEq + Debug,
     {
-        self.then_refused(|e| e == &expected)
+        self.then_refused(|refusal| refusal == &expected)
     }
+}
 
-    /// The command changes nothing: no events, no refusal.
-    #[track_caller]
-    pub fn then_nothing(self) -> A {
-        match self.result {
-            Ok(events) if events.is_empty() => self.state,
-            Ok(events) => panic!(
-                "\ngiven {:#?}\nwhen {}\nexpected no events but got {events:#?}",
-                self.history, self.command
-            ),
-            Err(error) => panic!(
-                "\ngiven {:#?}\nwhen {}\nexpected no events but it was refused: {error}",
-                self.history, self.command
-            ),
+/// Pins the stored form of every event type of `E`, from one sample of each:
+///
+/// - the sample's JSON must equal the golden file `<dir>/<EventType>.v<version>.json` of
+///   its current schema version, and read back as the sample: a change to what is written
+///   to the log needs a new schema version and an upcaster from the old one;
+/// - every event type must have a sample;
+/// - every golden file of an older version must still be read, through the upcasters.
+///
+/// With `OMS_BLESS_GOLDEN=1` a missing file is written instead (review it, then commit it).
+#[track_caller]
+pub fn check_golden_events<E: crate::DomainEvent + PartialEq>(dir: &std::path::Path, samples: &[E]) {
+    let bless = std::env::var("OMS_BLESS_GOLDEN").is_ok_and(|v| v == "1");
+    let mut problems = Vec::new();
+    for sample in samples {
+        let event_type = sample.event_type();
+        let version = E::schema_version(event_type);
+        let path = dir.join(format!("{event_type}.v{version}.json"));
+        let written = serde_json::to_value(sample).unwrap_or(serde_json::Value::Null);
+        match std::fs::read_to_string(&path) {
+            Ok(golden) => {
+                let stored: serde_json::Value = serde_json::from_str(&golden).unwrap_or(serde_json::Value::Null);
+                if stored != written {
+                    problems.push(format!(
+                        "{event_type} v{version} is now written as {written}, not as {}: give the event a new schema version with an upcaster from v{version}, and bless its new golden file",
+                        path.display()
+                    ));
+                } else if E::decode(event_type, version, golden.as_bytes()).as_ref() != Ok(sample) {
+                    problems.push(format!("{} does not read back as the sample", path.display()));
+                }
+            }
+            Err(_) if bless => {
+                let pretty = serde_json::to_string_pretty(&written).unwrap_or_default();
+                if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, pretty + "\n")) {
+                    problems.push(format!("cannot write {}: {e}", path.display()));
+                }
+            }
+            Err(_) => problems.push(format!(
+                "no golden file {} for {event_type} v{version}: run with OMS_BLESS_GOLDEN=1, review it and commit it",
+                path.display()
+            )),
         }
     }
+    for event_type in E::event_types() {
+        if !samples.iter().any(|s| s.event_type() == *event_type) {
+            problems.push(format!("no sample of event type {event_type}"));
+        }
+    }
+    for (event_type, version, path) in golden_files(dir) {
+        let current = E::schema_version(&event_type);
+        if version < current {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if let Err(e) = E::decode(&event_type, version, text.as_bytes()) {
+                problems.push(format!("{} is no longer read: {e}", path.display()));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the stored events drifted:\n- {}",
+        problems.join("\n- ")
+    );
+}
+
+/// The golden files of a directory: (event type, schema version, path).
+fn golden_files(dir: &std::path::Path) -> Vec<(String, u16, std::path::PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let path = entry.path();
+            let name = path.file_name()?.to_str()?.strip_suffix(".json")?.to_owned();
+            let (event_type, version) = name.rsplit_once(".v")?;
+            Some((event_type.to_owned(), version.parse().ok()?, path))
+        })
+        .collect()
+}
+
+/// Installs, once per test binary, a subscriber whose spans carry W3C trace context (as a
+/// service's do), writing logs that pass `filter` to the test's output. `false` when a
+/// subscriber was installed already.
+pub fn install_tracing(filter: &str) -> bool {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
+
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("oms-test"));
+    let logs = tracing_subscriber::fmt::layer()
+        .with_test_writer()
+        .with_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("warn")));
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(otel.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+        .try_init()
+        .is_ok()
 }
 
 /// The PostgreSQL server tests use: `OMS_TEST_DATABASE_URL`, or the local test database.
@@ -213,16 +391,10 @@ mod tests {
     use super::*;
     use crate::DomainEvent;
 
-    /// A tiny shelf of one SKU: receive units, pick units, never below zero.
-    #[derive(Debug, Clone, Default)]
-    struct Shelf {
-        units: u32,
-    }
-
-    #[derive(Debug)]
-    enum ShelfCommand {
-        Receive(u32),
-        Pick(u32),
+    /// Shelves of one SKU each: receive units, pick units, never below zero.
+    #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+    struct Shelves {
+        units: HashMap<String, u32>,
     }
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -235,59 +407,72 @@ mod tests {
         crate::event_type_names!(ShelfEvent { Received, Picked });
     }
 
+    impl Model for Shelves {
+        type Event = ShelfEvent;
+        const NAME: &'static str = "shelves";
+        const SNAPSHOT_VERSION: u32 = 1;
+
+        fn apply(&mut self, header: &EventHeader<'_>, event: &ShelfEvent) {
+            let units = self.units.entry(header.stream_id.to_owned()).or_default();
+            match event {
+                ShelfEvent::Received { units: n } => *units += n,
+                ShelfEvent::Picked { units: n } => *units -= n,
+            }
+        }
+    }
+
+    #[derive(Debug)]
+    struct Pick {
+        shelf: &'static str,
+        units: u32,
+    }
+
     #[derive(Debug, PartialEq, thiserror::Error)]
     enum ShelfError {
         #[error("only {available} units on the shelf")]
         NotEnough { available: u32 },
     }
 
-    impl Aggregate for Shelf {
-        type Command = ShelfCommand;
-        type Event = ShelfEvent;
-        type Error = ShelfError;
+    impl Decide<Shelves> for Pick {
+        type Refusal = ShelfError;
 
-        fn decide(&self, command: &ShelfCommand) -> Result<Vec<ShelfEvent>, ShelfError> {
-            match *command {
-                ShelfCommand::Receive(0) | ShelfCommand::Pick(0) => Ok(vec![]),
-                ShelfCommand::Receive(units) => Ok(vec![ShelfEvent::Received { units }]),
-                ShelfCommand::Pick(units) if units > self.units => Err(ShelfError::NotEnough { available: self.units }),
-                ShelfCommand::Pick(units) => Ok(vec![ShelfEvent::Picked { units }]),
-            }
-        }
-
-        fn evolve(&mut self, event: &ShelfEvent) {
-            match event {
-                ShelfEvent::Received { units } => self.units += units,
-                ShelfEvent::Picked { units } => self.units -= units,
+        fn decide(&self, state: &Shelves, _now: DateTime<Utc>) -> Result<Changes<ShelfEvent>, ShelfError> {
+            let available = state.units.get(self.shelf).copied().unwrap_or(0);
+            match self.units {
+                0 => Ok(vec![]),
+                units if units > available => Err(ShelfError::NotEnough { available }),
+                units => Ok(vec![Change::new(self.shelf, ShelfEvent::Picked { units })]),
             }
         }
     }
 
-    #[test]
-    fn picking_what_is_on_the_shelf_leaves_the_rest() {
-        let shelf = Scenario::<Shelf>::given([ShelfEvent::Received { units: 5 }])
-            .when(ShelfCommand::Pick(3))
-            .then([ShelfEvent::Picked { units: 3 }]);
-        assert_eq!(shelf.units, 2);
+    fn received(shelf: &str, units: u32) -> Change<ShelfEvent> {
+        Change::new(shelf, ShelfEvent::Received { units })
     }
 
     #[test]
-    fn picking_more_than_is_there_is_refused() {
-        Scenario::<Shelf>::given([ShelfEvent::Received { units: 2 }])
-            .when(ShelfCommand::Pick(3))
+    fn picking_what_is_on_the_shelf_leaves_the_rest_and_the_story_goes_on() {
+        let after = Scenario::<Shelves>::given([received("a", 5), received("b", 1)])
+            .when(Pick { shelf: "a", units: 3 })
+            .then([Change::new("a", ShelfEvent::Picked { units: 3 })])
+            .when(Pick { shelf: "a", units: 3 })
             .then_error(ShelfError::NotEnough { available: 2 });
+        assert_eq!(after.state().units["a"], 2);
+        assert_eq!(after.state().units["b"], 1);
     }
 
     #[test]
     fn picking_nothing_changes_nothing() {
-        Scenario::<Shelf>::nothing().when(ShelfCommand::Pick(0)).then_nothing();
+        Scenario::<Shelves>::nothing()
+            .when(Pick { shelf: "a", units: 0 })
+            .then_nothing();
     }
 
     #[test]
-    #[should_panic(expected = "the events differ")]
+    #[should_panic(expected = "the changes differ")]
     fn a_wrong_expectation_fails_the_scenario() {
-        Scenario::<Shelf>::nothing()
-            .when(ShelfCommand::Receive(1))
-            .then([ShelfEvent::Received { units: 2 }]);
+        Scenario::<Shelves>::given([received("a", 5)])
+            .when(Pick { shelf: "a", units: 1 })
+            .then([Change::new("a", ShelfEvent::Picked { units: 2 })]);
     }
 }

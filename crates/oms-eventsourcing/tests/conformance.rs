@@ -155,6 +155,7 @@ fn event_at(stream_id: &str, version: u64, event: &ShelfEvent) -> NewEvent {
         },
         event,
     )
+    .expect("a shelf event encodes")
 }
 
 fn batch_of(events: Vec<NewEvent>) -> CommitBatch {
@@ -475,7 +476,8 @@ async fn old_event_versions_are_upcast_on_read(t: TestStore) {
             ..old.meta.clone()
         },
         &Counted::Added { units: 3 },
-    );
+    )
+    .unwrap();
     t.store.commit(&batch_of(vec![old, current])).await.unwrap();
     let events = t.store.load_stream::<Counted>("counter-1").await.unwrap();
     let units: Vec<_> = events.iter().map(|e| e.event.clone()).collect();

@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use oms_eventsourcing::clock::SharedClock;
-use oms_eventsourcing::telemetry::current_traceparent;
+use oms_eventsourcing::trace::current_traceparent;
 use oms_eventsourcing::writer::Context;
 use oms_eventsourcing::{CommandError, CommandMeta, Decision, EventStore, StoreError, Writer, WriterConfig};
 use tokio::sync::{broadcast, watch};

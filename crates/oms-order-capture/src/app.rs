@@ -3,11 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use oms_eventsourcing::clock::SharedClock;
-use oms_eventsourcing::telemetry::current_traceparent;
+use oms_eventsourcing::trace::current_traceparent;
 use oms_eventsourcing::writer::Context;
-use oms_eventsourcing::{
-    Aggregate, CommandError, CommandMeta, Decision, EventStore, Recorded, StoreError, Writer, WriterConfig,
-};
+use oms_eventsourcing::{CommandError, CommandMeta, Decision, EventStore, Recorded, StoreError, Writer, WriterConfig};
 use uuid::Uuid;
 
 use crate::domain::orders::OrderFilter;

@@ -2,12 +2,73 @@
 //! service or another service acts on it, then these events (or this refusal).
 
 use chrono::{DateTime, Duration, Utc};
-use oms_eventsourcing::Aggregate;
-use oms_eventsourcing::testing::Scenario;
+use oms_eventsourcing::Change;
+use oms_eventsourcing::testing::{Scenario, Then};
 use oms_order_capture::domain::{
-    Address, Channel, Customer, Delivery, DeliveryMethod, DraftLine, LineQuantity, Money, Order, OrderCommand,
-    OrderDraft, OrderError, OrderEvent, OrderStatus, Payment, PlacedBy, Priority, Tender,
+    Address, Channel, Customer, Delivery, DeliveryMethod, DraftLine, ForOrder, LineQuantity, Money, Order,
+    OrderCommand, OrderDraft, OrderError, OrderEvent, OrderStatus, Orders, Payment, PlacedBy, Priority, Tender,
+    order_stream,
 };
+
+/// The service's scenario harness, told about one order (`o-1`): its events are recorded
+/// on the order's stream, its commands are for that order, and each outcome is the order.
+struct OrderStory(Scenario<Orders>);
+
+struct OrderTold(Then<Orders, OrderError>);
+
+const ORDER: &str = "o-1";
+
+fn on_order(events: impl IntoIterator<Item = OrderEvent>) -> Vec<Change<OrderEvent>> {
+    events
+        .into_iter()
+        .map(|e| Change::new(order_stream(ORDER), e))
+        .collect()
+}
+
+impl OrderStory {
+    fn given(events: impl IntoIterator<Item = OrderEvent>) -> Self {
+        Self(Scenario::given(on_order(events)))
+    }
+
+    fn nothing() -> Self {
+        Self(Scenario::nothing())
+    }
+
+    fn when(self, command: OrderCommand) -> OrderTold {
+        OrderTold(self.0.when(ForOrder::new(ORDER, command)))
+    }
+}
+
+impl OrderTold {
+    #[track_caller]
+    fn then(self, expected: impl IntoIterator<Item = OrderEvent>) -> Order {
+        the_order(self.0.then(on_order(expected)))
+    }
+
+    #[track_caller]
+    fn then_nothing(self) -> Order {
+        the_order(self.0.then_nothing())
+    }
+
+    #[track_caller]
+    fn then_refused(self, check: impl FnOnce(&OrderError) -> bool) -> OrderError {
+        let mut refusal = None;
+        self.0.then_refused(|e| {
+            refusal = Some(e.clone());
+            check(e)
+        });
+        refusal.expect("a refusal")
+    }
+
+    #[track_caller]
+    fn then_error(self, expected: OrderError) -> OrderError {
+        self.then_refused(|e| e == &expected)
+    }
+}
+
+fn the_order(scenario: Scenario<Orders>) -> Order {
+    scenario.state().for_decision(ORDER)
+}
 
 fn t(minutes: i64) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z").unwrap().to_utc() + Duration::minutes(minutes)
@@ -118,7 +179,7 @@ fn shipped(job: &str, lines: &[(&str, i64)], tracking: &str) -> OrderEvent {
 
 #[test]
 fn a_valid_order_is_placed_with_its_lines_numbered() {
-    let order = Scenario::<Order>::nothing()
+    let order = OrderStory::nothing()
         .when(OrderCommand::Place {
             order_id: "o-1".into(),
             draft: Box::new(two_line_order()),
@@ -135,7 +196,7 @@ fn a_valid_order_is_placed_with_its_lines_numbered() {
 
 #[test]
 fn the_same_channel_order_placed_again_changes_nothing() {
-    Scenario::<Order>::given([placed(two_line_order())])
+    OrderStory::given([placed(two_line_order())])
         .when(OrderCommand::Place {
             order_id: "o-1".into(),
             draft: Box::new(two_line_order()),
@@ -153,7 +214,7 @@ fn an_order_with_mistakes_is_refused_naming_every_one_of_them() {
     bad.lines[2].unit_price.currency = "USD".into();
     bad.delivery.address = None;
     bad.customer.customer_id.clear();
-    let error = Scenario::<Order>::nothing()
+    let error = OrderStory::nothing()
         .when(OrderCommand::Place {
             order_id: "o-1".into(),
             draft: Box::new(bad),
@@ -181,7 +242,7 @@ fn an_order_with_mistakes_is_refused_naming_every_one_of_them() {
 fn a_pickup_order_needs_a_store_and_an_empty_order_is_no_order() {
     let mut pickup = draft(vec![], DeliveryMethod::ClickAndCollect);
     pickup.delivery.pickup_location = None;
-    let error = Scenario::<Order>::nothing()
+    let error = OrderStory::nothing()
         .when(OrderCommand::Place {
             order_id: "o-1".into(),
             draft: Box::new(pickup),
@@ -202,7 +263,7 @@ fn a_pickup_order_needs_a_store_and_an_empty_order_is_no_order() {
 #[test]
 fn a_price_that_overflows_is_refused() {
     let huge = draft(vec![line("SKU-1", 3, i64::MAX / 2)], DeliveryMethod::Standard);
-    let error = Scenario::<Order>::nothing()
+    let error = OrderStory::nothing()
         .when(OrderCommand::Place {
             order_id: "o-1".into(),
             draft: Box::new(huge),
@@ -219,7 +280,7 @@ fn a_price_that_overflows_is_refused() {
 
 #[test]
 fn a_shipped_order_goes_from_routed_to_delivered() {
-    let order = Scenario::<Order>::given([
+    let order = OrderStory::given([
         placed(two_line_order()),
         allocated("fr-1", &[("1", 2), ("2", 1)]),
         OrderEvent::FulfilmentStarted {
@@ -276,7 +337,7 @@ fn a_click_and_collect_order_is_ready_then_collected() {
         pickup_code: "4711".into(),
         at: t(20),
     };
-    let order = Scenario::<Order>::given([placed(pickup), allocated("fr-1", &[("1", 1)]), ready])
+    let order = OrderStory::given([placed(pickup), allocated("fr-1", &[("1", 1)]), ready])
         .when(OrderCommand::RecordCollected {
             job_id: "fr-1".into(),
             lines: units(&[("1", 1)]),
@@ -306,7 +367,7 @@ fn a_ship_to_store_parcel_is_shipped_then_ready_with_its_code_then_collected() {
         pickup_code: "4711".into(),
         at: t(60),
     };
-    let on_the_way = Scenario::<Order>::given([placed(pickup.clone()), allocated("fr-1", &[("1", 2)])])
+    let on_the_way = OrderStory::given([placed(pickup.clone()), allocated("fr-1", &[("1", 2)])])
         .when(OrderCommand::RecordShipped {
             job_id: "fr-1".into(),
             lines: units(&[("1", 2)]),
@@ -336,7 +397,7 @@ fn a_ship_to_store_parcel_is_shipped_then_ready_with_its_code_then_collected() {
     assert_eq!(arrived.pickup, Some(("STORE-BERLIN".into(), "4711".into())));
     let detail = &arrived.timeline.last().expect("a timeline").detail;
     assert!(detail.contains("STORE-BERLIN") && detail.contains("4711"), "{detail}");
-    let collected = Scenario::<Order>::given(history)
+    let collected = OrderStory::given(history)
         .when(OrderCommand::RecordCollected {
             job_id: "fr-1".into(),
             lines: units(&[("1", 2)]),
@@ -373,7 +434,7 @@ fn a_locker_parcel_nobody_collects_is_cancelled_when_it_expires() {
         pickup_code: "0815".into(),
         at: t(60),
     };
-    let order = Scenario::<Order>::given([
+    let order = OrderStory::given([
         placed(locker),
         allocated("fr-1", &[("1", 1)]),
         shipped("fr-1", &[("1", 1)], "JJD2"),
@@ -405,7 +466,7 @@ fn a_locker_parcel_nobody_collects_is_cancelled_when_it_expires() {
 
 #[test]
 fn a_whole_order_cancelled_before_shipping_is_cancelled() {
-    let order = Scenario::<Order>::given([placed(two_line_order()), allocated("fr-1", &[("1", 2), ("2", 1)])])
+    let order = OrderStory::given([placed(two_line_order()), allocated("fr-1", &[("1", 2), ("2", 1)])])
         .when(OrderCommand::Cancel {
             lines: vec![],
             reason: "customer changed their mind".into(),
@@ -429,7 +490,7 @@ fn after_a_partial_shipment_only_what_is_left_can_be_cancelled() {
         allocated("fr-1", &[("1", 2), ("2", 1)]),
         shipped("fr-1", &[("1", 2)], "T-1"),
     ];
-    let order = Scenario::<Order>::given(given.clone())
+    let order = OrderStory::given(given.clone())
         .when(OrderCommand::Cancel {
             lines: vec![],
             reason: "out of patience".into(),
@@ -448,7 +509,7 @@ fn after_a_partial_shipment_only_what_is_left_can_be_cancelled() {
         OrderStatus::Shipped,
         "what is left of the order has shipped"
     );
-    let refusal = Scenario::<Order>::given(given)
+    let refusal = OrderStory::given(given)
         .when(OrderCommand::Cancel {
             lines: units(&[("1", 1)]),
             reason: String::new(),
@@ -469,7 +530,7 @@ fn a_fully_shipped_order_cannot_be_cancelled_or_held() {
         allocated("fr-1", &[("1", 2), ("2", 1)]),
         shipped("fr-1", &[("1", 2), ("2", 1)], "T-1"),
     ];
-    Scenario::<Order>::given(given.clone())
+    OrderStory::given(given.clone())
         .when(OrderCommand::Cancel {
             lines: vec![],
             reason: String::new(),
@@ -480,7 +541,7 @@ fn a_fully_shipped_order_cannot_be_cancelled_or_held() {
             what: "cancelling",
             why: "the order is shipped".into(),
         });
-    Scenario::<Order>::given(given)
+    OrderStory::given(given)
         .when(OrderCommand::Hold {
             reason: "fraud check".into(),
             by: "agent-1".into(),
@@ -497,7 +558,7 @@ fn the_address_changes_before_shipping_and_not_after() {
     let mut moved = address();
     moved.city = "Potsdam".into();
     moved.postal_code = "14467".into();
-    let order = Scenario::<Order>::given([placed(two_line_order())])
+    let order = OrderStory::given([placed(two_line_order())])
         .when(OrderCommand::ChangeShippingAddress {
             address: moved.clone(),
             by: "agent-1".into(),
@@ -509,7 +570,7 @@ fn the_address_changes_before_shipping_and_not_after() {
             at: t(3),
         }]);
     assert_eq!(order.draft.unwrap().delivery.address.unwrap().city, "Potsdam");
-    Scenario::<Order>::given([
+    OrderStory::given([
         placed(two_line_order()),
         allocated("fr-1", &[("1", 2)]),
         shipped("fr-1", &[("1", 1)], "T"),
@@ -525,7 +586,7 @@ fn the_address_changes_before_shipping_and_not_after() {
     });
     let mut broken = moved;
     broken.country = "Germany".into();
-    Scenario::<Order>::given([placed(two_line_order())])
+    OrderStory::given([placed(two_line_order())])
         .when(OrderCommand::ChangeShippingAddress {
             address: broken,
             by: String::new(),
@@ -544,7 +605,7 @@ fn the_delivery_method_changes_from_shipping_to_pickup() {
         address: None,
         pickup_location: Some("STORE-POTSDAM".into()),
     };
-    let order = Scenario::<Order>::given([placed(two_line_order())])
+    let order = OrderStory::given([placed(two_line_order())])
         .when(OrderCommand::ChangeDelivery {
             delivery: pickup.clone(),
             by: "agent-1".into(),
@@ -561,7 +622,7 @@ fn the_delivery_method_changes_from_shipping_to_pickup() {
         address: None,
         pickup_location: None,
     };
-    Scenario::<Order>::given([placed(two_line_order())])
+    OrderStory::given([placed(two_line_order())])
         .when(OrderCommand::ChangeDelivery {
             delivery: no_store,
             by: String::new(),
@@ -580,7 +641,7 @@ fn a_held_order_shows_held_until_released() {
         by: "agent-1".into(),
         at: t(2),
     };
-    let order = Scenario::<Order>::given([placed(two_line_order())])
+    let order = OrderStory::given([placed(two_line_order())])
         .when(OrderCommand::Hold {
             reason: "address check".into(),
             by: "agent-1".into(),
@@ -588,7 +649,7 @@ fn a_held_order_shows_held_until_released() {
         })
         .then([held.clone()]);
     assert_eq!(order.status(), OrderStatus::Held);
-    let released = Scenario::<Order>::given([placed(two_line_order()), held])
+    let released = OrderStory::given([placed(two_line_order()), held])
         .when(OrderCommand::Release {
             by: "agent-2".into(),
             at: t(9),
@@ -598,7 +659,7 @@ fn a_held_order_shows_held_until_released() {
             at: t(9),
         }]);
     assert_eq!(released.status(), OrderStatus::Placed);
-    Scenario::<Order>::given([placed(two_line_order())])
+    OrderStory::given([placed(two_line_order())])
         .when(OrderCommand::Release {
             by: String::new(),
             at: t(9),
@@ -607,7 +668,7 @@ fn a_held_order_shows_held_until_released() {
             what: "releasing",
             why: "the order is not held".into(),
         });
-    Scenario::<Order>::given([placed(two_line_order())])
+    OrderStory::given([placed(two_line_order())])
         .when(OrderCommand::Hold {
             reason: " ".into(),
             by: String::new(),
@@ -618,7 +679,7 @@ fn a_held_order_shows_held_until_released() {
 
 #[test]
 fn a_backordered_line_is_routed_when_supply_arrives() {
-    let order = Scenario::<Order>::given([
+    let order = OrderStory::given([
         placed(two_line_order()),
         allocated("fr-1", &[("2", 1)]),
         OrderEvent::Backordered {
@@ -652,7 +713,7 @@ fn a_backordered_line_is_routed_when_supply_arrives() {
 
 #[test]
 fn a_job_a_store_rejects_leaves_its_units_waiting_for_routing_again() {
-    let order = Scenario::<Order>::given([placed(two_line_order()), allocated("fr-1", &[("1", 2), ("2", 1)])])
+    let order = OrderStory::given([placed(two_line_order()), allocated("fr-1", &[("1", 2), ("2", 1)])])
         .when(OrderCommand::RecordFulfilmentDropped {
             job_id: "fr-1".into(),
             lines: units(&[("1", 2), ("2", 1)]),
@@ -717,7 +778,7 @@ fn a_report_made_twice_counts_once_and_an_unknown_line_is_refused() {
         allocated("fr-1", &[("1", 2), ("2", 1)]),
         shipped("fr-1", &[("1", 2)], "T-1"),
     ];
-    Scenario::<Order>::given(given.clone())
+    OrderStory::given(given.clone())
         .when(OrderCommand::RecordShipped {
             job_id: "fr-1".into(),
             lines: units(&[("1", 2)]),
@@ -726,7 +787,7 @@ fn a_report_made_twice_counts_once_and_an_unknown_line_is_refused() {
             at: t(31),
         })
         .then_nothing();
-    Scenario::<Order>::given(given)
+    OrderStory::given(given)
         .when(OrderCommand::RecordShipped {
             job_id: "fr-2".into(),
             lines: units(&[("9", 1)]),
@@ -738,7 +799,7 @@ fn a_report_made_twice_counts_once_and_an_unknown_line_is_refused() {
             order_id: "o-1".into(),
             line_id: "9".into(),
         });
-    Scenario::<Order>::nothing()
+    OrderStory::nothing()
         .when(OrderCommand::RecordShipped {
             job_id: "j".into(),
             lines: vec![],
@@ -746,5 +807,5 @@ fn a_report_made_twice_counts_once_and_an_unknown_line_is_refused() {
             tracking_number: String::new(),
             at: t(1),
         })
-        .then_error(OrderError::UnknownOrder(String::new()));
+        .then_error(OrderError::UnknownOrder("o-1".into()));
 }

@@ -4,7 +4,7 @@
 //! the events equal the live ones.
 
 use chrono::{DateTime, Duration, Utc};
-use oms_eventsourcing::{Aggregate, EventHeader, Model, state_digest};
+use oms_eventsourcing::{EventHeader, Model, state_digest};
 use oms_order_capture::domain::{
     Address, Channel, Customer, Delivery, DeliveryMethod, DraftLine, LineQuantity, Money, Order, OrderCommand,
     OrderDraft, OrderEvent, OrderStatus, Orders, Payment, PlacedBy, Priority, Tender, order_stream,

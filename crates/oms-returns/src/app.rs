@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use oms_eventsourcing::clock::SharedClock;
-use oms_eventsourcing::telemetry::current_traceparent;
+use oms_eventsourcing::trace::current_traceparent;
 use oms_eventsourcing::writer::Context;
 use oms_eventsourcing::{CommandError, CommandMeta, Decision, EventStore, StoreError, Writer, WriterConfig};
 use oms_proto::common::v1 as common;
@@ -28,6 +28,10 @@ pub struct ReturnsService {
 
 /// The events with the messages announcing them, per return.
 pub fn decision(state: &Returns, events: Events, now: DateTime<Utc>) -> Decision<ReturnsEvent, ()> {
+    let events = events
+        .into_iter()
+        .map(|(stream, event)| oms_eventsourcing::Change::new(stream, event))
+        .collect();
     Decision::reply(()).announced_per_stream(events, |stream, events| match stream.strip_prefix("return:") {
         Some(id) => messages::for_events(state.get(id), events, now),
         // An order's own events (learnt from order capture and fulfilment) announce nothing.

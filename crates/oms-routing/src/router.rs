@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use oms_eventsourcing::CommandError;
-use oms_eventsourcing::telemetry::continue_trace;
+use oms_eventsourcing::trace::continue_trace;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 use tokio::task::JoinSet;

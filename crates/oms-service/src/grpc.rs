@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use oms_eventsourcing::CommandError;
-use oms_eventsourcing::telemetry::continue_trace;
+use oms_eventsourcing::trace::continue_trace;
 use prost::Message as _;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
 use tokio::net::TcpListener;
@@ -38,7 +38,7 @@ pub async fn channel_when_up(
 /// so the callee's span joins the caller's trace.
 pub fn traced<T>(message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    if let Some(traceparent) = oms_eventsourcing::telemetry::current_traceparent()
+    if let Some(traceparent) = oms_eventsourcing::trace::current_traceparent()
         && let Ok(value) = traceparent.parse()
     {
         request.metadata_mut().insert("traceparent", value);

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod process;
 pub mod runtime;
 pub mod settings;
+pub mod telemetry;
 pub mod wiring;
 
 /// Every OMS process allocates with mimalloc: a service allocates and frees small buffers

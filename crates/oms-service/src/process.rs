@@ -6,10 +6,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::telemetry::{self, TelemetryConfig};
 use anyhow::Context as _;
 use oms_eventsourcing::SystemClock;
 use oms_eventsourcing::clock::SharedClock;
-use oms_eventsourcing::telemetry::{self, TelemetryConfig};
 use oms_transport::KafkaConfig;
 use tokio::net::TcpListener;
 

@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use oms_eventsourcing::clock::SharedClock;
-use oms_eventsourcing::telemetry::current_traceparent;
+use oms_eventsourcing::trace::current_traceparent;
 use oms_eventsourcing::writer::Context;
 use oms_eventsourcing::{CommandError, CommandMeta, Decision, EventStore, StoreError, Writer, WriterConfig};
 use tokio::sync::watch;
@@ -27,6 +27,10 @@ pub struct FulfilmentService {
 /// The events with the messages announcing them, grouped by job so each message sees its
 /// job as the events before it left it.
 pub fn decision(state: &Fulfilment, events: Events, now: DateTime<Utc>) -> Decision<JobEvent, ()> {
+    let events = events
+        .into_iter()
+        .map(|(stream, event)| oms_eventsourcing::Change::new(stream, event))
+        .collect();
     Decision::reply(()).announced_per_stream(events, |stream, events| {
         let job = stream.strip_prefix("job:").and_then(|id| state.job(id));
         messages::for_events(job, events, now)

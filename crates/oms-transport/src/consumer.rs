@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use oms_eventsourcing::store::{InboxMark, ParkedMessage};
-use oms_eventsourcing::telemetry::{continue_trace, current_traceparent};
+use oms_eventsourcing::trace::{continue_trace, current_traceparent};
 use oms_eventsourcing::writer::Context;
 use oms_eventsourcing::{CommandError, CommandMeta, Decision, Model, Submitted, Writer};
 use serde::{Deserialize, Serialize};

@@ -31,7 +31,7 @@ async fn the_trace_continues_across_the_hop(transport: Transport) {
         .clone()
         .expect("the consumer's event records its trace");
     assert_eq!(
-        oms_eventsourcing::telemetry::trace_id_of(&traceparent),
+        oms_eventsourcing::trace::trace_id_of(&traceparent),
         Some("4bf92f3577b34da6a3ce929d0e0e4736")
     );
     assert_ne!(
@@ -44,13 +44,10 @@ async fn the_trace_continues_across_the_hop(transport: Transport) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_trace_continues_across_the_hop_on_both_transports() {
     // One test: the subscriber is global, and both transports share it.
-    let init = oms_eventsourcing::telemetry::init(&oms_eventsourcing::telemetry::TelemetryConfig {
-        service: "conformance".into(),
-        log_format: Default::default(),
-        filter: "warn".into(),
-        otlp_endpoint: None,
-    });
-    assert!(init.is_ok(), "telemetry is installed first in this test binary");
+    assert!(
+        oms_eventsourcing::testing::install_tracing("warn"),
+        "tracing is installed first in this test binary"
+    );
     the_trace_continues_across_the_hop(Transport::InProcess).await;
     the_trace_continues_across_the_hop(Transport::Kafka).await;
 }

@@ -20,7 +20,7 @@ use uuid::Uuid;
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 use crate::envelope::{EventHeader, EventMeta, Position, Recorded};
-use crate::event::DomainEvent;
+use crate::event::{DomainEvent, EncodeError};
 
 /// Where a service keeps its log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,14 +166,14 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    pub fn from_event<E: DomainEvent>(meta: EventMeta, event: &E) -> Self {
+    pub fn from_event<E: DomainEvent>(meta: EventMeta, event: &E) -> Result<Self, EncodeError> {
         let event_type = event.event_type();
-        Self {
+        Ok(Self {
             schema_version: E::schema_version(event_type),
-            payload: event.encode(),
+            payload: event.encode()?,
             event_type,
             meta,
-        }
+        })
     }
 }
 

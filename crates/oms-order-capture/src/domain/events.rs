@@ -146,6 +146,49 @@ impl DomainEvent for OrderEvent {
 }
 
 impl OrderEvent {
+    /// The units the event is about (none for events of the whole order).
+    pub fn lines(&self) -> &Units {
+        const NONE: &Units = &Vec::new();
+        match self {
+            OrderEvent::Cancelled { lines, .. }
+            | OrderEvent::Allocated { lines, .. }
+            | OrderEvent::Backordered { lines, .. }
+            | OrderEvent::RoutingFailed { lines, .. }
+            | OrderEvent::FulfilmentStarted { lines, .. }
+            | OrderEvent::FulfilmentDropped { lines, .. }
+            | OrderEvent::Shipped { lines, .. }
+            | OrderEvent::ReadyForPickup { lines, .. }
+            | OrderEvent::Collected { lines, .. }
+            | OrderEvent::PickupExpired { lines, .. }
+            | OrderEvent::Delivered { lines, .. }
+            | OrderEvent::ReturnRequested { lines, .. }
+            | OrderEvent::Returned { lines, .. } => lines,
+            _ => NONE,
+        }
+    }
+
+    /// What another service reported, as `kind:id`: the order records each report once.
+    pub fn record_key(&self) -> Option<String> {
+        Some(match self {
+            OrderEvent::Allocated { request_id, .. } => format!("allocated:{request_id}"),
+            OrderEvent::FulfilmentStarted { job_id, .. } => format!("started:{job_id}"),
+            OrderEvent::FulfilmentDropped { job_id, .. } => format!("dropped:{job_id}"),
+            OrderEvent::Shipped {
+                job_id,
+                tracking_number,
+                ..
+            } => format!("shipped:{job_id}:{tracking_number}"),
+            OrderEvent::ReadyForPickup { job_id, .. } => format!("ready:{job_id}"),
+            OrderEvent::Collected { job_id, .. } => format!("collected:{job_id}"),
+            OrderEvent::PickupExpired { job_id, .. } => format!("expired:{job_id}"),
+            OrderEvent::Delivered { job_id, .. } => format!("delivered:{job_id}"),
+            OrderEvent::ReturnRequested { return_id, .. } => format!("return:{return_id}"),
+            OrderEvent::Returned { return_id, .. } => format!("returned:{return_id}"),
+            OrderEvent::Refunded { return_id, .. } => format!("refund:{return_id}"),
+            _ => return None,
+        })
+    }
+
     pub fn at(&self) -> DateTime<Utc> {
         match self {
             OrderEvent::Placed { at, .. }

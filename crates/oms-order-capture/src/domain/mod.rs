@@ -11,6 +11,7 @@ pub mod errors;
 pub mod events;
 pub mod order;
 pub mod orders;
+pub mod rules;
 pub mod status;
 
 pub use draft::{
@@ -19,8 +20,9 @@ pub use draft::{
 };
 pub use errors::OrderError;
 pub use events::OrderEvent;
-pub use order::{LineState, Order, OrderCommand};
+pub use order::{LineState, Order};
 pub use orders::Orders;
+pub use rules::{ForOrder, OrderCommand};
 pub use status::OrderStatus;
 
 use uuid::Uuid;

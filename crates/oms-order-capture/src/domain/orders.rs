@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use oms_eventsourcing::{Aggregate, EventHeader, Model};
+use oms_eventsourcing::{EventHeader, Model};
 use serde::{Deserialize, Serialize};
 
 use super::{Channel, Order, OrderEvent, OrderStatus};

@@ -162,14 +162,7 @@ impl Rig {
     pub async fn new(transport: Transport) -> Self {
         // OMS_TEST_LOG=<filter> (e.g. `warn,oms_transport=trace`) prints the logs.
         if let Ok(filter) = std::env::var("OMS_TEST_LOG") {
-            let _ = Box::leak(Box::new(oms_eventsourcing::telemetry::init(
-                &oms_eventsourcing::telemetry::TelemetryConfig {
-                    service: "conformance".into(),
-                    log_format: Default::default(),
-                    filter,
-                    otlp_endpoint: None,
-                },
-            )));
+            oms_eventsourcing::testing::install_tracing(&filter);
         }
         let backend = match transport {
             Transport::Kafka => TestBackend::Postgres,
