@@ -628,7 +628,7 @@ async fn ship_to_store_from_the_warehouse_ends_with_the_customer_collecting_at_t
         .await;
     let trace = |m: &oms_transport::Message| {
         m.header("traceparent")
-            .and_then(oms_eventsourcing::telemetry::trace_id_of)
+            .and_then(oms_eventsourcing::trace::trace_id_of)
             .map(str::to_owned)
     };
     let order_trace = trace(&placed[0]).expect("the order's events carry a trace");
