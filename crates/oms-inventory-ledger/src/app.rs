@@ -8,14 +8,18 @@ use chrono::{DateTime, Utc};
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::trace::current_traceparent;
 use oms_eventsourcing::writer::Context;
-use oms_eventsourcing::{CommandError, CommandMeta, Decision, EventStore, StoreError, Writer, WriterConfig};
+use oms_eventsourcing::{
+    Changes, CommandError, CommandMeta, Decide, Decision, EventStore, StoreError, Writer, WriterConfig,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::sync::{broadcast, watch};
 
-use crate::domain::ledger::{Change, Reserved};
 use crate::domain::position::Figures;
 use crate::domain::{
-    ChannelRule, ConsumeReservation, Ledger, LedgerError, LedgerEvent, LedgerPolicy, Line, LocationRecord,
-    LocationType, Movement, Position, ReleaseReservation, Reservation, ReserveStock,
+    ChannelRule, ConsumeReservation, ExpireDue, Ledger, LedgerError, LedgerEvent, LedgerPolicy, Line, LocationRecord,
+    LocationType, Movement, Position, RecordMovement, RegisterSkus, ReleaseReservation, Reservation, Reserve,
+    ReserveStock, SetChannelRule, SetSafetyStock, UpsertLocation,
 };
 use crate::messages;
 
@@ -100,13 +104,13 @@ impl Inventory {
         &self,
         movements: Vec<Movement>,
     ) -> Result<Recorded, Vec<(usize, CommandError<LedgerError>)>> {
-        let policy = self.policy.clone();
+        let unknown_skus = self.policy.unknown_skus;
         let commands = movements
             .into_iter()
             .map(|movement| {
-                let policy = policy.clone();
+                let command = RecordMovement { movement, unknown_skus };
                 (self.meta(), move |ledger: &Ledger, ctx: &Context<'_>| {
-                    let changes = ledger.record_movement(&movement, &policy)?;
+                    let changes = command.decide(ledger, ctx.now)?;
                     let applied = !changes.is_empty();
                     Ok(decision(ledger, changes, applied, ctx.now))
                 })
@@ -124,31 +128,28 @@ impl Inventory {
         if refused.is_empty() { Ok(recorded) } else { Err(refused) }
     }
 
-    pub async fn reserve(&self, cmd: ReserveStock) -> Outcome<Reservation> {
-        let policy = self.policy.clone();
-        let id = cmd.reservation_id.clone();
-        let placed = self
-            .writer
-            .execute(self.meta(), move |ledger: &Ledger, ctx: &Context<'_>| {
-                match ledger.reserve(&cmd, ctx.now, &policy)? {
-                    Reserved::Existing(_) => Ok(Decision::reply(())),
-                    Reserved::New(changes) => Ok(decision(ledger, changes, (), ctx.now)),
-                }
-            })
-            .await;
-        placed?;
+    /// Holds the units asked for; the same request again is answered with the reservation
+    /// placed first.
+    pub async fn reserve(&self, request: ReserveStock) -> Outcome<Reservation> {
+        let id = request.reservation_id.clone();
+        let command = Reserve {
+            request,
+            unknown_skus: self.policy.unknown_skus,
+            default_ttl: self.policy.default_ttl,
+        };
+        self.run(command, |_| ()).await?;
         self.reservation_now(id)
     }
 
-    pub async fn release(&self, cmd: ReleaseReservation) -> Outcome<Reservation> {
-        let id = cmd.reservation_id.clone();
-        self.run(move |ledger| ledger.release(&cmd)).await?;
+    pub async fn release(&self, command: ReleaseReservation) -> Outcome<Reservation> {
+        let id = command.reservation_id.clone();
+        self.run(command, |_| ()).await?;
         self.reservation_now(id)
     }
 
-    pub async fn consume(&self, cmd: ConsumeReservation) -> Outcome<Reservation> {
-        let id = cmd.reservation_id.clone();
-        self.run(move |ledger| ledger.consume(&cmd)).await?;
+    pub async fn consume(&self, command: ConsumeReservation) -> Outcome<Reservation> {
+        let id = command.reservation_id.clone();
+        self.run(command, |_| ()).await?;
         self.reservation_now(id)
     }
 
@@ -158,58 +159,60 @@ impl Inventory {
         if self.writer.read(|l| l.due_reservations(now, 1).is_empty()) {
             return Ok(0);
         }
-        self.writer
-            .execute(self.meta(), |ledger: &Ledger, ctx: &Context<'_>| {
-                let changes = ledger.expire_due(ctx.now, 1_000);
-                let expired = changes
-                    .iter()
-                    .filter(|(_, e)| matches!(e, LedgerEvent::ReservationExpired { .. }))
-                    .count();
-                Ok::<_, LedgerError>(decision(ledger, changes, expired, ctx.now))
-            })
-            .await
+        self.run(ExpireDue { limit: 1_000 }, |changes| {
+            changes
+                .iter()
+                .filter(|c| matches!(c.event, LedgerEvent::ReservationExpired { .. }))
+                .count()
+        })
+        .await
     }
 
     pub async fn set_safety_stock(&self, sku: String, location: String, quantity: i64) -> Outcome<Position> {
-        let policy = self.policy.clone();
-        let (s, l) = (sku.clone(), location.clone());
-        self.run(move |ledger| ledger.set_safety_stock(&s, &l, quantity, &policy))
-            .await?;
+        let command = SetSafetyStock {
+            sku: sku.clone(),
+            location: location.clone(),
+            quantity,
+            unknown_skus: self.policy.unknown_skus,
+        };
+        self.run(command, |_| ()).await?;
         Ok(self
             .writer
             .read(|ledger| ledger.position(&sku, &location).cloned().unwrap_or_default()))
     }
 
     pub async fn upsert_location(&self, location: LocationRecord) -> Outcome<LocationRecord> {
-        let record = location.clone();
-        self.run(move |ledger| ledger.upsert_location(&record)).await?;
+        let command = UpsertLocation {
+            location: location.clone(),
+        };
+        self.run(command, |_| ()).await?;
         Ok(location)
     }
 
     pub async fn set_channel_rule(&self, rule: ChannelRule) -> Outcome<ChannelRule> {
-        let set = rule.clone();
-        self.run(move |ledger| ledger.set_channel_rule(&set)).await?;
+        let command = SetChannelRule { rule: rule.clone() };
+        self.run(command, |_| ()).await?;
         Ok(rule)
     }
 
+    /// Registers SKUs; answers how many were new.
     pub async fn register_skus(&self, skus: Vec<String>) -> Outcome<usize> {
-        self.writer
-            .execute(self.meta(), move |ledger: &Ledger, ctx: &Context<'_>| {
-                let changes = ledger.register_skus(&skus)?;
-                let count = changes.len();
-                Ok(decision(ledger, changes, count, ctx.now))
-            })
-            .await
+        self.run(RegisterSkus { skus }, Vec::len).await
     }
 
-    /// Runs a decision that answers nothing but success.
-    async fn run(
-        &self,
-        decide: impl FnOnce(&Ledger) -> Result<Vec<Change>, LedgerError> + Send + 'static,
-    ) -> Outcome<()> {
+    /// Decides `command` in the writer, records what it decides with the messages
+    /// announcing it, and answers what `reply` makes of its changes.
+    async fn run<C, R>(&self, command: C, reply: fn(&Changes<LedgerEvent>) -> R) -> Outcome<R>
+    where
+        C: Decide<Ledger> + Send + 'static,
+        LedgerError: From<C::Refusal>,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
         self.writer
             .execute(self.meta(), move |ledger: &Ledger, ctx: &Context<'_>| {
-                Ok(decision(ledger, decide(ledger)?, (), ctx.now))
+                let changes = command.decide(ledger, ctx.now).map_err(LedgerError::from)?;
+                let answer = reply(&changes);
+                Ok(decision(ledger, changes, answer, ctx.now))
             })
             .await
     }
@@ -380,16 +383,12 @@ impl Inventory {
 /// A decision recording `changes` and publishing what they change.
 pub(crate) fn decision<R>(
     ledger: &Ledger,
-    changes: Vec<Change>,
+    changes: Changes<LedgerEvent>,
     reply: R,
     now: DateTime<Utc>,
 ) -> Decision<LedgerEvent, R> {
     let messages = messages::for_changes(ledger, &changes, now);
-    let mut decision = Decision::reply(reply).publish_all(messages);
-    for (stream, event) in changes {
-        decision = decision.event(stream, event);
-    }
-    decision
+    Decision::reply(reply).publish_all(messages).changes(changes)
 }
 
 /// Lines from protobuf-like pairs.

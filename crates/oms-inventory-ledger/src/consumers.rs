@@ -1,10 +1,12 @@
 //! The messages the ledger consumes, turned into its decisions: POS stock movements,
 //! fulfilment (units shipped, handed over, rejected) and returns (units restocked).
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
-use oms_eventsourcing::Decision;
+use chrono::{DateTime, Utc};
 use oms_eventsourcing::writer::Context;
+use oms_eventsourcing::{Changes, Decide, Decision};
 use oms_proto::fulfilment::v1 as fulfilment;
 use oms_proto::pos::v1 as pos;
 use oms_proto::returns::v1 as returns;
@@ -14,8 +16,9 @@ use oms_transport::{Handling, Message, MessageHandler};
 use prost::Message as _;
 
 use crate::app::decision;
-use crate::domain::ledger::JobUnits;
-use crate::domain::{Ledger, LedgerError, LedgerEvent, LedgerPolicy, Line};
+use crate::domain::{
+    JobDropped, JobUnits, Ledger, LedgerError, LedgerEvent, LedgerPolicy, Line, RecordMovement, Restock, UnitsLeft,
+};
 use crate::grpc::movement;
 
 /// Stock movements from POS systems.
@@ -39,7 +42,11 @@ impl MessageHandler<Ledger> for PosMovements {
         let raw = pos::StockMovement::decode(message.payload.as_slice())
             .map_err(|e| Handling::poison(format!("not an oms.pos.v1.StockMovement: {e}")))?;
         let movement = movement(&raw).map_err(|bad| Handling::poison(describe(&bad)))?;
-        let changes = ledger.record_movement(&movement, &self.policy).map_err(refusal)?;
+        let command = RecordMovement {
+            movement,
+            unknown_skus: self.policy.unknown_skus,
+        };
+        let changes = command.decide(ledger, ctx.now).map_err(refusal)?;
         Ok(decision(ledger, changes, (), ctx.now))
     }
 }
@@ -57,56 +64,30 @@ impl MessageHandler<Ledger> for FulfilmentEvents {
         let changes = match event.event {
             Some(Event::JobShipped(e)) => {
                 known_location(ledger, &e.location_id)?;
-                let lines = job_lines(&e.lines)?;
-                ledger.units_left(&units(
-                    &e.job_id,
-                    &e.reservation_id,
-                    &e.location_id,
-                    &lines,
-                    e.at.as_ref(),
+                let job = units(
+                    e.job_id,
+                    e.reservation_id,
+                    e.location_id,
+                    job_lines(&e.lines)?,
+                    e.at,
                     ctx,
-                ))
+                );
+                decided(UnitsLeft { job }, ledger, ctx)
             }
             Some(Event::JobCollected(e)) => {
                 known_location(ledger, &e.location_id)?;
-                let lines = job_lines(&e.lines)?;
-                ledger.units_left(&units(
-                    &e.job_id,
-                    &e.reservation_id,
-                    &e.location_id,
-                    &lines,
-                    e.at.as_ref(),
+                let job = units(
+                    e.job_id,
+                    e.reservation_id,
+                    e.location_id,
+                    job_lines(&e.lines)?,
+                    e.at,
                     ctx,
-                ))
-            }
-            Some(Event::JobRejected(e)) => {
-                known_location(ledger, &e.location_id)?;
-                let reason =
-                    fulfilment::RejectReason::try_from(e.reason).unwrap_or(fulfilment::RejectReason::Unspecified);
-                let write_off = matches!(
-                    reason,
-                    fulfilment::RejectReason::OutOfStock | fulfilment::RejectReason::Damaged
                 );
-                let why = format!("job {} rejected: {}", e.job_id, reason.as_str_name());
-                let lines = job_lines(&e.lines)?;
-                let job = units(&e.job_id, &e.reservation_id, &e.location_id, &lines, e.at.as_ref(), ctx);
-                ledger.job_dropped(&job, &why, write_off)
+                decided(UnitsLeft { job }, ledger, ctx)
             }
-            Some(Event::JobCancelled(e)) => {
-                let why = format!("job {} cancelled: {}", e.job_id, e.reason);
-                let lines = job_lines(&e.lines)?;
-                let job = units(&e.job_id, &e.reservation_id, &e.location_id, &lines, e.at.as_ref(), ctx);
-                let mut changes = ledger.job_dropped(&job, &why, false);
-                // A parcel nobody collected that had left its node (at a pickup store, or
-                // taken back from a locker) is stock again where it now is.
-                if e.uncollected && !e.returned_to_location_id.is_empty() {
-                    known_location(ledger, &e.returned_to_location_id)?;
-                    let at = e.at.as_ref().and_then(time).unwrap_or(ctx.now);
-                    let reference = format!("{}/uncollected", e.job_id);
-                    changes.extend(ledger.restock(&reference, &e.returned_to_location_id, &lines, at));
-                }
-                changes
-            }
+            Some(Event::JobRejected(e)) => job_rejected(ledger, e, ctx)?,
+            Some(Event::JobCancelled(e)) => job_cancelled(ledger, e, ctx)?,
             // Steps that move no stock; a job routing withdrew was released by routing.
             Some(
                 Event::JobWithdrawn(_)
@@ -122,6 +103,75 @@ impl MessageHandler<Ledger> for FulfilmentEvents {
         };
         Ok(decision(ledger, changes, (), ctx.now))
     }
+}
+
+/// A rejected job gives its hold back; a reject for stock found missing or damaged also
+/// writes the units off.
+fn job_rejected(
+    ledger: &Ledger,
+    e: fulfilment::JobRejected,
+    ctx: &Context<'_>,
+) -> Result<Changes<LedgerEvent>, Handling> {
+    known_location(ledger, &e.location_id)?;
+    let reason = fulfilment::RejectReason::try_from(e.reason).unwrap_or(fulfilment::RejectReason::Unspecified);
+    let write_off = matches!(
+        reason,
+        fulfilment::RejectReason::OutOfStock | fulfilment::RejectReason::Damaged
+    );
+    let why = format!("job {} rejected: {}", e.job_id, reason.as_str_name());
+    let job = units(
+        e.job_id,
+        e.reservation_id,
+        e.location_id,
+        job_lines(&e.lines)?,
+        e.at,
+        ctx,
+    );
+    Ok(decided(
+        JobDropped {
+            job,
+            reason: why,
+            write_off,
+        },
+        ledger,
+        ctx,
+    ))
+}
+
+/// A cancelled job gives its hold back. A parcel nobody collected that had left its node
+/// (at a pickup store, or taken back from a locker) is stock again where it now is.
+fn job_cancelled(
+    ledger: &Ledger,
+    e: fulfilment::JobCancelled,
+    ctx: &Context<'_>,
+) -> Result<Changes<LedgerEvent>, Handling> {
+    let why = format!("job {} cancelled: {}", e.job_id, e.reason);
+    let lines = job_lines(&e.lines)?;
+    let restock = if e.uncollected && !e.returned_to_location_id.is_empty() {
+        known_location(ledger, &e.returned_to_location_id)?;
+        Some(Restock {
+            reference: format!("{}/uncollected", e.job_id),
+            location: e.returned_to_location_id.clone(),
+            lines: lines.clone(),
+            at: at(e.at, ctx),
+        })
+    } else {
+        None
+    };
+    let job = units(e.job_id, e.reservation_id, e.location_id, lines, e.at, ctx);
+    let mut changes = decided(
+        JobDropped {
+            job,
+            reason: why,
+            write_off: false,
+        },
+        ledger,
+        ctx,
+    );
+    if let Some(restock) = restock {
+        changes.extend(decided(restock, ledger, ctx));
+    }
+    Ok(changes)
 }
 
 /// `oms.routing.v1`: a fulfilment request routing took back (the order was cancelled or
@@ -151,15 +201,16 @@ impl MessageHandler<Ledger> for RoutingEvents {
                     "fulfilment request {} taken back: {}",
                     e.fulfilment_request_id, e.reason
                 );
-                let job = units(
-                    &e.fulfilment_request_id,
-                    &e.reservation_id,
-                    &e.node_id,
-                    &lines,
-                    e.at.as_ref(),
+                let job = units(e.fulfilment_request_id, e.reservation_id, e.node_id, lines, e.at, ctx);
+                decided(
+                    JobDropped {
+                        job,
+                        reason: why,
+                        write_off: false,
+                    },
+                    ledger,
                     ctx,
-                );
-                ledger.job_dropped(&job, &why, false)
+                )
             }
             // Requests are reserved through the API before they are announced; the rest
             // moves no stock.
@@ -190,8 +241,13 @@ impl MessageHandler<Ledger> for ReturnEvents {
                 if lines.iter().any(|l| l.quantity <= 0 || l.sku.is_empty()) {
                     return Err(Handling::poison("a restocked line needs a SKU and 1 unit or more"));
                 }
-                let at = e.at.as_ref().and_then(time).unwrap_or(ctx.now);
-                ledger.restock(&e.return_id, &e.location_id, &lines, at)
+                let restock = Restock {
+                    reference: e.return_id,
+                    location: e.location_id,
+                    lines,
+                    at: at(e.at, ctx),
+                };
+                decided(restock, ledger, ctx)
             }
             // Authorisations, receipts and refunds move no stock: restocks do.
             Some(
@@ -209,21 +265,36 @@ impl MessageHandler<Ledger> for ReturnEvents {
     }
 }
 
-fn units<'a>(
-    job: &'a str,
-    reservation_id: &'a str,
-    location: &'a str,
-    lines: &'a [Line],
-    at: Option<&prost_types::Timestamp>,
+/// What a rule that cannot refuse decides.
+fn decided<C: Decide<Ledger, Refusal = Infallible>>(
+    command: C,
+    ledger: &Ledger,
     ctx: &Context<'_>,
-) -> JobUnits<'a> {
+) -> Changes<LedgerEvent> {
+    let Ok(changes) = command.decide(ledger, ctx.now);
+    changes
+}
+
+fn units(
+    job: String,
+    reservation_id: String,
+    location: String,
+    lines: Vec<Line>,
+    happened: Option<prost_types::Timestamp>,
+    ctx: &Context<'_>,
+) -> JobUnits {
     JobUnits {
         job,
         reservation_id,
         location,
         lines,
-        at: at.and_then(time).unwrap_or(ctx.now),
+        at: at(happened, ctx),
     }
+}
+
+/// When a message says it happened; when it was decided, if it does not say.
+fn at(at: Option<prost_types::Timestamp>, ctx: &Context<'_>) -> DateTime<Utc> {
+    at.as_ref().and_then(time).unwrap_or(ctx.now)
 }
 
 fn job_lines(lines: &[fulfilment::JobLine]) -> Result<Vec<Line>, Handling> {

@@ -2,13 +2,12 @@
 //! domain events of a decision.
 
 use chrono::{DateTime, Utc};
-use oms_eventsourcing::OutboxMessage;
+use oms_eventsourcing::{Change, OutboxMessage};
 use oms_proto::inventory::v1 as pb;
 use oms_service::convert::timestamp;
 use prost::Message as _;
 use uuid::Uuid;
 
-use crate::domain::ledger::Change;
 use crate::domain::position::Figures;
 use crate::domain::{Ledger, LedgerEvent, Line, Position};
 
@@ -16,10 +15,10 @@ pub const TOPIC: &str = "oms.inventory.v1";
 
 /// The messages announcing `changes`: the new state of every position they touch (once
 /// per position, after all of them), and every reservation event.
-pub fn for_changes(ledger: &Ledger, changes: &[Change], at: DateTime<Utc>) -> Vec<OutboxMessage> {
+pub fn for_changes(ledger: &Ledger, changes: &[Change<LedgerEvent>], at: DateTime<Utc>) -> Vec<OutboxMessage> {
     let mut touched: Vec<(&str, &str, Figures, &'static str)> = Vec::new();
     let mut messages = Vec::new();
-    for (_, event) in changes {
+    for Change { event, .. } in changes {
         if let Some((sku, location)) = event.position() {
             let index = match touched.iter().position(|(s, l, _, _)| *s == sku && *l == location) {
                 Some(i) => i,

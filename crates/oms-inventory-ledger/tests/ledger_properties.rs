@@ -6,14 +6,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use oms_eventsourcing::{EventHeader, Model, state_digest};
-use oms_inventory_ledger::domain::ledger::{Change, JobUnits, Reserved};
+use oms_eventsourcing::testing::Scenario;
+use oms_eventsourcing::{Change, Changes, Decide, state_digest};
 use oms_inventory_ledger::domain::{
-    ConsumeReservation, Ledger, LedgerEvent, LedgerPolicy, Line, LocationRecord, LocationType, Movement, MovementKind,
-    Position, ReleaseReservation, ReservationStatus, ReserveStock,
+    ConsumeReservation, ExpireDue, JobDropped, JobUnits, Ledger, LedgerEvent, LedgerPolicy, Line, LocationRecord,
+    LocationType, Movement, MovementKind, Position, RecordMovement, ReleaseReservation, ReservationStatus, Reserve,
+    ReserveStock, UpsertLocation,
 };
 use proptest::prelude::*;
-use uuid::Uuid;
 
 const SKUS: [&str; 2] = ["SKU-A", "SKU-B"];
 const LOCATIONS: [&str; 2] = ["S1", "W1"];
@@ -74,9 +74,11 @@ fn t(minute: i64) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-02T09:00:00Z").unwrap().to_utc() + Duration::minutes(minute)
 }
 
+/// The ledger as the writer folds it (the core's scenario harness), and every change with
+/// when it was recorded.
 struct World {
-    ledger: Ledger,
-    log: Vec<(DateTime<Utc>, Change)>,
+    scenario: Scenario<Ledger>,
+    log: Vec<(DateTime<Utc>, Change<LedgerEvent>)>,
     now: i64,
     next_movement: u64,
 }
@@ -84,7 +86,7 @@ struct World {
 impl World {
     fn new() -> Self {
         let mut world = Self {
-            ledger: Ledger::default(),
+            scenario: Scenario::nothing(),
             log: Vec::new(),
             now: 0,
             next_movement: 0,
@@ -103,26 +105,27 @@ impl World {
                 longitude: None,
                 active: true,
             };
-            let changes = world.ledger.upsert_location(&record).unwrap();
+            let changes = world.decide(UpsertLocation { location: record }).unwrap();
             world.apply(changes);
         }
         world
     }
 
-    fn apply(&mut self, changes: Vec<Change>) {
+    fn ledger(&self) -> &Ledger {
+        self.scenario.state()
+    }
+
+    /// What `command` decides against the ledger now.
+    fn decide<C: Decide<Ledger>>(&self, command: C) -> Result<Changes<LedgerEvent>, C::Refusal> {
+        command.decide(self.ledger(), t(self.now))
+    }
+
+    /// Records `changes` as the writer would, now.
+    fn apply(&mut self, changes: Changes<LedgerEvent>) {
         let at = t(self.now);
-        for (stream, event) in changes {
-            let header = EventHeader {
-                stream_id: &stream,
-                version: 0,
-                event_id: Uuid::nil(),
-                recorded_at: at,
-                correlation_id: None,
-                causation_id: None,
-            };
-            self.ledger.apply(&header, &event);
-            self.log.push((at, (stream, event)));
-        }
+        self.log.extend(changes.iter().map(|change| (at, change.clone())));
+        let scenario = std::mem::replace(&mut self.scenario, Scenario::nothing());
+        self.scenario = scenario.at(at).and(changes);
     }
 
     fn run(&mut self, op: &Op) {
@@ -158,7 +161,11 @@ impl World {
                     quantity,
                     occurred_at: t(minute),
                 };
-                self.ledger.record_movement(&m, &policy).unwrap_or_default()
+                self.decide(RecordMovement {
+                    movement: m,
+                    unknown_skus: policy.unknown_skus,
+                })
+                .unwrap_or_default()
             }
             Op::Count {
                 sku,
@@ -175,7 +182,11 @@ impl World {
                     quantity,
                     occurred_at: t(minute),
                 };
-                self.ledger.record_movement(&m, &policy).unwrap_or_default()
+                self.decide(RecordMovement {
+                    movement: m,
+                    unknown_skus: policy.unknown_skus,
+                })
+                .unwrap_or_default()
             }
             Op::Reserve { id, location, a, b } => {
                 let lines: Vec<Line> = [(SKUS[0], a), (SKUS[1], b)]
@@ -183,7 +194,7 @@ impl World {
                     .filter(|(_, q)| *q > 0)
                     .map(|(s, q)| Line::new(s, q))
                     .collect();
-                let cmd = ReserveStock {
+                let request = ReserveStock {
                     reservation_id: format!("r-{id}"),
                     reference: "order".into(),
                     location: LOCATIONS[location].into(),
@@ -191,10 +202,12 @@ impl World {
                     ttl: Duration::minutes(60),
                     channel: String::new(),
                 };
-                match self.ledger.reserve(&cmd, t(self.now), &policy) {
-                    Ok(Reserved::New(changes)) => changes,
-                    _ => Vec::new(),
-                }
+                self.decide(Reserve {
+                    request,
+                    unknown_skus: policy.unknown_skus,
+                    default_ttl: policy.default_ttl,
+                })
+                .unwrap_or_default()
             }
             Op::Release { id, partial } => {
                 let lines = self.partial_lines(id, partial);
@@ -203,7 +216,7 @@ impl World {
                     lines,
                     reason: "test".into(),
                 };
-                self.ledger.release(&cmd).unwrap_or_default()
+                self.decide(cmd).unwrap_or_default()
             }
             Op::Consume { id, partial } => {
                 let lines = self.partial_lines(id, partial);
@@ -211,32 +224,38 @@ impl World {
                     reservation_id: format!("r-{id}"),
                     lines,
                 };
-                self.ledger.consume(&cmd).unwrap_or_default()
+                self.decide(cmd).unwrap_or_default()
             }
             Op::Expire { minute } => {
                 self.now = self.now.max(minute);
-                self.ledger.expire_due(t(self.now), 100)
+                let Ok(changes) = self.decide(ExpireDue { limit: 100 });
+                changes
             }
             Op::Reject { id, write_off } => {
                 let id = format!("r-{id}");
-                let Some(r) = self.ledger.reservation(&id).cloned() else {
+                let Some(r) = self.ledger().reservation(&id).cloned() else {
                     return;
                 };
                 let job = JobUnits {
-                    job: "job",
-                    reservation_id: &id,
-                    location: &r.location,
-                    lines: &r.lines,
+                    job: "job".into(),
+                    reservation_id: id,
+                    location: r.location,
+                    lines: r.lines,
                     at: t(self.now),
                 };
-                self.ledger.job_dropped(&job, "rejected", write_off)
+                let Ok(changes) = self.decide(JobDropped {
+                    job,
+                    reason: "rejected".into(),
+                    write_off,
+                });
+                changes
             }
         };
         self.apply(changes);
     }
 
     fn partial_lines(&self, id: u8, partial: bool) -> Vec<Line> {
-        match (partial, self.ledger.reservation(&format!("r-{id}"))) {
+        match (partial, self.ledger().reservation(&format!("r-{id}"))) {
             (true, Some(r)) => r
                 .held
                 .iter()
@@ -252,14 +271,14 @@ impl World {
     fn check_the_past_ends_in_the_present(&self) -> Result<(), TestCaseError> {
         for sku in SKUS {
             for location in LOCATIONS {
-                let Some(live) = self.ledger.position(sku, location) else {
+                let Some(live) = self.ledger().position(sku, location) else {
                     continue;
                 };
                 let events = self
                     .log
                     .iter()
-                    .filter(|(_, (_, event))| event.position() == Some((sku, location)))
-                    .map(|(at, (_, event))| (event, *at));
+                    .filter(|(_, change)| change.event.position() == Some((sku, location)))
+                    .map(|(at, change)| (&change.event, *at));
                 let then = Position::as_of(events, t(100_000));
                 prop_assert_eq!(then.figures(), live.figures(), "{} at {}", sku, location);
                 prop_assert_eq!(then.last_counted_at, live.last_counted_at);
@@ -271,7 +290,7 @@ impl World {
     fn check_invariants(&self) -> Result<(), TestCaseError> {
         let mut held: HashMap<(String, String), i64> = HashMap::new();
         let mut moved: HashMap<(String, String), i64> = HashMap::new();
-        for (_, (_, event)) in &self.log {
+        for (_, Change { event, .. }) in &self.log {
             match event {
                 LedgerEvent::StockMoved {
                     sku, location, delta, ..
@@ -293,7 +312,7 @@ impl World {
             }
         }
         for id in 0..8 {
-            if let Some(r) = self.ledger.reservation(&format!("r-{id}")) {
+            if let Some(r) = self.ledger().reservation(&format!("r-{id}")) {
                 for line in &r.held {
                     prop_assert!(line.quantity >= 0, "held below zero: {r:?}");
                     prop_assert!(line.quantity <= r.lines.iter().find(|l| l.sku == line.sku).map_or(0, |l| l.quantity));
@@ -306,7 +325,7 @@ impl World {
         for sku in SKUS {
             for location in LOCATIONS {
                 let key = (sku.to_owned(), location.to_owned());
-                let Some(p) = self.ledger.position(sku, location) else {
+                let Some(p) = self.ledger().position(sku, location) else {
                     continue;
                 };
                 prop_assert_eq!(
@@ -334,12 +353,11 @@ proptest! {
             world.run(op);
             world.check_invariants()?;
         }
-        let mut rebuilt = Ledger::default();
-        for (at, (stream, event)) in &world.log {
-            let header = EventHeader { stream_id: stream, version: 0, event_id: Uuid::nil(), recorded_at: *at, correlation_id: None, causation_id: None };
-            rebuilt.apply(&header, event);
+        let mut rebuilt = Scenario::<Ledger>::nothing();
+        for (at, change) in &world.log {
+            rebuilt = rebuilt.at(*at).and([change.clone()]);
         }
-        prop_assert_eq!(state_digest(&rebuilt), state_digest(&world.ledger));
+        prop_assert_eq!(state_digest(rebuilt.state()), state_digest(world.ledger()));
         world.check_the_past_ends_in_the_present()?;
     }
 
@@ -352,7 +370,7 @@ proptest! {
         for (i, quantity) in reservations.iter().enumerate() {
             world.run(&Op::Reserve { id: (i % 8) as u8, location: 0, a: *quantity, b: 0 });
         }
-        let p = world.ledger.position(SKUS[0], LOCATIONS[0]).unwrap();
+        let p = world.ledger().position(SKUS[0], LOCATIONS[0]).unwrap();
         prop_assert!(p.reserved <= p.on_hand);
     }
 }

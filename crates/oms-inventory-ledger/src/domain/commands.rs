@@ -1,4 +1,6 @@
-//! What the ledger is asked to do, in the retailer's words.
+//! What the ledger is told and asked, in the retailer's words: stock movements, locations,
+//! channel rules and the requests of reservations. The commands made of them, and their
+//! rules, are in `ledger/`.
 
 use std::collections::BTreeMap;
 

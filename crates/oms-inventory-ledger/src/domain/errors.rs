@@ -48,3 +48,10 @@ impl LedgerError {
         LedgerError::Invalid(vec![(field.into(), description.into())])
     }
 }
+
+/// Rules that cannot refuse (the units moved on the shop floor) refuse with nothing.
+impl From<std::convert::Infallible> for LedgerError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}

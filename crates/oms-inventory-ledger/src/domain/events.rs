@@ -1,11 +1,15 @@
-//! What happens in the ledger, as recorded in its log.
+//! What happens in the ledger, as recorded in its log. Each event is its own schema: it
+//! carries values (lines, kinds of movement), never the ledger's state types, so the state
+//! can change without changing what was written (`tests/golden.rs` pins the stored form).
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use oms_eventsourcing::{DomainEvent, event_type_names};
 use serde::{Deserialize, Serialize};
 
 use super::Line;
-use super::commands::{ChannelRule, LocationRecord, MovementKind};
+use super::commands::{ChannelRule, LocationRecord, LocationType, MovementKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LedgerEvent {
@@ -78,14 +82,82 @@ pub enum LedgerEvent {
         lines: Vec<Line>,
     },
     LocationUpserted {
-        location: LocationRecord,
+        location: LocationDetails,
     },
     ChannelRuleSet {
-        rule: ChannelRule,
+        rule: ChannelRuleTerms,
     },
     SkuRegistered {
         sku: String,
     },
+}
+
+/// A location as it was set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationDetails {
+    pub location_id: String,
+    pub kind: LocationType,
+    pub name: String,
+    pub attributes: BTreeMap<String, String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub active: bool,
+}
+
+/// What a channel was allowed to promise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelRuleTerms {
+    pub channel: String,
+    pub holdback_units: i64,
+    pub share_percent: u8,
+}
+
+impl From<&LocationRecord> for LocationDetails {
+    fn from(l: &LocationRecord) -> Self {
+        Self {
+            location_id: l.location_id.clone(),
+            kind: l.kind,
+            name: l.name.clone(),
+            attributes: l.attributes.clone(),
+            latitude: l.latitude,
+            longitude: l.longitude,
+            active: l.active,
+        }
+    }
+}
+
+impl From<&LocationDetails> for LocationRecord {
+    fn from(l: &LocationDetails) -> Self {
+        Self {
+            location_id: l.location_id.clone(),
+            kind: l.kind,
+            name: l.name.clone(),
+            attributes: l.attributes.clone(),
+            latitude: l.latitude,
+            longitude: l.longitude,
+            active: l.active,
+        }
+    }
+}
+
+impl From<&ChannelRule> for ChannelRuleTerms {
+    fn from(r: &ChannelRule) -> Self {
+        Self {
+            channel: r.channel.clone(),
+            holdback_units: r.holdback_units,
+            share_percent: r.share_percent,
+        }
+    }
+}
+
+impl From<&ChannelRuleTerms> for ChannelRule {
+    fn from(r: &ChannelRuleTerms) -> Self {
+        Self {
+            channel: r.channel.clone(),
+            holdback_units: r.holdback_units,
+            share_percent: r.share_percent,
+        }
+    }
 }
 
 impl DomainEvent for LedgerEvent {

@@ -1,4 +1,6 @@
 //! The business rules of the ledger: pure functions over the in-memory state, no I/O.
+//! Each command is a type decided against the [`Ledger`] (`oms_eventsourcing::Decide`)
+//! into the events it records; `ledger/` holds the state and, one file per seam, the rules.
 //!
 //! A position is the stock of one SKU at one location. It changes by stock movements
 //! (from POS systems and from the OMS's own fulfilment and returns), by reservations that
@@ -18,8 +20,11 @@ pub use commands::{
     ReserveStock,
 };
 pub use errors::{LedgerError, Shortfall};
-pub use events::LedgerEvent;
-pub use ledger::{Ledger, LedgerPolicy, UnknownSkus};
+pub use events::{ChannelRuleTerms, LedgerEvent, LocationDetails};
+pub use ledger::{
+    ExpireDue, JobDropped, JobUnits, Ledger, LedgerPolicy, RecordMovement, RegisterSkus, Reserve, Restock,
+    SetChannelRule, SetSafetyStock, UnitsLeft, UnknownSkus, UpsertLocation,
+};
 pub use position::Position;
 pub use reservation::{Reservation, ReservationStatus};
 

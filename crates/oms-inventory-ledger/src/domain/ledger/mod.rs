@@ -1,4 +1,13 @@
-//! The ledger's whole state, how every event changes it, and the decisions taken on it.
+//! The ledger's whole state — every position, reservation, location, channel rule and
+//! registered SKU — how each event folds into it, and what can be read from it. The
+//! commands decided against it live beside it, one file per seam: [`movements`] (POS stock
+//! movements), [`reservations`] (holds for orders), [`jobs`] (what fulfilment and returns
+//! report) and [`master_data`] (locations, channel rules, SKUs, safety stock).
+
+mod jobs;
+mod master_data;
+mod movements;
+mod reservations;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -7,17 +16,17 @@ use oms_eventsourcing::{EventHeader, Model};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::commands::{
-    ChannelRule, ConsumeReservation, LocationRecord, Movement, MovementKind, ReleaseReservation, ReserveStock,
-};
-use super::errors::{LedgerError, Shortfall};
+pub use jobs::{JobDropped, JobUnits, Restock, UnitsLeft};
+pub use master_data::{RegisterSkus, SetChannelRule, SetSafetyStock, UpsertLocation};
+pub use movements::RecordMovement;
+pub use reservations::{ExpireDue, Reserve};
+
+use super::Line;
+use super::commands::{ChannelRule, LocationRecord};
+use super::errors::LedgerError;
 use super::events::LedgerEvent;
 use super::position::Position;
 use super::reservation::{Reservation, ReservationStatus};
-use super::{Line, channel_stream, location_stream, position_stream, reservation_stream, sku_stream};
-
-/// An event and the stream it is recorded on.
-pub type Change = (String, LedgerEvent);
 
 /// What to do with a SKU the ledger has never seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -29,7 +38,7 @@ pub enum UnknownSkus {
     Refuse,
 }
 
-/// Settings the rules depend on.
+/// Settings the rules depend on; the service puts them into the commands that need them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerPolicy {
     pub unknown_skus: UnknownSkus,
@@ -73,22 +82,8 @@ impl Model for Ledger {
     const SNAPSHOT_VERSION: u32 = 1;
 
     fn apply(&mut self, header: &EventHeader<'_>, event: &LedgerEvent) {
-        let at = header.recorded_at;
         if let Some((sku, location)) = event.position() {
-            if let LedgerEvent::StockMoved {
-                movement_id,
-                occurred_at,
-                ..
-            }
-            | LedgerEvent::StockCounted {
-                movement_id,
-                occurred_at,
-                ..
-            } = event
-            {
-                self.remember_movement(location, movement_id, *occurred_at);
-            }
-            self.position_mut(sku, location).evolve(event, at);
+            self.position_changed(sku, location, event, header.recorded_at);
             return;
         }
         match event {
@@ -99,28 +94,20 @@ impl Model for Ledger {
                 lines,
                 channel,
                 expires_at,
-            } => {
-                self.expiries.insert((*expires_at, reservation_id.clone()));
-                self.reservations.insert(
-                    reservation_id.clone(),
-                    Reservation {
-                        reservation_id: reservation_id.clone(),
-                        reference: reference.clone(),
-                        location: location.clone(),
-                        lines: lines.clone(),
-                        held: lines.clone(),
-                        channel: channel.clone(),
-                        expires_at: *expires_at,
-                        status: ReservationStatus::Active,
-                        consumed: Vec::new(),
-                    },
-                );
-            }
+            } => self.reservation_placed(Reservation {
+                reservation_id: reservation_id.clone(),
+                reference: reference.clone(),
+                location: location.clone(),
+                lines: lines.clone(),
+                held: lines.clone(),
+                channel: channel.clone(),
+                expires_at: *expires_at,
+                status: ReservationStatus::Active,
+                consumed: Vec::new(),
+            }),
             LedgerEvent::ReservationReleased {
                 reservation_id, lines, ..
-            } => {
-                self.close_lines(reservation_id, lines, ReservationStatus::Released, false);
-            }
+            } => self.close_lines(reservation_id, lines, ReservationStatus::Released, false),
             LedgerEvent::ReservationConsumed { reservation_id, lines } => {
                 self.close_lines(reservation_id, lines, ReservationStatus::Consumed, true);
             }
@@ -128,10 +115,11 @@ impl Model for Ledger {
                 self.close_lines(reservation_id, lines, ReservationStatus::Expired, false);
             }
             LedgerEvent::LocationUpserted { location } => {
-                self.locations.insert(location.location_id.clone(), location.clone());
+                self.locations
+                    .insert(location.location_id.clone(), LocationRecord::from(location));
             }
             LedgerEvent::ChannelRuleSet { rule } => {
-                self.channel_rules.insert(rule.channel.clone(), rule.clone());
+                self.channel_rules.insert(rule.channel.clone(), ChannelRule::from(rule));
             }
             LedgerEvent::SkuRegistered { sku } => {
                 self.skus.insert(sku.clone());
@@ -231,442 +219,7 @@ impl Ledger {
     }
 
     // ----------------------------------------------------------------------------------
-    // Deciding.
-
-    /// A stock movement from a POS system (or the OMS itself). A movement seen before
-    /// changes nothing; one that occurred before the last count is recorded but does not
-    /// move on hand (the count already saw it).
-    pub fn record_movement(&self, m: &Movement, policy: &LedgerPolicy) -> Result<Vec<Change>, LedgerError> {
-        let bad = m.violations("");
-        if !bad.is_empty() {
-            return Err(LedgerError::Invalid(bad));
-        }
-        self.check_location(&m.location, false)?;
-        self.check_sku(&m.sku, policy)?;
-        if self.has_seen_movement(&m.location, &m.movement_id) {
-            return Ok(Vec::new());
-        }
-        let none = Position::default();
-        let position = self.position(&m.sku, &m.location).unwrap_or(&none);
-        let stream = position_stream(&m.location, &m.sku);
-        let event = match m.kind {
-            MovementKind::CycleCount => {
-                let newest = self.newest_movement.unwrap_or(m.occurred_at).max(m.occurred_at);
-                if position.count_too_old(m.occurred_at, newest) {
-                    return Err(LedgerError::CountTooOld(
-                        m.occurred_at.to_rfc3339(),
-                        super::position::RECONCILE_DAYS,
-                    ));
-                }
-                let delta = if position.counted_after(m.occurred_at) {
-                    0
-                } else {
-                    position.on_hand_after_count(m.quantity, m.occurred_at) - position.on_hand
-                };
-                LedgerEvent::StockCounted {
-                    sku: m.sku.clone(),
-                    location: m.location.clone(),
-                    movement_id: m.movement_id.clone(),
-                    counted: m.quantity,
-                    delta,
-                    occurred_at: m.occurred_at,
-                }
-            }
-            kind => LedgerEvent::StockMoved {
-                sku: m.sku.clone(),
-                location: m.location.clone(),
-                movement_id: m.movement_id.clone(),
-                kind,
-                quantity: m.quantity,
-                delta: if position.counted_after(m.occurred_at) {
-                    0
-                } else {
-                    kind.delta(m.quantity)
-                },
-                occurred_at: m.occurred_at,
-            },
-        };
-        Ok(vec![(stream, event)])
-    }
-
-    /// Holds every line at the location, or nothing. The same reservation id again returns
-    /// the reservation already placed.
-    pub fn reserve(
-        &self,
-        cmd: &ReserveStock,
-        now: DateTime<Utc>,
-        policy: &LedgerPolicy,
-    ) -> Result<Reserved, LedgerError> {
-        let mut bad = Vec::new();
-        if cmd.reservation_id.trim().is_empty() {
-            bad.push(("reservation_id".to_owned(), "is required".to_owned()));
-        }
-        if cmd.location.trim().is_empty() {
-            bad.push(("location_id".to_owned(), "is required".to_owned()));
-        }
-        if cmd.lines.is_empty() {
-            bad.push(("lines".to_owned(), "at least one line is required".to_owned()));
-        }
-        for (i, line) in cmd.lines.iter().enumerate() {
-            if line.sku.trim().is_empty() {
-                bad.push((format!("lines[{i}].sku"), "is required".to_owned()));
-            }
-            if line.quantity <= 0 {
-                bad.push((format!("lines[{i}].quantity"), "must be 1 or more".to_owned()));
-            }
-        }
-        if cmd.ttl < Duration::zero() {
-            bad.push(("ttl_seconds".to_owned(), "cannot be negative".to_owned()));
-        }
-        if !bad.is_empty() {
-            return Err(LedgerError::Invalid(bad));
-        }
-        let lines = merge_lines(&cmd.lines);
-        if let Some(existing) = self.reservations.get(&cmd.reservation_id) {
-            return if existing.location == cmd.location && existing.lines == lines {
-                Ok(Reserved::Existing(existing.clone()))
-            } else {
-                Err(LedgerError::ReservationIdReused(cmd.reservation_id.clone()))
-            };
-        }
-        self.check_location(&cmd.location, true)?;
-        for line in &lines {
-            self.check_sku(&line.sku, policy)?;
-        }
-        let shortfalls: Vec<Shortfall> = lines
-            .iter()
-            .filter_map(|line| {
-                let available = self
-                    .position(&line.sku, &cmd.location)
-                    .map_or(0, |p| self.channel_available(p, &cmd.channel));
-                (available < line.quantity).then(|| Shortfall {
-                    sku: line.sku.clone(),
-                    requested: line.quantity,
-                    available,
-                })
-            })
-            .collect();
-        if !shortfalls.is_empty() {
-            return Err(LedgerError::InsufficientStock(shortfalls));
-        }
-        let ttl = if cmd.ttl == Duration::zero() {
-            policy.default_ttl
-        } else {
-            cmd.ttl
-        };
-        let mut changes = vec![(
-            reservation_stream(&cmd.reservation_id),
-            LedgerEvent::ReservationPlaced {
-                reservation_id: cmd.reservation_id.clone(),
-                reference: cmd.reference.clone(),
-                location: cmd.location.clone(),
-                lines: lines.clone(),
-                channel: cmd.channel.clone(),
-                expires_at: now + ttl,
-            },
-        )];
-        for line in &lines {
-            changes.push((
-                position_stream(&cmd.location, &line.sku),
-                LedgerEvent::UnitsReserved {
-                    sku: line.sku.clone(),
-                    location: cmd.location.clone(),
-                    reservation_id: cmd.reservation_id.clone(),
-                    quantity: line.quantity,
-                },
-            ));
-        }
-        Ok(Reserved::New(changes))
-    }
-
-    /// Gives held units back (all of them when no lines are named). A reservation that
-    /// holds nothing any more (released, lapsed, or closed by shipping what it did not give
-    /// back) has nothing to give: the release changes nothing, and the caller is answered
-    /// the reservation as it is — so a release sent again is answered as the first was.
-    pub fn release(&self, cmd: &ReleaseReservation) -> Result<Vec<Change>, LedgerError> {
-        let reservation = self.asked_reservation(&cmd.reservation_id)?;
-        if reservation.status != ReservationStatus::Active {
-            return Ok(Vec::new());
-        }
-        let lines = self.lines_to_close(reservation, &cmd.lines)?;
-        if lines.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut changes = vec![(
-            reservation_stream(&reservation.reservation_id),
-            LedgerEvent::ReservationReleased {
-                reservation_id: reservation.reservation_id.clone(),
-                lines: lines.clone(),
-                reason: cmd.reason.clone(),
-            },
-        )];
-        changes.extend(unit_changes(reservation, &lines, UnitChange::Released));
-        Ok(changes)
-    }
-
-    /// Held units left the location (all of them when no lines are named). On a
-    /// reservation that holds nothing any more, a consume its consumed units already
-    /// account for (one sent again) changes nothing and is answered the reservation as it
-    /// is; units it never consumed cannot leave from it now.
-    pub fn consume(&self, cmd: &ConsumeReservation) -> Result<Vec<Change>, LedgerError> {
-        let reservation = self.asked_reservation(&cmd.reservation_id)?;
-        if reservation.status != ReservationStatus::Active {
-            return consumed_already(reservation, &cmd.lines).map(|()| Vec::new());
-        }
-        let lines = self.lines_to_close(reservation, &cmd.lines)?;
-        if lines.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut changes = vec![(
-            reservation_stream(&reservation.reservation_id),
-            LedgerEvent::ReservationConsumed {
-                reservation_id: reservation.reservation_id.clone(),
-                lines: lines.clone(),
-            },
-        )];
-        changes.extend(unit_changes(reservation, &lines, UnitChange::Consumed));
-        Ok(changes)
-    }
-
-    /// Lapses the holds of reservations due at `now`.
-    pub fn expire_due(&self, now: DateTime<Utc>, limit: usize) -> Vec<Change> {
-        let mut changes = Vec::new();
-        for id in self.due_reservations(now, limit) {
-            let Some(reservation) = self.reservations.get(id) else {
-                continue;
-            };
-            let lines: Vec<Line> = reservation.held.iter().filter(|l| l.quantity > 0).cloned().collect();
-            changes.push((
-                reservation_stream(id),
-                LedgerEvent::ReservationExpired {
-                    reservation_id: id.to_owned(),
-                    lines: lines.clone(),
-                },
-            ));
-            changes.extend(unit_changes(reservation, &lines, UnitChange::Released));
-        }
-        changes
-    }
-
-    /// Units left a location for an order (a store or warehouse shipped them, or handed
-    /// them to the customer). Taken from the reservation as far as it holds them; what it
-    /// does not hold (it lapsed, or there was none) leaves stock directly.
-    pub fn units_left(&self, job: &JobUnits<'_>) -> Vec<Change> {
-        let JobUnits {
-            job,
-            reservation_id,
-            location,
-            lines,
-            at,
-        } = *job;
-        let mut changes = Vec::new();
-        let mut direct = Vec::new();
-        match self
-            .reservations
-            .get(reservation_id)
-            .filter(|r| r.status == ReservationStatus::Active && r.location == location)
-        {
-            Some(reservation) => {
-                let mut from_hold = Vec::new();
-                for line in merge_lines(lines) {
-                    let held = reservation.held_of(&line.sku).min(line.quantity).max(0);
-                    if held > 0 {
-                        from_hold.push(Line::new(line.sku.clone(), held));
-                    }
-                    if line.quantity > held {
-                        direct.push(Line::new(line.sku, line.quantity - held));
-                    }
-                }
-                if !from_hold.is_empty() {
-                    changes.push((
-                        reservation_stream(reservation_id),
-                        LedgerEvent::ReservationConsumed {
-                            reservation_id: reservation_id.to_owned(),
-                            lines: from_hold.clone(),
-                        },
-                    ));
-                    changes.extend(unit_changes(reservation, &from_hold, UnitChange::Consumed));
-                }
-            }
-            None => match self.reservations.get(reservation_id) {
-                // Consumed in full before (a parcel shipped to a store, then collected
-                // there): the units left the ledger's stock then.
-                Some(r) if r.status == ReservationStatus::Consumed && r.location == location => {}
-                _ => direct = merge_lines(lines),
-            },
-        }
-        for line in direct {
-            if self.has_seen_movement(location, &format!("{job}/{}", line.sku)) {
-                continue;
-            }
-            changes.push(own_movement(job, location, &line, MovementKind::Shipment, at));
-        }
-        changes
-    }
-
-    /// A job was rejected or cancelled: its held units go back, and units found missing or
-    /// damaged (`write_off`) are taken off the shelf.
-    pub fn job_dropped(&self, job: &JobUnits<'_>, reason: &str, write_off: bool) -> Vec<Change> {
-        let JobUnits {
-            job,
-            reservation_id,
-            location,
-            lines,
-            at,
-        } = *job;
-        let mut changes = Vec::new();
-        if let Some(reservation) = self
-            .reservations
-            .get(reservation_id)
-            .filter(|r| r.status == ReservationStatus::Active && r.location == location)
-        {
-            let to_release: Vec<Line> = if lines.is_empty() {
-                reservation.held.iter().filter(|l| l.quantity > 0).cloned().collect()
-            } else {
-                merge_lines(lines)
-                    .into_iter()
-                    .map(|l| Line::new(l.sku.clone(), reservation.held_of(&l.sku).min(l.quantity)))
-                    .filter(|l| l.quantity > 0)
-                    .collect()
-            };
-            if !to_release.is_empty() {
-                changes.push((
-                    reservation_stream(reservation_id),
-                    LedgerEvent::ReservationReleased {
-                        reservation_id: reservation_id.to_owned(),
-                        lines: to_release.clone(),
-                        reason: reason.to_owned(),
-                    },
-                ));
-                changes.extend(unit_changes(reservation, &to_release, UnitChange::Released));
-            }
-        }
-        if write_off {
-            for line in merge_lines(lines) {
-                if !self.has_seen_movement(location, &format!("{job}/{}", line.sku)) {
-                    changes.push(own_movement(job, location, &line, MovementKind::WriteOff, at));
-                }
-            }
-        }
-        changes
-    }
-
-    /// Returned units inspected as resellable go back on sale where they were received.
-    pub fn restock(&self, return_id: &str, location: &str, lines: &[Line], at: DateTime<Utc>) -> Vec<Change> {
-        merge_lines(lines)
-            .iter()
-            .filter(|line| line.quantity > 0 && !self.has_seen_movement(location, &format!("{return_id}/{}", line.sku)))
-            .map(|line| own_movement(return_id, location, line, MovementKind::Restock, at))
-            .collect()
-    }
-
-    pub fn set_safety_stock(
-        &self,
-        sku: &str,
-        location: &str,
-        quantity: i64,
-        policy: &LedgerPolicy,
-    ) -> Result<Vec<Change>, LedgerError> {
-        let mut bad = Vec::new();
-        if sku.trim().is_empty() {
-            bad.push(("sku".to_owned(), "is required".to_owned()));
-        }
-        if quantity < 0 {
-            bad.push(("quantity".to_owned(), "cannot be negative".to_owned()));
-        }
-        if location.trim().is_empty() {
-            bad.push(("location_id".to_owned(), "is required".to_owned()));
-        }
-        if !bad.is_empty() {
-            return Err(LedgerError::Invalid(bad));
-        }
-        self.check_location(location, false)?;
-        self.check_sku(sku, policy)?;
-        if self.position(sku, location).is_some_and(|p| p.safety_stock == quantity) {
-            return Ok(Vec::new());
-        }
-        Ok(vec![(
-            position_stream(location, sku),
-            LedgerEvent::SafetyStockSet {
-                sku: sku.to_owned(),
-                location: location.to_owned(),
-                quantity,
-            },
-        )])
-    }
-
-    pub fn upsert_location(&self, location: &LocationRecord) -> Result<Vec<Change>, LedgerError> {
-        let mut bad = Vec::new();
-        if location.location_id.trim().is_empty() {
-            bad.push(("location_id".to_owned(), "is required".to_owned()));
-        }
-        if location.latitude.is_some_and(|l| !(-90.0..=90.0).contains(&l)) {
-            bad.push((
-                "address.location.latitude".to_owned(),
-                "must be between -90 and 90".to_owned(),
-            ));
-        }
-        if location.longitude.is_some_and(|l| !(-180.0..=180.0).contains(&l)) {
-            bad.push((
-                "address.location.longitude".to_owned(),
-                "must be between -180 and 180".to_owned(),
-            ));
-        }
-        if !bad.is_empty() {
-            return Err(LedgerError::Invalid(bad));
-        }
-        if self.locations.get(&location.location_id) == Some(location) {
-            return Ok(Vec::new());
-        }
-        Ok(vec![(
-            location_stream(&location.location_id),
-            LedgerEvent::LocationUpserted {
-                location: location.clone(),
-            },
-        )])
-    }
-
-    pub fn set_channel_rule(&self, rule: &ChannelRule) -> Result<Vec<Change>, LedgerError> {
-        let mut bad = Vec::new();
-        if rule.channel.trim().is_empty() {
-            bad.push(("channel".to_owned(), "is required".to_owned()));
-        }
-        if rule.holdback_units < 0 {
-            bad.push(("holdback_units".to_owned(), "cannot be negative".to_owned()));
-        }
-        if !(1..=100).contains(&rule.share_percent) {
-            bad.push(("share_percent".to_owned(), "must be between 1 and 100".to_owned()));
-        }
-        if !bad.is_empty() {
-            return Err(LedgerError::Invalid(bad));
-        }
-        if self.channel_rules.get(&rule.channel) == Some(rule) {
-            return Ok(Vec::new());
-        }
-        Ok(vec![(
-            channel_stream(&rule.channel),
-            LedgerEvent::ChannelRuleSet { rule: rule.clone() },
-        )])
-    }
-
-    pub fn register_skus(&self, skus: &[String]) -> Result<Vec<Change>, LedgerError> {
-        let bad: Vec<(String, String)> = skus
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.trim().is_empty())
-            .map(|(i, _)| (format!("skus[{i}]"), "is empty".to_owned()))
-            .collect();
-        if !bad.is_empty() {
-            return Err(LedgerError::Invalid(bad));
-        }
-        let new: BTreeSet<&String> = skus.iter().filter(|s| !self.skus.contains(*s)).collect();
-        Ok(new
-            .into_iter()
-            .map(|sku| (sku_stream(sku), LedgerEvent::SkuRegistered { sku: sku.clone() }))
-            .collect())
-    }
-
-    // ----------------------------------------------------------------------------------
+    // What several rules check.
 
     fn check_location(&self, location: &str, must_be_active: bool) -> Result<(), LedgerError> {
         match self.locations.get(location) {
@@ -676,49 +229,46 @@ impl Ledger {
         }
     }
 
-    fn check_sku(&self, sku: &str, policy: &LedgerPolicy) -> Result<(), LedgerError> {
-        match policy.unknown_skus {
+    fn check_sku(&self, sku: &str, unknown_skus: UnknownSkus) -> Result<(), LedgerError> {
+        match unknown_skus {
             UnknownSkus::Refuse if !self.skus.contains(sku) => Err(LedgerError::UnknownSku(sku.to_owned())),
             _ => Ok(()),
         }
     }
 
-    /// The reservation a command names.
-    fn asked_reservation(&self, id: &str) -> Result<&Reservation, LedgerError> {
-        if id.trim().is_empty() {
-            return Err(LedgerError::invalid("reservation_id", "is required"));
-        }
+    /// The active reservation of `reservation_id` at `location`, if there is one.
+    fn active_reservation_at(&self, reservation_id: &str, location: &str) -> Option<&Reservation> {
         self.reservations
-            .get(id)
-            .ok_or_else(|| LedgerError::UnknownReservation(id.to_owned()))
+            .get(reservation_id)
+            .filter(|r| r.status == ReservationStatus::Active && r.location == location)
     }
 
-    /// The lines to take off a reservation: those asked (each at most what is held), or
-    /// everything held.
-    fn lines_to_close(&self, reservation: &Reservation, asked: &[Line]) -> Result<Vec<Line>, LedgerError> {
-        if asked.is_empty() {
-            return Ok(reservation.held.iter().filter(|l| l.quantity > 0).cloned().collect());
+    // ----------------------------------------------------------------------------------
+    // The fold, in its parts.
+
+    /// An event of one position; a movement or count is also remembered by its id.
+    fn position_changed(&mut self, sku: &str, location: &str, event: &LedgerEvent, at: DateTime<Utc>) {
+        if let LedgerEvent::StockMoved {
+            movement_id,
+            occurred_at,
+            ..
         }
-        let mut lines = Vec::new();
-        for (i, line) in merge_lines(asked).into_iter().enumerate() {
-            if line.quantity <= 0 {
-                return Err(LedgerError::invalid(
-                    format!("lines[{i}].quantity"),
-                    "must be 1 or more",
-                ));
-            }
-            let held = reservation.held_of(&line.sku);
-            if line.quantity > held {
-                return Err(LedgerError::MoreThanHeld {
-                    reservation_id: reservation.reservation_id.clone(),
-                    sku: line.sku,
-                    held,
-                    requested: line.quantity,
-                });
-            }
-            lines.push(line);
+        | LedgerEvent::StockCounted {
+            movement_id,
+            occurred_at,
+            ..
+        } = event
+        {
+            self.remember_movement(location, movement_id, *occurred_at);
         }
-        Ok(lines)
+        self.position_mut(sku, location).evolve(event, at);
+    }
+
+    fn reservation_placed(&mut self, reservation: Reservation) {
+        self.expiries
+            .insert((reservation.expires_at, reservation.reservation_id.clone()));
+        self.reservations
+            .insert(reservation.reservation_id.clone(), reservation);
     }
 
     fn position_mut(&mut self, sku: &str, location: &str) -> &mut Position {
@@ -778,98 +328,6 @@ impl Ledger {
                 .remove(&(reservation.expires_at, reservation_id.to_owned()));
         }
     }
-}
-
-/// `Ok` when the units `asked` (everything, when none are named) are among those a closed
-/// reservation consumed: a consume sent again. Otherwise why they cannot leave from it.
-fn consumed_already(reservation: &Reservation, asked: &[Line]) -> Result<(), LedgerError> {
-    if reservation.consumed.is_empty() {
-        return Err(LedgerError::ReservationClosed {
-            reservation_id: reservation.reservation_id.clone(),
-            status: reservation.status.name(),
-            action: "consumed",
-        });
-    }
-    match merge_lines(asked)
-        .into_iter()
-        .find(|line| line.quantity > reservation.consumed_of(&line.sku))
-    {
-        None => Ok(()),
-        Some(line) => Err(LedgerError::MoreThanHeld {
-            reservation_id: reservation.reservation_id.clone(),
-            sku: line.sku,
-            held: 0,
-            requested: line.quantity,
-        }),
-    }
-}
-
-/// Units of a fulfilment job at one location, and the reservation holding them.
-#[derive(Debug, Clone, Copy)]
-pub struct JobUnits<'a> {
-    pub job: &'a str,
-    pub reservation_id: &'a str,
-    pub location: &'a str,
-    pub lines: &'a [Line],
-    pub at: DateTime<Utc>,
-}
-
-/// The result of a reservation request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reserved {
-    New(Vec<Change>),
-    /// The reservation id was used before, for the same units: the reservation as it is.
-    Existing(Reservation),
-}
-
-enum UnitChange {
-    Released,
-    Consumed,
-}
-
-fn unit_changes(reservation: &Reservation, lines: &[Line], change: UnitChange) -> Vec<Change> {
-    lines
-        .iter()
-        .map(|line| {
-            let (sku, location, reservation_id, quantity) = (
-                line.sku.clone(),
-                reservation.location.clone(),
-                reservation.reservation_id.clone(),
-                line.quantity,
-            );
-            let event = match change {
-                UnitChange::Released => LedgerEvent::ReservedUnitsReleased {
-                    sku,
-                    location,
-                    reservation_id,
-                    quantity,
-                },
-                UnitChange::Consumed => LedgerEvent::ReservedUnitsConsumed {
-                    sku,
-                    location,
-                    reservation_id,
-                    quantity,
-                },
-            };
-            (position_stream(&reservation.location, &line.sku), event)
-        })
-        .collect()
-}
-
-/// A movement the OMS makes itself, identified by its cause (job or return) and SKU.
-fn own_movement(cause: &str, location: &str, line: &Line, kind: MovementKind, at: DateTime<Utc>) -> Change {
-    (
-        position_stream(location, &line.sku),
-        LedgerEvent::StockMoved {
-            sku: line.sku.clone(),
-            location: location.to_owned(),
-            movement_id: format!("{cause}/{}", line.sku),
-            kind,
-            quantity: line.quantity,
-            delta: kind.delta(line.quantity),
-            occurred_at: at,
-        },
-    )
 }
 
 /// Lines with the same SKU added together, in first-seen order.
