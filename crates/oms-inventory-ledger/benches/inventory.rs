@@ -136,7 +136,7 @@ async fn main() {
             longitude: None,
             active: true,
         };
-        setup.inventory.upsert_location(location).await.expect("location");
+        setup.app.upsert_location(location).await.expect("location");
     }
     setup.stop().await;
 
@@ -145,7 +145,7 @@ async fn main() {
     let running = service::start(config, Wiring::Kafka(kafka.clone()), Arc::new(SystemClock), listener)
         .await
         .expect("service");
-    let writer = running.inventory.writer().clone();
+    let writer = running.app.writer().clone();
     let expected_events = (MOVEMENTS + STORES) as u64;
     loop {
         let applied = writer.stats().events + STORES as u64;

@@ -139,7 +139,7 @@ async fn main() {
     let rate = placed.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
     let p50 = latencies.value_at_quantile(0.5) as f64 / 1000.0;
     let p99 = latencies.value_at_quantile(0.99) as f64 / 1000.0;
-    let stats = running.orders.writer().stats();
+    let stats = running.app.writer().stats();
     println!(
         "PlaceOrder/s  over gRPC, validated, recorded and announced:   {rate:>9.0}   p50 {p50:.2} ms, p99 {p99:.2} ms   ({} per transaction)",
         stats.commands / stats.batches.max(1)
@@ -185,7 +185,7 @@ async fn main() {
     let running = service::start(config, Wiring::Kafka(kafka), Arc::new(SystemClock), listener)
         .await
         .expect("service");
-    while running.orders.writer().read(|orders| orders.len()) < CHANNEL_ORDERS {
+    while running.app.writer().read(|orders| orders.len()) < CHANNEL_ORDERS {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let ingest = CHANNEL_ORDERS as f64 / started.elapsed().as_secs_f64();

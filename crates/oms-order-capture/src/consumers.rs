@@ -15,12 +15,6 @@ use crate::app::decide_all;
 use crate::convert;
 use crate::domain::{LineQuantity, Money, OrderCommand, OrderError, OrderEvent, Orders, order_id_for};
 
-/// Orders placed by channels through Kafka: `oms.orders.v1.OrderDraft` per message.
-pub const CHANNEL_ORDERS_TOPIC: &str = "oms.channel-orders.v1";
-pub const ROUTING_TOPIC: &str = "oms.routing.v1";
-pub const FULFILMENT_TOPIC: &str = "oms.fulfilment.v1";
-pub const RETURNS_TOPIC: &str = "oms.returns.v1";
-
 type Handled = Result<Decision<OrderEvent, ()>, Handling>;
 
 /// What a refusal means for a message: an order not known yet may still come; anything

@@ -10,8 +10,6 @@ use uuid::Uuid;
 use crate::convert::{address_pb, delivery_method_pb, draft_pb, line_state_pb, money_pb, status_pb};
 use crate::domain::{Order, OrderEvent, OrderStatus};
 
-pub const TOPIC: &str = "oms.orders.v1";
-
 /// The messages announcing `events`, which took `before` (with status `was`) to `after`.
 pub fn for_events(was: OrderStatus, after: &Order, events: &[OrderEvent], now: DateTime<Utc>) -> Vec<OutboxMessage> {
     use pb::order_event::Event;
@@ -103,7 +101,7 @@ fn message(order_id: &str, event: pb::order_event::Event, at: DateTime<Utc>) -> 
     };
     OutboxMessage {
         message_id: Uuid::now_v7(),
-        topic: TOPIC.to_owned(),
+        topic: oms_proto::topics::ORDERS.name.to_owned(),
         key: order_id.to_owned(),
         message_type: format!("oms.orders.v1.{kind}"),
         payload: pb::OrderEvent { event: Some(event) }.encode_to_vec(),

@@ -9,7 +9,9 @@
 /// The encoded descriptors of every contract, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/oms_descriptor.bin"));
 
+pub mod kernel;
 pub mod limits;
+pub mod topics;
 
 pub mod admin {
     pub mod v1 {

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use oms_eventsourcing::{EventStore, Model, Writer};
+use oms_proto::topics::Topic;
 use oms_transport::{Consumer, ConsumerConfig, MessageHandler, Relay, RelayConfig, ensure_topics};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::service::Routes;
 
-use crate::wiring::Publisher;
 use crate::{Tasks, Wiring};
 
 /// Creates, on Kafka, the service's own topic, the topics it reads (creating one that
@@ -28,14 +28,14 @@ pub async fn topics(wiring: &Wiring, own: &str, inputs: &[&str]) -> anyhow::Resu
 
 /// The gRPC stage: serves `routes`, and the admin API over `writer`, until the stage stops
 /// (calls in flight finish). `routes` is given a receiver that turns true when it stops,
-/// for streams that must end then; `names` are the gRPC services in `routes`, the only
-/// ones the port lists and answers (with health, reflection and admin).
+/// for streams that must end then; `name` is the gRPC service in `routes`, the only one
+/// the port lists and answers (with health, reflection and admin).
 pub fn grpc<M: Model>(
     tasks: &mut Tasks,
     listener: TcpListener,
     writer: &Writer<M>,
     routes: impl FnOnce(watch::Receiver<bool>) -> Routes,
-    names: &'static [&'static str],
+    name: &'static str,
 ) {
     let mut stop = tasks.stage("grpc");
     let admin =
@@ -45,30 +45,29 @@ pub fn grpc<M: Model>(
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        if let Err(e) = crate::grpc::serve(listener, routes, names, shutdown).await {
+        if let Err(e) = crate::grpc::serve(listener, routes, &[name], shutdown).await {
             tracing::error!(error = %e, "the gRPC server stopped");
         }
     });
 }
 
-/// A consumer stage for `topic`, published by `publisher`, applied through `writer`. In the
-/// embedded mode an external topic has no producer: nothing is started.
+/// A consumer stage named `name` for `topic`, applied through `writer`; what systems outside
+/// the OMS send is checked against the contract's limits first. In the embedded mode a topic
+/// nobody publishes on in the process has no source: nothing is started.
 pub async fn consumer<M: Model, H: MessageHandler<M>>(
     tasks: &mut Tasks,
     wiring: &Wiring,
     writer: &Writer<M>,
     name: &str,
-    publisher: Publisher<'_>,
-    topic: &str,
+    topic: &'static Topic,
     handler: H,
 ) -> anyhow::Result<()> {
-    let Some(source) = wiring.source(name, writer.store(), publisher, &[topic]).await? else {
+    let Some(source) = wiring.source(name, writer.store(), topic).await? else {
         return Ok(());
     };
-    // What systems outside the OMS send is checked against the contract's limits first.
     let handler = crate::limits::WithinLimits {
         handler,
-        message_type: crate::limits::inbound_message_type(topic),
+        message_type: topic.is_inbound().then_some(topic.payload),
     };
     let consumer = Consumer::new(writer.clone(), Arc::new(handler), ConsumerConfig::new(name));
     let stop = tasks.stage(format!("consumer {name}"));

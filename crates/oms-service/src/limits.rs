@@ -16,18 +16,6 @@ use tonic::body::Body;
 
 use crate::FieldViolations;
 
-/// The message type of each topic fed by a system outside the OMS (channels, POS, WMS,
-/// payment gateway); the OMS's own topics carry what its services already checked.
-pub fn inbound_message_type(topic: &str) -> Option<&'static str> {
-    match topic {
-        "oms.channel-orders.v1" => Some("oms.orders.v1.OrderDraft"),
-        "oms.pos-movements.v1" => Some("oms.pos.v1.StockMovement"),
-        "oms.fulfilment-confirmations.v1" => Some("oms.fulfilment.v1.NodeConfirmation"),
-        "oms.payments.v1" => Some("oms.returns.v1.PaymentResult"),
-        _ => None,
-    }
-}
-
 /// Checks a message from an inbound topic: its size, then its fields.
 pub fn check_inbound(message_type: &str, payload: &[u8]) -> Result<(), String> {
     if payload.len() > MAX_TOPIC_MESSAGE_BYTES {

@@ -2,23 +2,21 @@
 //! nodes' confirmations, the deadline watch, and (on Kafka) the outbox relay, started
 //! together and stopped in order.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
 use oms_service::grpc::MAX_MESSAGE_BYTES;
-use oms_service::wiring::Publisher;
-use oms_service::{Tasks, Wiring, assemble};
+use oms_proto::topics;
+use oms_service::{Declared, Running, Wiring};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::app::FulfilmentService;
 use crate::carriers::Carriers;
-use crate::consumers::{CONFIRMATIONS_TOPIC, NodeConfirmations, ROUTING_TOPIC, RoutingRequests};
+use crate::consumers::{NodeConfirmations, RoutingRequests};
 use crate::domain::Deadlines;
 use crate::grpc::FulfilmentApi;
-use crate::messages::TOPIC;
 
 pub const SERVICE: &str = "store-fulfilment";
 pub const GRPC_SERVICE: &str = "oms.fulfilment.v1.StoreFulfilment";
@@ -33,26 +31,8 @@ pub struct FulfilmentConfig {
     pub deadline_every: Duration,
 }
 
-pub struct RunningFulfilment {
-    pub fulfilment: FulfilmentService,
-    pub addr: SocketAddr,
-    pub store: EventStore,
-    tasks: Tasks,
-}
-
-impl RunningFulfilment {
-    /// Stops in order: no new calls, consumers finish their batch, the deadline watch
-    /// stops, the writer drains, the relay flushes.
-    pub async fn stop(self) {
-        self.tasks.stop().await;
-    }
-}
-
-impl oms_service::process::Running for RunningFulfilment {
-    async fn stop(self) {
-        RunningFulfilment::stop(self).await;
-    }
-}
+/// Store fulfilment, running.
+pub type RunningFulfilment = Running<FulfilmentService>;
 
 pub async fn start(
     config: FulfilmentConfig,
@@ -61,7 +41,6 @@ pub async fn start(
     listener: TcpListener,
 ) -> anyhow::Result<RunningFulfilment> {
     let store = EventStore::connect(&config.store).await?;
-    assemble::topics(&wiring, TOPIC, &[ROUTING_TOPIC, CONFIRMATIONS_TOPIC]).await?;
     let fulfilment = FulfilmentService::start(
         store.clone(),
         clock,
@@ -70,51 +49,16 @@ pub async fn start(
         config.carriers.clone(),
     )
     .await?;
-    assemble::publish_outbox(&wiring, SERVICE, &store);
-    let addr = listener.local_addr()?;
-    let mut tasks = Tasks::new();
     let api = fulfilment.clone();
-    assemble::grpc(
-        &mut tasks,
-        listener,
-        fulfilment.writer(),
-        move |_| Routes::new(FulfilmentApi::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)),
-        &[GRPC_SERVICE],
-    );
-    let writer = fulfilment.writer();
+    let deadlines = fulfilment.clone();
     let requests = RoutingRequests {
         deadlines: config.deadlines,
     };
-    let routing = Publisher::Service("routing");
-    assemble::consumer(
-        &mut tasks,
-        &wiring,
-        writer,
-        "store-fulfilment.routing",
-        routing,
-        ROUTING_TOPIC,
-        requests,
-    )
-    .await?;
-    assemble::consumer(
-        &mut tasks,
-        &wiring,
-        writer,
-        "store-fulfilment.confirmations",
-        Publisher::External,
-        CONFIRMATIONS_TOPIC,
-        NodeConfirmations,
-    )
-    .await?;
-    let stop = tasks.stage("deadlines");
-    tasks.spawn(fulfilment.clone().run_deadlines(config.deadline_every, stop));
-    assemble::writer(&mut tasks, writer);
-    assemble::relay(&mut tasks, &wiring, &store, SERVICE)?;
-    tracing::info!(%addr, service = SERVICE, "store fulfilment serving");
-    Ok(RunningFulfilment {
-        fulfilment,
-        addr,
-        store,
-        tasks,
-    })
+    Declared::new(SERVICE, GRPC_SERVICE, &topics::FULFILMENT, wiring, store, fulfilment.writer().clone())
+        .api(move |_| Routes::new(FulfilmentApi::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
+        .consumes(&topics::ROUTING, requests)
+        .consumes(&topics::CONFIRMATIONS, NodeConfirmations)
+        .task("deadlines", move |stop| deadlines.run_deadlines(config.deadline_every, stop))
+        .start(listener, fulfilment)
+        .await
 }

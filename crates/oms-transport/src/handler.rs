@@ -31,3 +31,11 @@ impl Handling {
         Handling::Park(reason.into())
     }
 }
+
+/// A handler chosen at run time (a service's list of what it consumes) applies as the
+/// handler it holds.
+impl<M: Model> MessageHandler<M> for Box<dyn MessageHandler<M>> {
+    fn handle(&self, state: &M, message: &Message, ctx: &Context<'_>) -> Result<Decision<M::Event, ()>, Handling> {
+        (**self).handle(state, message, ctx)
+    }
+}
