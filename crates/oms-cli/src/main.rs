@@ -29,27 +29,7 @@ enum Command {
     /// Runs all five services in this process on the embedded default: SQLite files in
     /// --data-dir and the in-process transport. APIs: order capture on the base port,
     /// then the inventory ledger, routing, store fulfilment and returns (50051-50055).
-    Run {
-        #[arg(long, env = "OMS_DATA_DIR", default_value = "data")]
-        data_dir: PathBuf,
-        #[arg(long, default_value = "127.0.0.1")]
-        host: IpAddr,
-        #[arg(long, default_value_t = 50051)]
-        base_port: u16,
-        /// Load the example network, locations and a catalogue with stock.
-        #[arg(long)]
-        sample: bool,
-        /// Without the sandbox WMS (ships every warehouse job) and payment gateway
-        /// (confirms every refund).
-        #[arg(long)]
-        no_sandbox: bool,
-        /// Run a simulated day against it once it is up (implies --sample), then keep running.
-        #[arg(long)]
-        simulate: bool,
-        /// Every service's settings, under the names their own processes use.
-        #[command(flatten)]
-        settings: Settings,
-    },
+    Run(RunArgs),
     /// The configuration: every setting, its value and where the value comes from.
     Config {
         #[command(subcommand)]
@@ -62,44 +42,73 @@ enum Command {
         service: Service,
     },
     /// Simulates an omnichannel day against a running OMS and prints the figures.
-    Simulate {
-        /// Where the APIs answer (order capture's port, the others on the next ones).
-        #[arg(long, default_value = "127.0.0.1")]
-        host: String,
-        #[arg(long, default_value_t = 50051)]
-        base_port: u16,
-        #[arg(long, default_value_t = 200)]
-        orders: usize,
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        /// Seconds to wait for the orders to settle.
-        #[arg(long, default_value_t = 180)]
-        timeout_secs: u64,
-    },
+    Simulate(SimulateArgs),
     /// Rebuilds every service's state from its whole log and compares it: with the services
     /// stopped, with the state rebuilt from the snapshot plus the tail (what a start does);
     /// with --live, with the state each running service holds.
-    Verify {
-        /// The embedded mode's data directory.
-        #[arg(long, env = "OMS_DATA_DIR", default_value = "data")]
-        data_dir: PathBuf,
-        /// PostgreSQL instead (each service in its schema: orders, inventory, routing,
-        /// fulfilment, returns), e.g. postgres://postgres@127.0.0.1/oms.
-        #[arg(long)]
-        store_url: Option<String>,
-        /// Compare with the running services' live states (asked between two of their
-        /// batches, over their admin API), replaying each log up to where that state is.
-        #[arg(long)]
-        live: bool,
-        /// With --live: where the APIs answer (order capture's port, the others on the
-        /// next ones).
-        #[arg(long, default_value = "127.0.0.1")]
-        host: String,
-        #[arg(long, default_value_t = 50051)]
-        base_port: u16,
-    },
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    #[arg(long, env = "OMS_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    #[arg(long, default_value_t = 50051)]
+    base_port: u16,
+    /// Load the example network, locations and a catalogue with stock.
+    #[arg(long)]
+    sample: bool,
+    /// Without the sandbox WMS (ships every warehouse job) and payment gateway
+    /// (confirms every refund).
+    #[arg(long)]
+    no_sandbox: bool,
+    /// Run a simulated day against it once it is up (implies --sample), then keep running.
+    #[arg(long)]
+    simulate: bool,
+    /// Every service's settings, under the names their own processes use.
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// Where the APIs answer (order capture's port, the others on the next ones).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 50051)]
+    base_port: u16,
+    #[arg(long, default_value_t = 200)]
+    orders: usize,
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Seconds to wait for the orders to settle.
+    #[arg(long, default_value_t = 180)]
+    timeout_secs: u64,
+}
+
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// The embedded mode's data directory.
+    #[arg(long, env = "OMS_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// PostgreSQL instead (each service in its schema: orders, inventory, routing,
+    /// fulfilment, returns), e.g. postgres://postgres@127.0.0.1/oms.
+    #[arg(long)]
+    store_url: Option<String>,
+    /// Compare with the running services' live states (asked between two of their
+    /// batches, over their admin API), replaying each log up to where that state is.
+    #[arg(long)]
+    live: bool,
+    /// With --live: where the APIs answer (order capture's port, the others on the
+    /// next ones).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 50051)]
+    base_port: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,125 +143,116 @@ async fn main() -> anyhow::Result<()> {
     let telemetry = || telemetry::init(&TelemetryConfig::from_env("oms"));
     match cli.command {
         Command::Serve { service } => match service {
-            Service::OrderCapture(args) => oms_order_capture::cli::run(args).await?,
-            Service::InventoryLedger(args) => oms_inventory_ledger::cli::run(args).await?,
-            Service::Routing(args) => oms_routing::cli::run(args).await?,
-            Service::StoreFulfilment(args) => oms_store_fulfilment::cli::run(args).await?,
-            Service::Returns(args) => oms_returns::cli::run(args).await?,
+            Service::OrderCapture(args) => oms_order_capture::cli::run(args).await,
+            Service::InventoryLedger(args) => oms_inventory_ledger::cli::run(args).await,
+            Service::Routing(args) => oms_routing::cli::run(args).await,
+            Service::StoreFulfilment(args) => oms_store_fulfilment::cli::run(args).await,
+            Service::Returns(args) => oms_returns::cli::run(args).await,
         },
-        Command::Run {
-            data_dir,
-            host,
-            base_port,
-            sample,
-            no_sandbox,
-            simulate: then_simulate,
-            settings,
-        } => {
+        Command::Run(args) => {
             let _telemetry = telemetry()?;
-            let config = EmbeddedConfig {
-                stores: Stores::Sqlite(data_dir),
-                transport: Transport::InProcess,
-                host,
-                base_port,
-                sandbox: !no_sandbox,
-                settings,
-            };
-            let running = Embedded::start(config, system_clock()).await?;
-            let a = running.addrs;
-            println!("OMS running on the embedded default:");
-            println!("  order capture     {}  oms.orders.v1.OrderCapture", a.orders);
-            println!("  inventory ledger  {}  oms.inventory.v1.InventoryLedger", a.ledger);
-            println!("  routing           {}  oms.routing.v1.Routing", a.routing);
-            println!(
-                "  store fulfilment  {}  oms.fulfilment.v1.StoreFulfilment",
-                a.fulfilment
-            );
-            println!("  returns           {}  oms.returns.v1.Returns", a.returns);
-            if sample || then_simulate {
-                oms_cli::seed::seed(&a).await?;
-                println!("sample network, locations and stock loaded");
-            }
-            if then_simulate {
-                let kpis = simulate(&a, &SimulationConfig::default()).await?;
-                println!("{kpis}");
-            }
-            println!("Ctrl-C stops it.");
-            let shutdown = Shutdown::new();
-            shutdown.on_signals();
-            shutdown.wait().await;
-            running.stop().await;
-            println!("stopped");
+            run(args).await
         }
         Command::Config {
             action: ConfigAction::Show,
-        } => show_configuration()?,
-        Command::Simulate {
-            host,
-            base_port,
-            orders,
-            concurrency,
-            seed,
-            timeout_secs,
-        } => {
+        } => show_configuration(),
+        Command::Simulate(args) => {
             let _telemetry = telemetry()?;
-            let addrs = Addrs::on(&host, base_port)?;
+            let addrs = Addrs::on(&args.host, args.base_port)?;
             let config = SimulationConfig {
-                orders,
-                concurrency,
-                seed,
-                timeout: Duration::from_secs(timeout_secs),
+                orders: args.orders,
+                concurrency: args.concurrency,
+                seed: args.seed,
+                timeout: Duration::from_secs(args.timeout_secs),
                 ..SimulationConfig::default()
             };
             let kpis = simulate(&addrs, &config).await?;
             println!("{kpis}");
+            Ok(())
         }
-        Command::Verify {
-            data_dir,
-            store_url,
-            live,
-            host,
-            base_port,
-        } => {
+        Command::Verify(args) => {
             let _telemetry = telemetry()?;
-            let store_of = |name: &str| -> anyhow::Result<StoreConfig> {
-                Ok(match &store_url {
-                    Some(url) => {
-                        let sep = if url.contains('?') { '&' } else { '?' };
-                        StoreConfig::from_url(&format!("{url}{sep}schema={name}"), name)?
-                    }
-                    None => {
-                        let path = data_dir.join(format!("{name}.db"));
-                        anyhow::ensure!(
-                            path.exists(),
-                            "{} does not exist: pass the --data-dir of `oms run`, or --store-url",
-                            path.display()
-                        );
-                        StoreConfig::from_url(&format!("sqlite://{}", path.display()), name)?
-                    }
-                })
-            };
-            let addrs = if live { Some(Addrs::on(&host, base_port)?) } else { None };
-            let verdicts = verify_all(store_of, addrs.as_ref(), true).await?;
-            let mut all = true;
-            for v in &verdicts {
-                println!(
-                    "{:<18} {}  {}",
-                    v.service,
-                    if v.matches { "OK  " } else { "DIFF" },
-                    v.detail
-                );
-                all &= v.matches;
-            }
-            if !all {
-                anyhow::bail!("a rebuilt state differs or could not be compared: see above");
-            }
-            if live {
-                println!("every service's log rebuilds to the state it holds live");
-            } else {
-                println!("every service's state rebuilds to the same digest");
-            }
+            verify(args).await
         }
+    }
+}
+
+/// `oms run`: the whole OMS in this process until Ctrl-C or SIGTERM.
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let config = EmbeddedConfig {
+        stores: Stores::Sqlite(args.data_dir),
+        transport: Transport::InProcess,
+        host: args.host,
+        base_port: args.base_port,
+        sandbox: !args.no_sandbox,
+        settings: args.settings,
+    };
+    let running = Embedded::start(config, system_clock()).await?;
+    let a = running.addrs;
+    println!("OMS running on the embedded default:");
+    println!("  order capture     {}  oms.orders.v1.OrderCapture", a.orders);
+    println!("  inventory ledger  {}  oms.inventory.v1.InventoryLedger", a.ledger);
+    println!("  routing           {}  oms.routing.v1.Routing", a.routing);
+    println!(
+        "  store fulfilment  {}  oms.fulfilment.v1.StoreFulfilment",
+        a.fulfilment
+    );
+    println!("  returns           {}  oms.returns.v1.Returns", a.returns);
+    if args.sample || args.simulate {
+        oms_cli::seed::seed(&a).await?;
+        println!("sample network, locations and stock loaded");
+    }
+    if args.simulate {
+        let kpis = simulate(&a, &SimulationConfig::default()).await?;
+        println!("{kpis}");
+    }
+    println!("Ctrl-C stops it.");
+    let shutdown = Shutdown::new();
+    shutdown.on_signals();
+    shutdown.wait().await;
+    running.stop().await;
+    println!("stopped");
+    Ok(())
+}
+
+/// `oms verify`: every service's log replayed and compared, stopped or live.
+async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
+    let store_of = |name: &str| -> anyhow::Result<StoreConfig> {
+        Ok(match &args.store_url {
+            Some(url) => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                StoreConfig::from_url(&format!("{url}{sep}schema={name}"), name)?
+            }
+            None => {
+                let path = args.data_dir.join(format!("{name}.db"));
+                anyhow::ensure!(
+                    path.exists(),
+                    "{} does not exist: pass the --data-dir of `oms run`, or --store-url",
+                    path.display()
+                );
+                StoreConfig::from_url(&format!("sqlite://{}", path.display()), name)?
+            }
+        })
+    };
+    let addrs = if args.live {
+        Some(Addrs::on(&args.host, args.base_port)?)
+    } else {
+        None
+    };
+    let verdicts = verify_all(store_of, addrs.as_ref(), true).await?;
+    let mut all = true;
+    for v in &verdicts {
+        let verdict = if v.matches { "OK  " } else { "DIFF" };
+        println!("{:<18} {verdict}  {}", v.service, v.detail);
+        all &= v.matches;
+    }
+    if !all {
+        anyhow::bail!("a rebuilt state differs or could not be compared: see above");
+    }
+    if args.live {
+        println!("every service's log rebuilds to the state it holds live");
+    } else {
+        println!("every service's state rebuilds to the same digest");
     }
     Ok(())
 }
