@@ -1,6 +1,7 @@
 //! The PostgreSQL backend: production. One schema per service; a group commit of many
 //! commands is a single statement (one `UNNEST` insert per table, as data-modifying CTEs),
-//! so it costs one round trip whatever its size.
+//! so it costs one round trip whatever its size (the write path is in `commit`; the reads
+//! are here).
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -13,13 +14,13 @@ use tokio::sync::Mutex;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Connection, Row};
-use uuid::Uuid;
 
 mod binary;
+mod commit;
 
 use super::{
-    CommitBatch, CommitError, Committed, EventView, InboxCheckpoint, OutboxMessage, OutboxPosition, OutboxRecord,
-    Parked, RawEvent, RecordFingerprint, Snapshot, StoreError, decode_headers, encode_headers, first_taken,
+    EventView, InboxCheckpoint, OutboxMessage, OutboxPosition, OutboxRecord, Parked, RawEvent, RecordFingerprint,
+    Snapshot, StoreError, decode_headers,
 };
 use crate::envelope::{EventMeta, Position};
 
@@ -59,175 +60,6 @@ impl PostgresStore {
     /// The pool, for services that keep read models of their own next to the log.
     pub fn pool(&self) -> &PgPool {
         &self.pool
-    }
-
-    pub async fn commit(&self, batch: &CommitBatch) -> Result<Committed, CommitError> {
-        let events = &batch.events;
-        let n = events.len();
-        let mut streams = Vec::with_capacity(n);
-        let mut versions = Vec::with_capacity(n);
-        let mut ids = Vec::with_capacity(n);
-        let mut types = Vec::with_capacity(n);
-        let mut schemas = Vec::with_capacity(n);
-        let mut payloads = Vec::with_capacity(n);
-        let mut times = Vec::with_capacity(n);
-        let mut correlations = Vec::with_capacity(n);
-        let mut causations = Vec::with_capacity(n);
-        let mut traces = Vec::with_capacity(n);
-        for e in events {
-            streams.push(e.meta.stream_id.as_str());
-            versions.push(e.meta.version as i64);
-            ids.push(e.meta.event_id);
-            types.push(e.event_type);
-            schemas.push(e.schema_version as i16);
-            payloads.push(e.payload.as_slice());
-            times.push(e.meta.recorded_at);
-            correlations.push(e.meta.correlation_id);
-            causations.push(e.meta.causation_id);
-            traces.push(e.meta.traceparent.as_deref());
-        }
-        let outbox = &batch.outbox;
-        let message_ids: Vec<Uuid> = outbox.iter().map(|m| m.message_id).collect();
-        let topics: Vec<&str> = outbox.iter().map(|m| m.topic.as_str()).collect();
-        let keys: Vec<&str> = outbox.iter().map(|m| m.key.as_str()).collect();
-        let message_types: Vec<&str> = outbox.iter().map(|m| m.message_type.as_str()).collect();
-        let message_payloads: Vec<&[u8]> = outbox.iter().map(|m| m.payload.as_slice()).collect();
-        let headers: Vec<Option<String>> = outbox.iter().map(|m| encode_headers(&m.headers)).collect();
-        let created: Vec<DateTime<Utc>> = outbox.iter().map(|m| m.created_at).collect();
-        let (checkpoints, messages) = batch.split_inbox();
-        let checkpoint_consumers: Vec<&str> = checkpoints.iter().map(|c| c.0).collect();
-        let checkpoint_sources: Vec<&str> = checkpoints.iter().map(|c| c.1).collect();
-        let checkpoint_txs: Vec<i64> = checkpoints.iter().map(|c| c.2.tx).collect();
-        let checkpoint_ids: Vec<i64> = checkpoints.iter().map(|c| c.2.id).collect();
-        let checkpoint_digests: Vec<Option<i64>> = checkpoints.iter().map(|c| c.3.map(|f| f.digest)).collect();
-        let checkpoint_times: Vec<Option<i64>> = checkpoints.iter().map(|c| c.3.and_then(|f| f.timestamp_ms)).collect();
-        let message_consumers: Vec<&str> = messages.iter().map(|m| m.0).collect();
-        let applied_ids: Vec<&str> = messages.iter().map(|m| m.1).collect();
-        let reply_keys: Vec<&str> = batch.replies.iter().map(|r| r.0.as_str()).collect();
-        let replies: Vec<&[u8]> = batch.replies.iter().map(|r| r.1.as_slice()).collect();
-        let park_consumers: Vec<&str> = batch.parked.iter().map(|p| p.consumer.as_str()).collect();
-        let park_messages: Vec<&[u8]> = batch.parked.iter().map(|p| p.message.as_slice()).collect();
-        let park_reasons: Vec<&str> = batch.parked.iter().map(|p| p.reason.as_str()).collect();
-        let projections = batch.last_projections();
-        let projection_names: Vec<&str> = projections.iter().map(|p| p.name.as_str()).collect();
-        let projection_keys: Vec<&str> = projections.iter().map(|p| p.key.as_str()).collect();
-        let projection_values: Vec<&[u8]> = projections.iter().map(|p| p.value.as_slice()).collect();
-
-        let written = sqlx::query(include_str!("postgres/commit.sql"))
-            .bind(&streams)
-            .bind(&versions)
-            .bind(&ids)
-            .bind(&types)
-            .bind(&schemas)
-            .bind(&payloads)
-            .bind(&times)
-            .bind(&correlations)
-            .bind(&causations)
-            .bind(&traces)
-            .bind(&message_ids)
-            .bind(&topics)
-            .bind(&keys)
-            .bind(&message_types)
-            .bind(&message_payloads)
-            .bind(&headers)
-            .bind(&created)
-            .bind(&checkpoint_consumers)
-            .bind(&checkpoint_sources)
-            .bind(&checkpoint_txs)
-            .bind(&checkpoint_ids)
-            .bind(&message_consumers)
-            .bind(&applied_ids)
-            .bind(batch.recorded_at)
-            .bind(&reply_keys)
-            .bind(&replies)
-            .bind(&park_consumers)
-            .bind(&park_messages)
-            .bind(&park_reasons)
-            .bind(&batch.unparked)
-            .bind(&projection_names)
-            .bind(&projection_keys)
-            .bind(&projection_values)
-            .bind(&checkpoint_digests)
-            .bind(&checkpoint_times);
-        let mut committer = self.committer.lock().await;
-        let conn = match committer.as_mut() {
-            Some(conn) => conn,
-            None => committer.insert(self.pool.acquire().await?),
-        };
-        let written = written.fetch_one(&mut **conn).await;
-        if matches!(&written, Err(e) if !matches!(e, sqlx::Error::Database(_))) {
-            // The connection may be broken: take a fresh one for the next commit.
-            *committer = None;
-        }
-        drop(committer);
-        match written {
-            Ok(row) => Ok(Committed {
-                last_position: row.try_get::<Option<i64>, _>(0)?,
-            }),
-            Err(e) if is_unique_violation(&e, "events_stream_version") => {
-                Err(self.name_conflict(batch, &streams, &versions).await)
-            }
-            Err(e) if is_unique_violation(&e, "inbox_messages_pkey") => {
-                Err(self.name_duplicate_message(&messages).await)
-            }
-            Err(e) if is_unique_violation(&e, "command_replies_pkey") => {
-                let owned: Vec<String> = reply_keys.iter().map(|k| k.to_string()).collect();
-                let key = match self.command_replies(&owned).await {
-                    Ok(found) => owned.into_iter().find(|k| found.contains_key(k)),
-                    Err(_) => None,
-                };
-                Err(CommitError::DuplicateKey {
-                    key: key.unwrap_or_else(|| reply_keys.join(",")),
-                })
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn name_conflict(&self, batch: &CommitBatch, streams: &[&str], versions: &[i64]) -> CommitError {
-        let taken: Result<Vec<PgRow>, _> = sqlx::query(include_str!("postgres/taken_versions.sql"))
-            .bind(streams)
-            .bind(versions)
-            .fetch_all(&self.pool)
-            .await;
-        let taken: HashSet<(String, i64)> = match taken {
-            Ok(rows) => rows
-                .iter()
-                .filter_map(|r| Some((r.try_get::<String, _>(0).ok()?, r.try_get::<i64, _>(1).ok()?)))
-                .collect(),
-            Err(e) => return e.into(),
-        };
-        match first_taken(batch, &taken) {
-            Some(e) => CommitError::Conflict {
-                stream_id: e.meta.stream_id.clone(),
-                version: e.meta.version,
-            },
-            // The competing transaction rolled back in between: still a conflict of this batch.
-            None => CommitError::Conflict {
-                stream_id: streams.first().map(|s| s.to_string()).unwrap_or_default(),
-                version: versions.first().copied().unwrap_or_default() as u64,
-            },
-        }
-    }
-
-    async fn name_duplicate_message(&self, messages: &[(&str, &str)]) -> CommitError {
-        for (consumer, id) in messages {
-            match self.inbox_seen(consumer, &[id.to_string()]).await {
-                Ok(seen) if !seen.is_empty() => {
-                    return CommitError::DuplicateMessage {
-                        consumer: consumer.to_string(),
-                        message_id: id.to_string(),
-                    };
-                }
-                Ok(_) => {}
-                Err(e) => return e.into(),
-            }
-        }
-        let (consumer, id) = messages.first().copied().unwrap_or_default();
-        CommitError::DuplicateMessage {
-            consumer: consumer.to_owned(),
-            message_id: id.to_owned(),
-        }
     }
 
     pub async fn read_stream(

@@ -3,35 +3,29 @@
 //! SQLite allows one writer at a time; commits take the write lock up front
 //! (`BEGIN IMMEDIATE`) so a transaction never has to upgrade a read lock and fail.
 //! Rows are inserted with multi-row statements of a few fixed sizes, so the statement
-//! cache stays small and a large batch costs few round trips to the database thread.
+//! cache stays small and a large batch costs few round trips to the database thread
+//! (the write path is in `commit`; the reads are here).
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 use uuid::Uuid;
 
 use super::{
-    CommitBatch, CommitError, Committed, EventView, InboxCheckpoint, OutboxMessage, OutboxPosition, OutboxRecord,
-    Parked, RawEvent, RecordFingerprint, Snapshot, StoreError, decode_headers, encode_headers,
+    EventView, InboxCheckpoint, OutboxMessage, OutboxPosition, OutboxRecord, Parked, RawEvent, RecordFingerprint,
+    Snapshot, StoreError, decode_headers,
 };
 use crate::envelope::{EventMeta, Position};
 
+mod commit;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-
-/// Row counts of the multi-row insert statements; a batch is cut into these.
-const CHUNKS: [usize; 6] = [128, 32, 8, 4, 2, 1];
-
-const EVENT_COLUMNS: &str = "INSERT INTO events (stream_id, version, event_id, event_type, schema_version, payload, \
-     recorded_at, correlation_id, causation_id, traceparent) VALUES ";
-const OUTBOX_COLUMNS: &str =
-    "INSERT INTO outbox (message_id, topic, message_key, message_type, payload, headers, created_at) VALUES ";
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -68,133 +62,6 @@ impl SqliteStore {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
-    }
-
-    pub async fn commit(&self, batch: &CommitBatch) -> Result<Committed, CommitError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut last_position = None;
-        let mut rest = &batch.events[..];
-        while !rest.is_empty() {
-            let n = chunk_len(rest.len());
-            let (chunk, tail) = rest.split_at(n);
-            let mut query = sqlx::query(insert_sql(EVENT_COLUMNS, 10, n, "RETURNING position"));
-            for e in chunk {
-                query = query
-                    .bind(e.meta.stream_id.as_str())
-                    .bind(e.meta.version as i64)
-                    .bind(e.meta.event_id)
-                    .bind(e.event_type)
-                    .bind(e.schema_version as i64)
-                    .bind(e.payload.as_slice())
-                    .bind(micros(e.meta.recorded_at))
-                    .bind(e.meta.correlation_id)
-                    .bind(e.meta.causation_id)
-                    .bind(e.meta.traceparent.as_deref());
-            }
-            match query.fetch_all(&mut *tx).await {
-                Ok(rows) => {
-                    let max = rows.iter().filter_map(|r| r.try_get::<i64, _>(0).ok()).max();
-                    last_position = last_position.max(max);
-                }
-                Err(e) if is_unique_violation(&e, "events.stream_id") => {
-                    for event in chunk {
-                        let taken = sqlx::query(include_str!("sqlite/taken_version.sql"))
-                            .bind(event.meta.stream_id.as_str())
-                            .bind(event.meta.version as i64)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        if taken.is_some() {
-                            return Err(CommitError::Conflict {
-                                stream_id: event.meta.stream_id.clone(),
-                                version: event.meta.version,
-                            });
-                        }
-                    }
-                    // The clash was between two events of this very batch.
-                    let first = &chunk[0];
-                    return Err(CommitError::Conflict {
-                        stream_id: first.meta.stream_id.clone(),
-                        version: first.meta.version,
-                    });
-                }
-                Err(e) => return Err(e.into()),
-            }
-            rest = tail;
-        }
-        insert_outbox(&mut tx, &batch.outbox).await?;
-        let (checkpoints, messages) = batch.split_inbox();
-        for (consumer, source, position, fingerprint) in checkpoints {
-            sqlx::query(include_str!("sqlite/upsert_checkpoint.sql"))
-                .bind(consumer)
-                .bind(source)
-                .bind(position.tx)
-                .bind(position.id)
-                .bind(fingerprint.map(|f| f.digest))
-                .bind(fingerprint.and_then(|f| f.timestamp_ms))
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (consumer, message_id) in messages {
-            let inserted = sqlx::query(include_str!("sqlite/insert_inbox_message.sql"))
-                .bind(consumer)
-                .bind(message_id)
-                .bind(micros(batch.recorded_at))
-                .execute(&mut *tx)
-                .await;
-            match inserted {
-                Err(e) if is_unique_violation(&e, "inbox_messages") => {
-                    return Err(CommitError::DuplicateMessage {
-                        consumer: consumer.to_owned(),
-                        message_id: message_id.to_owned(),
-                    });
-                }
-                other => {
-                    other?;
-                }
-            }
-        }
-        for (key, reply) in &batch.replies {
-            let inserted = sqlx::query(include_str!("sqlite/insert_reply.sql"))
-                .bind(key.as_str())
-                .bind(reply.as_slice())
-                .bind(micros(batch.recorded_at))
-                .execute(&mut *tx)
-                .await;
-            match inserted {
-                Err(e) if is_unique_violation(&e, "command_replies") => {
-                    return Err(CommitError::DuplicateKey { key: key.clone() });
-                }
-                other => {
-                    other?;
-                }
-            }
-        }
-        for parked in &batch.parked {
-            sqlx::query(include_str!("sqlite/park.sql"))
-                .bind(parked.consumer.as_str())
-                .bind(parked.message.as_slice())
-                .bind(parked.reason.as_str())
-                .bind(micros(batch.recorded_at))
-                .execute(&mut *tx)
-                .await?;
-        }
-        for id in &batch.unparked {
-            sqlx::query(include_str!("sqlite/unpark.sql"))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for row in batch.last_projections() {
-            sqlx::query(include_str!("sqlite/upsert_projection.sql"))
-                .bind(row.name.as_str())
-                .bind(row.key.as_str())
-                .bind(row.value.as_slice())
-                .bind(micros(batch.recorded_at))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(Committed { last_position })
     }
 
     pub async fn read_stream(
@@ -437,51 +304,6 @@ impl SqliteStore {
             .await?;
         Ok(replies.rows_affected() + messages.rows_affected())
     }
-}
-
-async fn insert_outbox(tx: &mut SqliteConnection, outbox: &[OutboxMessage]) -> Result<(), sqlx::Error> {
-    let mut rest = outbox;
-    while !rest.is_empty() {
-        let n = chunk_len(rest.len());
-        let (chunk, tail) = rest.split_at(n);
-        let mut query = sqlx::query(insert_sql(OUTBOX_COLUMNS, 7, n, ""));
-        for m in chunk {
-            query = query
-                .bind(m.message_id)
-                .bind(m.topic.as_str())
-                .bind(m.key.as_str())
-                .bind(m.message_type.as_str())
-                .bind(m.payload.as_slice())
-                .bind(encode_headers(&m.headers))
-                .bind(micros(m.created_at));
-        }
-        query.execute(&mut *tx).await?;
-        rest = tail;
-    }
-    Ok(())
-}
-
-fn chunk_len(remaining: usize) -> usize {
-    CHUNKS.iter().copied().find(|&c| c <= remaining).unwrap_or(1)
-}
-
-/// `INSERT … VALUES (?, …), (?, …) …` for `rows` rows, built once per shape.
-fn insert_sql(prefix: &'static str, columns: usize, rows: usize, suffix: &'static str) -> AssertSqlSafe<&'static str> {
-    static EVENTS: OnceLock<Vec<String>> = OnceLock::new();
-    static OUTBOX: OnceLock<Vec<String>> = OnceLock::new();
-    let cell = if prefix == EVENT_COLUMNS { &EVENTS } else { &OUTBOX };
-    let shapes = cell.get_or_init(|| {
-        CHUNKS
-            .iter()
-            .map(|&n| {
-                let row = format!("({})", vec!["?"; columns].join(", "));
-                format!("{prefix}{} {suffix}", vec![row; n].join(", "))
-            })
-            .collect()
-    });
-    let index = CHUNKS.iter().position(|&c| c == rows).unwrap_or(CHUNKS.len() - 1);
-    // Built only from the constant column lists above: nothing of the input is in it.
-    AssertSqlSafe(shapes[index].as_str())
 }
 
 fn is_unique_violation(error: &sqlx::Error, table_and_column: &str) -> bool {
