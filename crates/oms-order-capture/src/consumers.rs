@@ -42,7 +42,7 @@ impl MessageHandler<Orders> for ChannelOrders {
     fn handle(&self, orders: &Orders, message: &Message, ctx: &Context<'_>) -> Handled {
         let draft = pb::OrderDraft::decode(message.payload.as_slice())
             .map_err(|e| Handling::poison(format!("not an oms.orders.v1.OrderDraft: {e}")))?;
-        let draft = convert::draft(&draft).map_err(|bad| Handling::poison(describe(&bad)))?;
+        let draft = convert::draft(&draft).map_err(|bad| Handling::poison(bad.to_string()))?;
         let order_id = order_id_for(draft.channel, &draft.external_order_id);
         let place = OrderCommand::Place {
             order_id: order_id.clone(),
@@ -292,11 +292,4 @@ fn job_lines(lines: &[fulfilment::JobLine]) -> Vec<LineQuantity> {
         .iter()
         .map(|l| LineQuantity::new(l.order_line_id.clone(), l.quantity))
         .collect()
-}
-
-fn describe(bad: &[(String, String)]) -> String {
-    bad.iter()
-        .map(|(f, d)| format!("{f}: {d}"))
-        .collect::<Vec<_>>()
-        .join("; ")
 }

@@ -1,4 +1,6 @@
-//! Translations between the protobuf contracts and the domain.
+//! Translations between the protobuf contracts and the domain. The values of the contract
+//! kernel (money, addresses, channels, methods, tenders) convert themselves; this is what
+//! is order capture's own.
 
 use oms_proto::common::v1 as common;
 use oms_proto::orders::v1 as pb;
@@ -7,79 +9,8 @@ use oms_service::convert::{time, timestamp};
 use crate::domain::order::StatusChange;
 use crate::domain::{
     Address, Channel, Customer, Delivery, DeliveryMethod, DraftLine, LineQuantity, LineState, Money, Order, OrderDraft,
-    OrderStatus, Payment, PlacedBy, Priority, Tender,
+    OrderStatus, Payment, PlacedBy, Priority, Tender, Violations,
 };
-
-pub type Violations = Vec<(String, String)>;
-
-pub fn channel(value: i32) -> Option<Channel> {
-    match pb::Channel::try_from(value).ok()? {
-        pb::Channel::Web => Some(Channel::Web),
-        pb::Channel::App => Some(Channel::App),
-        pb::Channel::Marketplace => Some(Channel::Marketplace),
-        pb::Channel::Store => Some(Channel::Store),
-        pb::Channel::CallCentre => Some(Channel::CallCentre),
-        pb::Channel::Unspecified => None,
-    }
-}
-
-pub fn channel_pb(channel: Channel) -> pb::Channel {
-    match channel {
-        Channel::Web => pb::Channel::Web,
-        Channel::App => pb::Channel::App,
-        Channel::Marketplace => pb::Channel::Marketplace,
-        Channel::Store => pb::Channel::Store,
-        Channel::CallCentre => pb::Channel::CallCentre,
-    }
-}
-
-pub fn delivery_method(value: i32) -> Option<DeliveryMethod> {
-    match pb::DeliveryMethod::try_from(value).ok()? {
-        pb::DeliveryMethod::Standard => Some(DeliveryMethod::Standard),
-        pb::DeliveryMethod::Express => Some(DeliveryMethod::Express),
-        pb::DeliveryMethod::SameDay => Some(DeliveryMethod::SameDay),
-        pb::DeliveryMethod::ClickAndCollect => Some(DeliveryMethod::ClickAndCollect),
-        pb::DeliveryMethod::Curbside => Some(DeliveryMethod::Curbside),
-        pb::DeliveryMethod::Locker => Some(DeliveryMethod::Locker),
-        pb::DeliveryMethod::ShipToStore => Some(DeliveryMethod::ShipToStore),
-        pb::DeliveryMethod::Unspecified => None,
-    }
-}
-
-pub fn delivery_method_pb(method: DeliveryMethod) -> pb::DeliveryMethod {
-    match method {
-        DeliveryMethod::Standard => pb::DeliveryMethod::Standard,
-        DeliveryMethod::Express => pb::DeliveryMethod::Express,
-        DeliveryMethod::SameDay => pb::DeliveryMethod::SameDay,
-        DeliveryMethod::ClickAndCollect => pb::DeliveryMethod::ClickAndCollect,
-        DeliveryMethod::Curbside => pb::DeliveryMethod::Curbside,
-        DeliveryMethod::Locker => pb::DeliveryMethod::Locker,
-        DeliveryMethod::ShipToStore => pb::DeliveryMethod::ShipToStore,
-    }
-}
-
-fn tender(value: i32) -> Option<Tender> {
-    match pb::TenderType::try_from(value).ok()? {
-        pb::TenderType::Card => Some(Tender::Card),
-        pb::TenderType::Paypal => Some(Tender::PayPal),
-        pb::TenderType::GiftCard => Some(Tender::GiftCard),
-        pb::TenderType::StoreCredit => Some(Tender::StoreCredit),
-        pb::TenderType::Invoice => Some(Tender::Invoice),
-        pb::TenderType::CashOnDelivery => Some(Tender::CashOnDelivery),
-        pb::TenderType::Unspecified => None,
-    }
-}
-
-fn tender_pb(tender: Tender) -> pb::TenderType {
-    match tender {
-        Tender::Card => pb::TenderType::Card,
-        Tender::PayPal => pb::TenderType::Paypal,
-        Tender::GiftCard => pb::TenderType::GiftCard,
-        Tender::StoreCredit => pb::TenderType::StoreCredit,
-        Tender::Invoice => pb::TenderType::Invoice,
-        Tender::CashOnDelivery => pb::TenderType::CashOnDelivery,
-    }
-}
 
 pub fn status_pb(status: OrderStatus) -> pb::OrderStatus {
     match status {
@@ -120,50 +51,6 @@ pub fn status(value: i32) -> Option<OrderStatus> {
     all.into_iter().find(|s| status_pb(*s) as i32 == value)
 }
 
-fn money(value: Option<&common::Money>) -> Option<Money> {
-    value.map(|m| Money::new(m.amount_minor, m.currency.clone()))
-}
-
-pub fn money_pb(money: &Money) -> common::Money {
-    common::Money {
-        amount_minor: money.amount_minor,
-        currency: money.currency.clone(),
-    }
-}
-
-pub fn address(a: &common::Address) -> Address {
-    Address {
-        name: a.name.clone(),
-        lines: a.lines.clone(),
-        city: a.city.clone(),
-        region: a.region.clone(),
-        postal_code: a.postal_code.clone(),
-        country: a.country.clone(),
-        phone: a.phone.clone(),
-        email: a.email.clone(),
-        latitude: a.location.as_ref().map(|g| g.latitude),
-        longitude: a.location.as_ref().map(|g| g.longitude),
-    }
-}
-
-pub fn address_pb(a: &Address) -> common::Address {
-    let location = match (a.latitude, a.longitude) {
-        (Some(latitude), Some(longitude)) => Some(common::GeoPoint { latitude, longitude }),
-        _ => None,
-    };
-    common::Address {
-        name: a.name.clone(),
-        lines: a.lines.clone(),
-        city: a.city.clone(),
-        region: a.region.clone(),
-        postal_code: a.postal_code.clone(),
-        country: a.country.clone(),
-        phone: a.phone.clone(),
-        email: a.email.clone(),
-        location,
-    }
-}
-
 /// The delivery of a request: what can be read of it, and what cannot.
 pub fn delivery(
     method: i32,
@@ -171,17 +58,14 @@ pub fn delivery(
     pickup: &str,
     bad: &mut Violations,
 ) -> Option<Delivery> {
-    let Some(method) = delivery_method(method) else {
-        bad.push((
-            "delivery_method".to_owned(),
-            "must be STANDARD, EXPRESS, SAME_DAY, CLICK_AND_COLLECT, CURBSIDE, LOCKER or SHIP_TO_STORE".to_owned(),
-        ));
+    let Some(method) = DeliveryMethod::from_pb(method) else {
+        bad.add("delivery_method", DeliveryMethod::expected());
         return None;
     };
     Some(Delivery {
         method,
         address: if method.is_shipped() {
-            shipping.map(address)
+            shipping.map(Address::from_pb)
         } else {
             None
         },
@@ -197,12 +81,9 @@ pub fn delivery(
 /// values, missing prices). The domain then checks the rest.
 pub fn draft(d: &pb::OrderDraft) -> Result<OrderDraft, Violations> {
     let mut bad = Violations::new();
-    let channel = channel(d.channel);
+    let channel = Channel::from_pb(d.channel);
     if channel.is_none() {
-        bad.push((
-            "channel".to_owned(),
-            "must be WEB, APP, MARKETPLACE, STORE or CALL_CENTRE".to_owned(),
-        ));
+        bad.add("channel", Channel::expected());
     }
     let delivery = delivery(
         d.delivery_method,
@@ -210,93 +91,99 @@ pub fn draft(d: &pb::OrderDraft) -> Result<OrderDraft, Violations> {
         &d.pickup_location_id,
         &mut bad,
     );
-    let mut lines = Vec::with_capacity(d.lines.len());
-    for (i, line) in d.lines.iter().enumerate() {
-        let Some(unit_price) = money(line.unit_price.as_ref()) else {
-            bad.push((format!("lines[{i}].unit_price"), "is required".to_owned()));
-            continue;
-        };
-        lines.push(DraftLine {
-            line_id: line.line_id.clone(),
-            sku: line.sku.clone(),
-            quantity: line.quantity,
-            unit_price,
-            description: line.description.clone(),
-        });
-    }
-    let mut payments = Vec::with_capacity(d.payments.len());
-    for (i, payment) in d.payments.iter().enumerate() {
-        let tender = tender(payment.tender);
-        if tender.is_none() {
-            bad.push((format!("payments[{i}].tender"), "is required".to_owned()));
-        }
-        let authorised = money(payment.authorised.as_ref());
-        if authorised.is_none() {
-            bad.push((format!("payments[{i}].authorised"), "is required".to_owned()));
-        }
-        if let (Some(tender), Some(authorised)) = (tender, authorised) {
-            payments.push(Payment {
-                reference: payment.reference.clone(),
-                tender,
-                authorised,
-            });
-        }
-    }
-    let priority = match pb::Priority::try_from(d.priority) {
-        Ok(pb::Priority::High) => Priority::High,
-        Ok(pb::Priority::Urgent) => Priority::Urgent,
-        Ok(_) => Priority::Normal,
-        Err(_) => {
-            bad.push(("priority".to_owned(), "must be NORMAL, HIGH or URGENT".to_owned()));
-            Priority::Normal
-        }
+    let lines = draft_lines(&d.lines, &mut bad);
+    let payments = payments(&d.payments, &mut bad);
+    // Unspecified is normal.
+    let priority = match d.priority {
+        0 => Some(Priority::Normal),
+        value => Priority::from_pb(value),
     };
-    let release_at = d.release_at.as_ref().map(|ts| time(ts).ok_or(())).transpose();
-    if release_at.is_err() {
-        bad.push(("release_at".to_owned(), "is not a valid time".to_owned()));
+    if priority.is_none() {
+        bad.add("priority", Priority::expected());
     }
-    let requested = d
-        .requested_delivery_at
-        .as_ref()
-        .map(|ts| time(ts).ok_or(()))
-        .transpose();
-    if requested.is_err() {
-        bad.push(("requested_delivery_at".to_owned(), "is not a valid time".to_owned()));
-    }
-    match (channel, delivery) {
-        (Some(channel), Some(delivery)) if bad.is_empty() => {
-            let customer = d.customer.clone().unwrap_or_default();
-            let placed_by = d.placed_by.clone().unwrap_or_default();
-            Ok(OrderDraft {
-                channel,
-                external_order_id: d.external_order_id.clone(),
-                customer: Customer {
-                    customer_id: customer.customer_id,
-                    name: customer.name,
-                    email: customer.email,
-                    phone: customer.phone,
-                },
-                lines,
-                currency: d.currency.clone(),
-                delivery,
-                payments,
-                priority,
-                release_at: release_at.ok().flatten(),
-                requested_delivery_at: requested.ok().flatten(),
-                placed_by: PlacedBy {
-                    agent_id: placed_by.agent_id,
-                    store_id: placed_by.store_id,
-                },
-                shipping_fee: money(d.shipping_fee.as_ref()),
+    let release_at = optional_time(d.release_at.as_ref(), "release_at", &mut bad);
+    let requested_delivery_at = optional_time(d.requested_delivery_at.as_ref(), "requested_delivery_at", &mut bad);
+    let (Some(channel), Some(delivery), Some(priority), true) = (channel, delivery, priority, bad.is_empty()) else {
+        return Err(bad);
+    };
+    let customer = d.customer.clone().unwrap_or_default();
+    let placed_by = d.placed_by.clone().unwrap_or_default();
+    Ok(OrderDraft {
+        channel,
+        external_order_id: d.external_order_id.clone(),
+        customer: Customer {
+            customer_id: customer.customer_id,
+            name: customer.name,
+            email: customer.email,
+            phone: customer.phone,
+        },
+        lines,
+        currency: d.currency.clone(),
+        delivery,
+        payments,
+        priority,
+        release_at,
+        requested_delivery_at,
+        placed_by: PlacedBy {
+            agent_id: placed_by.agent_id,
+            store_id: placed_by.store_id,
+        },
+        shipping_fee: d.shipping_fee.as_ref().map(Money::from_pb),
+    })
+}
+
+fn draft_lines(lines: &[pb::OrderLine], bad: &mut Violations) -> Vec<DraftLine> {
+    lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let unit_price = Money::required(line.unit_price.as_ref(), &format!("lines[{i}].unit_price"), bad)?;
+            Some(DraftLine {
+                line_id: line.line_id.clone(),
+                sku: line.sku.clone(),
+                quantity: line.quantity,
+                unit_price,
+                description: line.description.clone(),
             })
-        }
-        _ => Err(bad),
+        })
+        .collect()
+}
+
+fn payments(payments: &[pb::Payment], bad: &mut Violations) -> Vec<Payment> {
+    payments
+        .iter()
+        .enumerate()
+        .filter_map(|(i, payment)| {
+            let tender = Tender::from_pb(payment.tender);
+            if tender.is_none() {
+                bad.add(format!("payments[{i}].tender"), "is required");
+            }
+            let authorised = Money::required(payment.authorised.as_ref(), &format!("payments[{i}].authorised"), bad);
+            Some(Payment {
+                reference: payment.reference.clone(),
+                tender: tender?,
+                authorised: authorised?,
+            })
+        })
+        .collect()
+}
+
+/// A time the request may leave out; a violation naming `field` when it is not a time.
+fn optional_time(
+    ts: Option<&prost_types::Timestamp>,
+    field: &str,
+    bad: &mut Violations,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let at = time(ts?);
+    if at.is_none() {
+        bad.add(field, "is not a valid time");
     }
+    at
 }
 
 pub fn draft_pb(d: &OrderDraft) -> pb::OrderDraft {
     pb::OrderDraft {
-        channel: channel_pb(d.channel) as i32,
+        channel: d.channel.to_pb() as i32,
         external_order_id: d.external_order_id.clone(),
         customer: Some(pb::Customer {
             customer_id: d.customer.customer_id.clone(),
@@ -311,35 +198,31 @@ pub fn draft_pb(d: &OrderDraft) -> pb::OrderDraft {
                 line_id: l.line_id.clone(),
                 sku: l.sku.clone(),
                 quantity: l.quantity,
-                unit_price: Some(money_pb(&l.unit_price)),
+                unit_price: Some(l.unit_price.to_pb()),
                 description: l.description.clone(),
             })
             .collect(),
         currency: d.currency.clone(),
-        delivery_method: delivery_method_pb(d.delivery.method) as i32,
-        shipping_address: d.delivery.address.as_ref().map(address_pb),
+        delivery_method: d.delivery.method.to_pb() as i32,
+        shipping_address: d.delivery.address.as_ref().map(Address::to_pb),
         pickup_location_id: d.delivery.pickup_location.clone().unwrap_or_default(),
         payments: d
             .payments
             .iter()
             .map(|p| pb::Payment {
                 reference: p.reference.clone(),
-                tender: tender_pb(p.tender) as i32,
-                authorised: Some(money_pb(&p.authorised)),
+                tender: p.tender.to_pb() as i32,
+                authorised: Some(p.authorised.to_pb()),
             })
             .collect(),
-        priority: match d.priority {
-            Priority::Normal => pb::Priority::Normal,
-            Priority::High => pb::Priority::High,
-            Priority::Urgent => pb::Priority::Urgent,
-        } as i32,
+        priority: d.priority.to_pb() as i32,
         release_at: d.release_at.map(timestamp),
         requested_delivery_at: d.requested_delivery_at.map(timestamp),
         placed_by: Some(pb::PlacedBy {
             agent_id: d.placed_by.agent_id.clone(),
             store_id: d.placed_by.store_id.clone(),
         }),
-        shipping_fee: d.shipping_fee.as_ref().map(money_pb),
+        shipping_fee: d.shipping_fee.as_ref().map(Money::to_pb),
     }
 }
 
@@ -374,7 +257,7 @@ pub fn order_pb(order: &Order) -> pb::Order {
         status: status_pb(order.status()) as i32,
         hold_reason: order.hold.as_ref().map(|h| h.reason.clone()).unwrap_or_default(),
         lines: order.lines.iter().map(|l| line_state_pb(l, &currency)).collect(),
-        total: order.total().as_ref().map(money_pb),
+        total: order.total().as_ref().map(Money::to_pb),
         refunded: Some(common::Money {
             amount_minor: order.refunded_minor,
             currency,

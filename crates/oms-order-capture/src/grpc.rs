@@ -4,7 +4,7 @@ use chrono::DateTime;
 use oms_proto::orders::v1 as pb;
 use oms_proto::orders::v1::order_capture_server::{OrderCapture as OrderCaptureApi, OrderCaptureServer};
 use oms_service::convert::{time, timestamp};
-use oms_service::{FieldViolations, ToStatus, command_status};
+use oms_service::{ToStatus, Violations, command_status};
 use tonic::{Request, Response, Status};
 
 use crate::app::OrderCapture;
@@ -25,26 +25,23 @@ impl OrdersApi {
 impl ToStatus for OrderError {
     fn to_status(&self) -> Status {
         match self {
-            OrderError::Invalid(fields) => violations(fields.iter().cloned()).into_status(),
+            OrderError::Invalid(fields) => fields.clone().into_status(),
             OrderError::UnknownOrder(_) => Status::not_found(self.to_string()),
-            OrderError::UnknownLine { line_id, .. } => {
-                violations([("lines".to_owned(), format!("the order has no line {line_id}"))]).into_status()
-            }
+            OrderError::UnknownLine { line_id, .. } => refused("lines", format!("the order has no line {line_id}")),
             OrderError::NotNow { .. } => Status::failed_precondition(self.to_string()),
         }
     }
 }
 
-fn violations(fields: impl IntoIterator<Item = (String, String)>) -> FieldViolations {
-    let mut violations = FieldViolations::new();
-    for (field, description) in fields {
-        violations.add(field, description);
-    }
-    violations
+/// `INVALID_ARGUMENT` for one field.
+fn refused(field: &str, description: impl Into<String>) -> Status {
+    let mut bad = Violations::new();
+    bad.add(field, description);
+    bad.into_status()
 }
 
 fn required_order_id(order_id: &str) -> Result<(), Status> {
-    let mut violations = FieldViolations::new();
+    let mut violations = Violations::new();
     violations.check(order_id.trim().is_empty(), "order_id", "is required");
     violations.into_result()
 }
@@ -53,9 +50,9 @@ fn required_order_id(order_id: &str) -> Result<(), Status> {
 impl OrderCaptureApi for OrdersApi {
     async fn place_order(&self, request: Request<pb::PlaceOrderRequest>) -> Result<Response<pb::Order>, Status> {
         let Some(draft) = request.into_inner().order else {
-            return Err(violations([("order".to_owned(), "is required".to_owned())]).into_status());
+            return Err(refused("order", "is required"));
         };
-        let draft = convert::draft(&draft).map_err(|bad| violations(bad).into_status())?;
+        let draft = convert::draft(&draft).map_err(Violations::into_status)?;
         let placed = self.orders.place(draft).await.map_err(command_status)?;
         Ok(Response::new(convert::order_pb(&placed.order)))
     }
@@ -75,11 +72,11 @@ impl OrderCaptureApi for OrdersApi {
         request: Request<pb::ListOrdersRequest>,
     ) -> Result<Response<pb::ListOrdersResponse>, Status> {
         let request = request.into_inner();
-        let mut violations = FieldViolations::new();
+        let mut violations = Violations::new();
         let channel = match request.channel {
             0 => None,
             value => {
-                let channel = convert::channel(value);
+                let channel = crate::domain::Channel::from_pb(value);
                 violations.check(channel.is_none(), "channel", "is not a channel");
                 channel
             }
@@ -215,8 +212,8 @@ impl OrderCaptureApi for OrdersApi {
     ) -> Result<Response<pb::Order>, Status> {
         let request = request.into_inner();
         required_order_id(&request.order_id)?;
-        let Some(address) = request.address.as_ref().map(convert::address) else {
-            return Err(violations([("address".to_owned(), "is required".to_owned())]).into_status());
+        let Some(address) = request.address.as_ref().map(crate::domain::Address::from_pb) else {
+            return Err(refused("address", "is required"));
         };
         let by = request.requested_by;
         let order = self
@@ -235,7 +232,7 @@ impl OrderCaptureApi for OrdersApi {
     ) -> Result<Response<pb::Order>, Status> {
         let request = request.into_inner();
         required_order_id(&request.order_id)?;
-        let mut bad = Vec::new();
+        let mut bad = Violations::new();
         let delivery = convert::delivery(
             request.delivery_method,
             request.shipping_address.as_ref(),
@@ -243,7 +240,7 @@ impl OrderCaptureApi for OrdersApi {
             &mut bad,
         );
         let Some(delivery) = delivery else {
-            return Err(violations(bad).into_status());
+            return Err(bad.into_status());
         };
         let by = request.requested_by;
         let order = self

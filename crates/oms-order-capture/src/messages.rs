@@ -7,8 +7,8 @@ use oms_service::convert::timestamp;
 use prost::Message as _;
 use uuid::Uuid;
 
-use crate::convert::{address_pb, delivery_method_pb, draft_pb, line_state_pb, money_pb, status_pb};
-use crate::domain::{Order, OrderEvent, OrderStatus};
+use crate::convert::{draft_pb, line_state_pb, status_pb};
+use crate::domain::{Address, Money, Order, OrderEvent, OrderStatus};
 
 /// The messages announcing `events`, which took `before` (with status `was`) to `after`.
 pub fn for_events(was: OrderStatus, after: &Order, events: &[OrderEvent], now: DateTime<Utc>) -> Vec<OutboxMessage> {
@@ -21,7 +21,7 @@ pub fn for_events(was: OrderStatus, after: &Order, events: &[OrderEvent], now: D
                 order_id: id.clone(),
                 order: Some(draft_pb(draft)),
                 placed_at: Some(timestamp(*at)),
-                total: after.total().as_ref().map(money_pb),
+                total: after.total().as_ref().map(Money::to_pb),
                 lines: draft_pb(draft).lines,
             })),
             OrderEvent::Cancelled {
@@ -55,15 +55,15 @@ pub fn for_events(was: OrderStatus, after: &Order, events: &[OrderEvent], now: D
             OrderEvent::ShippingAddressChanged { address, at, .. } => {
                 Some(Event::ShippingAddressChanged(pb::ShippingAddressChanged {
                     order_id: id.clone(),
-                    address: Some(address_pb(address)),
+                    address: Some(address.to_pb()),
                     at: Some(timestamp(*at)),
                 }))
             }
             OrderEvent::DeliveryChanged { delivery, at, .. } => {
                 Some(Event::DeliveryMethodChanged(pb::DeliveryMethodChanged {
                     order_id: id.clone(),
-                    delivery_method: delivery_method_pb(delivery.method) as i32,
-                    shipping_address: delivery.address.as_ref().map(address_pb),
+                    delivery_method: delivery.method.to_pb() as i32,
+                    shipping_address: delivery.address.as_ref().map(Address::to_pb),
                     pickup_location_id: delivery.pickup_location.clone().unwrap_or_default(),
                     at: Some(timestamp(*at)),
                 }))

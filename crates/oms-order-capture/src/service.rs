@@ -3,8 +3,8 @@
 
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
-use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_proto::topics;
+use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_service::{Declared, Running, Wiring};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
@@ -34,12 +34,19 @@ pub async fn start(
     let store = EventStore::connect(&config.store).await?;
     let orders = OrderCapture::start(store.clone(), clock, config.writer.clone()).await?;
     let api = orders.clone();
-    Declared::new(SERVICE, GRPC_SERVICE, &topics::ORDERS, wiring, store, orders.writer().clone())
-        .api(move |_| Routes::new(OrdersApi::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
-        .consumes(&topics::CHANNEL_ORDERS, ChannelOrders)
-        .consumes(&topics::ROUTING, RoutingEvents)
-        .consumes(&topics::FULFILMENT, FulfilmentEvents)
-        .consumes(&topics::RETURNS, ReturnEvents)
-        .start(listener, orders)
-        .await
+    Declared::new(
+        SERVICE,
+        GRPC_SERVICE,
+        &topics::ORDERS,
+        wiring,
+        store,
+        orders.writer().clone(),
+    )
+    .api(move |_| Routes::new(OrdersApi::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
+    .consumes(&topics::CHANNEL_ORDERS, ChannelOrders)
+    .consumes(&topics::ROUTING, RoutingEvents)
+    .consumes(&topics::FULFILMENT, FulfilmentEvents)
+    .consumes(&topics::RETURNS, ReturnEvents)
+    .start(listener, orders)
+    .await
 }

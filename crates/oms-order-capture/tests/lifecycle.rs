@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use oms_eventsourcing::Change;
 use oms_eventsourcing::testing::{Scenario, Then};
 use oms_order_capture::domain::{
-    Address, Channel, Customer, Delivery, DeliveryMethod, DraftLine, ForOrder, LineQuantity, Money, Order,
+    Address, Channel, Customer, Delivery, DeliveryMethod, DraftLine, ForOrder, GeoPoint, LineQuantity, Money, Order,
     OrderCommand, OrderDraft, OrderError, OrderEvent, OrderStatus, Orders, Payment, PlacedBy, Priority, Tender,
     order_stream,
 };
@@ -81,8 +81,10 @@ fn address() -> Address {
         city: "Berlin".into(),
         postal_code: "10117".into(),
         country: "DE".into(),
-        latitude: Some(52.517),
-        longitude: Some(13.389),
+        location: Some(GeoPoint {
+            latitude: 52.517,
+            longitude: 13.389,
+        }),
         ..Address::default()
     }
 }
@@ -224,7 +226,7 @@ fn an_order_with_mistakes_is_refused_naming_every_one_of_them() {
     let OrderError::Invalid(fields) = error else {
         unreachable!()
     };
-    let names: Vec<&str> = fields.iter().map(|(f, _)| f.as_str()).collect();
+    let names: Vec<&str> = fields.iter().map(|v| v.field.as_str()).collect();
     assert_eq!(
         names,
         vec![
@@ -592,10 +594,10 @@ fn the_address_changes_before_shipping_and_not_after() {
             by: String::new(),
             at: t(3),
         })
-        .then_error(OrderError::Invalid(vec![(
-            "address.country".into(),
-            "must be an ISO 3166-1 alpha-2 code, e.g. DE".into(),
-        )]));
+        .then_error(OrderError::invalid(
+            "address.country",
+            "must be an ISO 3166-1 alpha-2 code, e.g. DE",
+        ));
 }
 
 #[test]
@@ -628,10 +630,10 @@ fn the_delivery_method_changes_from_shipping_to_pickup() {
             by: String::new(),
             at: t(3),
         })
-        .then_error(OrderError::Invalid(vec![(
-            "pickup_location_id".into(),
-            "locker needs a locker to collect from".into(),
-        )]));
+        .then_error(OrderError::invalid(
+            "pickup_location_id",
+            "locker needs a locker to collect from",
+        ));
 }
 
 #[test]

@@ -307,60 +307,13 @@ where
     }
 }
 
-/// The bad fields of a request, collected so that one answer names all of them.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct FieldViolations(Vec<(String, String)>);
+/// The bad fields of a request, collected so that one answer names all of them: the
+/// contract kernel's [`Violations`](oms_proto::kernel::Violations), answered as
+/// `INVALID_ARGUMENT` with `google.rpc.BadRequest` details.
+pub use oms_proto::kernel::Violations;
 
-impl FieldViolations {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push((field.into(), description.into()));
-    }
-
-    /// Adds a violation when `bad` holds.
-    pub fn check(&mut self, bad: bool, field: impl Into<String>, description: impl Into<String>) {
-        if bad {
-            self.add(field, description);
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(f, d)| (f.as_str(), d.as_str()))
-    }
-
-    /// `Ok` when there are none, else `INVALID_ARGUMENT` listing them all (in the message,
-    /// and as `google.rpc.BadRequest` details).
-    pub fn into_result(self) -> Result<(), Status> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(self.into_status())
-        }
-    }
-
-    pub fn into_status(self) -> Status {
-        let message = self
-            .0
-            .iter()
-            .map(|(f, d)| format!("{f}: {d}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let details = ErrorDetails::with_bad_request(
-            self.0
-                .into_iter()
-                .map(|(field, description)| tonic_types::FieldViolation::new(field, description))
-                .collect::<Vec<_>>(),
-        );
-        Status::with_error_details(Code::InvalidArgument, message, details)
-    }
-}
+/// The former name of [`Violations`], while every service moves to it.
+pub type FieldViolations = Violations;
 
 /// `FAILED_PRECONDITION` with a `google.rpc.PreconditionFailure` detail per violated
 /// condition: (type, subject, description), e.g. ("STOCK", "SKU-1", "3 requested, 1 available").

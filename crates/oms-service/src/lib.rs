@@ -15,6 +15,8 @@
 pub mod admin;
 pub mod assemble;
 pub mod convert;
+pub mod declare;
+pub mod feeds;
 pub mod grpc;
 pub mod limits;
 pub mod process;
@@ -29,6 +31,7 @@ pub mod wiring;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-pub use grpc::{FieldViolations, ToStatus, command_status};
+pub use grpc::{FieldViolations, ToStatus, Violations, command_status};
 pub use runtime::{Shutdown, Tasks};
+pub use declare::{Declared, Running};
 pub use wiring::{Outboxes, Wiring};

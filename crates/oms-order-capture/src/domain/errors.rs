@@ -1,12 +1,12 @@
 //! Why order capture refuses a command.
 
-use super::OrderStatus;
+use super::{OrderStatus, Violations};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OrderError {
     /// The request is malformed; every bad field is named.
-    #[error("{}", .0.iter().map(|(f, d)| format!("{f}: {d}")).collect::<Vec<_>>().join("; "))]
-    Invalid(Vec<(String, String)>),
+    #[error("{0}")]
+    Invalid(Violations),
     #[error("order {0} does not exist")]
     UnknownOrder(String),
     #[error("order {order_id} has no line {line_id}")]
@@ -18,7 +18,9 @@ pub enum OrderError {
 
 impl OrderError {
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
-        OrderError::Invalid(vec![(field.into(), description.into())])
+        let mut bad = Violations::new();
+        bad.add(field, description);
+        OrderError::Invalid(bad)
     }
 
     pub(crate) fn not_now(what: &'static str, why: impl Into<String>) -> Self {

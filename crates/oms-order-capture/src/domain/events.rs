@@ -1,10 +1,19 @@
-//! What happens to an order, as recorded in its stream.
+//! What happens to an order, as recorded in its stream, and how events written under
+//! older schema versions are read.
+//!
+//! Version 2 of `Placed`, `ShippingAddressChanged` and `DeliveryChanged` speaks the
+//! contract kernel: channels, delivery methods, tenders and priorities by their codes
+//! (`click_and_collect`, was `ClickAndCollect`), an address's point as `location` (was
+//! `latitude` and `longitude` beside the address lines).
+
+use std::fmt::Debug;
 
 use chrono::{DateTime, Utc};
 use oms_eventsourcing::{DomainEvent, event_type_names};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-use super::{Address, Delivery, LineQuantity, OrderDraft};
+use super::{Address, Channel, Delivery, DeliveryMethod, LineQuantity, OrderDraft, Priority, Tender};
 
 /// Units of a line somewhere (a node, a job, a return).
 pub type Units = Vec<LineQuantity>;
@@ -143,6 +152,91 @@ impl DomainEvent for OrderEvent {
         Returned,
         Refunded,
     });
+
+    fn schema_version(event_type: &str) -> u16 {
+        match event_type {
+            "Placed" | "ShippingAddressChanged" | "DeliveryChanged" => 2,
+            _ => 1,
+        }
+    }
+
+    fn upcast(event_type: &str, from: u16, mut json: Value) -> Result<Value, String> {
+        match (event_type, from) {
+            ("Placed", 1) => {
+                let draft = "/Placed/draft";
+                kind_code(&mut json, &format!("{draft}/channel"), Channel::ALL, |c| c.code())?;
+                kind_code(&mut json, &format!("{draft}/priority"), Priority::ALL, |p| p.code())?;
+                v1_delivery(&mut json, &format!("{draft}/delivery"))?;
+                let payments = json
+                    .pointer_mut(&format!("{draft}/payments"))
+                    .and_then(Value::as_array_mut)
+                    .ok_or("Placed v1 has no payments")?;
+                for payment in payments {
+                    kind_code(payment, "/tender", Tender::ALL, |t| t.code())?;
+                }
+                Ok(json)
+            }
+            ("ShippingAddressChanged", 1) => {
+                v1_address(&mut json, "/ShippingAddressChanged/address")?;
+                Ok(json)
+            }
+            ("DeliveryChanged", 1) => {
+                v1_delivery(&mut json, "/DeliveryChanged/delivery")?;
+                Ok(json)
+            }
+            _ => Err(format!("no upcaster from version {from} of {event_type}")),
+        }
+    }
+}
+
+/// A v1 delivery at `pointer`: its method by code, its address's point as `location`.
+fn v1_delivery(json: &mut Value, pointer: &str) -> Result<(), String> {
+    kind_code(json, &format!("{pointer}/method"), DeliveryMethod::ALL, |m| m.code())?;
+    let address = format!("{pointer}/address");
+    if json.pointer(&address).is_some_and(|a| !a.is_null()) {
+        v1_address(json, &address)?;
+    }
+    Ok(())
+}
+
+/// A v1 address at `pointer`: `latitude` and `longitude` become `location` (null unless
+/// both were there).
+fn v1_address(json: &mut Value, pointer: &str) -> Result<(), String> {
+    let address: &mut Map<String, Value> = json
+        .pointer_mut(pointer)
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| format!("no address at {pointer}"))?;
+    let latitude = address.remove("latitude").unwrap_or(Value::Null);
+    let longitude = address.remove("longitude").unwrap_or(Value::Null);
+    let location = match (latitude, longitude) {
+        (Value::Number(latitude), Value::Number(longitude)) => Value::Object(Map::from_iter([
+            ("latitude".to_owned(), Value::Number(latitude)),
+            ("longitude".to_owned(), Value::Number(longitude)),
+        ])),
+        _ => Value::Null,
+    };
+    address.insert("location".to_owned(), location);
+    Ok(())
+}
+
+/// The kernel value at `pointer`, stored in v1 by its Rust name (`ClickAndCollect`), as its
+/// code (`click_and_collect`).
+fn kind_code<K: Copy + Debug>(
+    json: &mut Value,
+    pointer: &str,
+    all: &[K],
+    code: fn(K) -> &'static str,
+) -> Result<(), String> {
+    let value = json
+        .pointer_mut(pointer)
+        .ok_or_else(|| format!("no value at {pointer}"))?;
+    let name = value.as_str().ok_or_else(|| format!("{pointer} is not a name"))?;
+    let kind = all
+        .iter()
+        .find(|k| format!("{k:?}") == name)
+        .ok_or_else(|| format!("{pointer}: {name} is not a value of version 1"))?;
+    *value = Value::String(code(*kind).to_owned());
+    Ok(())
 }
 
 impl OrderEvent {

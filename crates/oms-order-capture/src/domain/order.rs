@@ -371,7 +371,7 @@ impl Order {
             .collect();
         self.draft = Some(draft.clone());
         self.placed_at = Some(at);
-        let detail = format!("placed on {}", draft.channel.code());
+        let detail = format!("placed on {}", draft.channel.label());
         self.timeline.push(StatusChange {
             status: OrderStatus::Placed,
             at,

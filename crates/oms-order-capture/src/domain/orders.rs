@@ -29,7 +29,8 @@ pub struct OrderFilter {
 impl Model for Orders {
     type Event = OrderEvent;
     const NAME: &'static str = "order-capture";
-    const SNAPSHOT_VERSION: u32 = 2;
+    // 3: the contract kernel's channels, methods, tenders, priorities and addresses.
+    const SNAPSHOT_VERSION: u32 = 3;
 
     fn apply(&mut self, header: &EventHeader<'_>, event: &OrderEvent) {
         let Some(order_id) = header.stream_id.strip_prefix("order:") else {

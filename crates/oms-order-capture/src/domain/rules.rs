@@ -6,7 +6,8 @@ use oms_eventsourcing::{Change, Changes, Decide};
 
 use super::events::Units;
 use super::{
-    Address, Delivery, LineQuantity, LineState, Money, Order, OrderDraft, OrderError, OrderEvent, Orders, order_stream,
+    Address, Delivery, LineQuantity, LineState, Money, Order, OrderDraft, OrderError, OrderEvent, Orders, Violations,
+    order_stream,
 };
 
 /// What can happen to an order.
@@ -309,10 +310,11 @@ impl Order {
         if !delivery.method.is_shipped() {
             return Err(OrderError::not_now(
                 "changing the address",
-                format!("the order is for {}", delivery.method.name()),
+                format!("the order is for {}", delivery.method.label()),
             ));
         }
-        let bad = address.violations("address");
+        let mut bad = Violations::new();
+        address.check("address", &mut bad);
         if !bad.is_empty() {
             return Err(OrderError::Invalid(bad));
         }
@@ -330,7 +332,8 @@ impl Order {
         at: DateTime<Utc>,
     ) -> Result<Vec<OrderEvent>, OrderError> {
         self.nothing_gone_yet("changing the delivery method")?;
-        let bad = delivery.violations("shipping_address");
+        let mut bad = Violations::new();
+        delivery.check("shipping_address", &mut bad);
         if !bad.is_empty() {
             return Err(OrderError::Invalid(bad));
         }
@@ -405,7 +408,7 @@ impl Order {
 
     /// Checks that every line named exists and the quantities are positive.
     fn known_lines(&self, lines: &Units) -> Result<(), OrderError> {
-        let mut bad = Vec::new();
+        let mut bad = Violations::new();
         for (i, line) in lines.iter().enumerate() {
             if self.line(&line.line_id).is_none() {
                 return Err(OrderError::UnknownLine {
@@ -413,9 +416,7 @@ impl Order {
                     line_id: line.line_id.clone(),
                 });
             }
-            if line.quantity <= 0 {
-                bad.push((format!("lines[{i}].quantity"), "must be 1 or more".to_owned()));
-            }
+            bad.check(line.quantity <= 0, format!("lines[{i}].quantity"), "must be 1 or more");
         }
         if bad.is_empty() {
             Ok(())

@@ -69,10 +69,18 @@ macro_rules! kind {
                 }
             }
 
-            /// What the contract's field `field` may be, for a refusal.
+            /// What a field of this kind may be, for a refusal: `must be NORMAL, HIGH or
+            /// URGENT` (the contract's names without their common prefix).
             pub fn expected() -> String {
-                let names: Vec<&str> = Self::ALL.iter().map(|v| v.proto_name()).collect();
-                format!("must be one of {}", names.join(", "))
+                let prefix = <$pb>::Unspecified.as_str_name().trim_end_matches("UNSPECIFIED");
+                let names: Vec<&str> = Self::ALL
+                    .iter()
+                    .map(|v| v.proto_name().trim_start_matches(prefix))
+                    .collect();
+                match names.split_last() {
+                    Some((last, rest)) if !rest.is_empty() => format!("must be {} or {last}", rest.join(", ")),
+                    _ => format!("must be {}", names.join("")),
+                }
             }
         }
 
@@ -209,9 +217,7 @@ mod tests {
 
     #[test]
     fn a_refusal_lists_what_is_expected() {
-        assert_eq!(
-            Priority::expected(),
-            "must be one of PRIORITY_NORMAL, PRIORITY_HIGH, PRIORITY_URGENT"
-        );
+        assert_eq!(Priority::expected(), "must be NORMAL, HIGH or URGENT");
+        assert_eq!(Channel::expected(), "must be WEB, APP, MARKETPLACE, STORE or CALL_CENTRE");
     }
 }

@@ -20,17 +20,17 @@ impl Money {
         }
     }
 
-    /// The money of a contract, or why it is not money: the violations name `field`.
-    pub fn from_pb(money: Option<&pb::Money>, field: &str, bad: &mut Violations) -> Option<Self> {
-        let Some(money) = money else {
+    pub fn from_pb(money: &pb::Money) -> Self {
+        Self::new(money.amount_minor, money.currency.clone())
+    }
+
+    /// The money of a field the contract requires: a violation naming `field` when the
+    /// request leaves it out.
+    pub fn required(money: Option<&pb::Money>, field: &str, bad: &mut Violations) -> Option<Self> {
+        if money.is_none() {
             bad.add(field, "is required");
-            return None;
-        };
-        if !is_currency(&money.currency) {
-            bad.add(format!("{field}.currency"), "must be an ISO 4217 code, e.g. EUR");
-            return None;
         }
-        Some(Self::new(money.amount_minor, money.currency.clone()))
+        money.map(Self::from_pb)
     }
 
     pub fn to_pb(&self) -> pb::Money {
@@ -46,6 +46,11 @@ impl Money {
         let units = self.amount_minor.unsigned_abs();
         format!("{sign}{}.{:02} {}", units / 100, units % 100, self.currency)
     }
+
+    /// In a currency of three capital letters (ISO 4217's form).
+    pub fn has_currency_code(&self) -> bool {
+        is_currency(&self.currency)
+    }
 }
 
 /// Three capital letters.
@@ -58,27 +63,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn money_is_read_once_and_refused_with_its_field() {
+    fn money_is_read_once_and_a_missing_amount_is_named() {
         let mut bad = Violations::new();
         let eur = pb::Money {
             amount_minor: 1250,
             currency: "EUR".into(),
         };
-        assert_eq!(
-            Money::from_pb(Some(&eur), "price", &mut bad),
-            Some(Money::new(1250, "EUR"))
-        );
+        assert_eq!(Money::required(Some(&eur), "price", &mut bad), Some(Money::new(1250, "EUR")));
         assert_eq!(Money::new(1250, "EUR").to_pb(), eur);
         assert_eq!(Money::new(-5, "EUR").display(), "-0.05 EUR");
-        let euros = pb::Money {
-            amount_minor: 1,
-            currency: "euro".into(),
-        };
-        assert_eq!(Money::from_pb(Some(&euros), "lines[1].unit_price", &mut bad), None);
-        assert_eq!(Money::from_pb(None, "authorised", &mut bad), None);
-        assert_eq!(
-            bad.to_string(),
-            "lines[1].unit_price.currency: must be an ISO 4217 code, e.g. EUR; authorised: is required"
-        );
+        assert!(!Money::new(1, "euro").has_currency_code());
+        assert_eq!(Money::required(None, "payments[0].authorised", &mut bad), None);
+        assert_eq!(bad.to_string(), "payments[0].authorised: is required");
     }
 }

@@ -59,6 +59,25 @@ impl Violations {
         self.0.iter()
     }
 
+    /// `Ok` when there are none, else `INVALID_ARGUMENT` listing them all (in the message,
+    /// and as `google.rpc.BadRequest` details).
+    pub fn into_result(self) -> Result<(), tonic::Status> {
+        if self.is_empty() { Ok(()) } else { Err(self.into_status()) }
+    }
+
+    /// The gRPC refusal: `INVALID_ARGUMENT` listing every field.
+    pub fn into_status(self) -> tonic::Status {
+        use tonic_types::{ErrorDetails, StatusExt};
+        let message = self.to_string();
+        let details = ErrorDetails::with_bad_request(
+            self.0
+                .into_iter()
+                .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+                .collect::<Vec<_>>(),
+        );
+        tonic::Status::with_error_details(tonic::Code::InvalidArgument, message, details)
+    }
+
     /// `Ok(value)` when there are none.
     pub fn or_ok<T>(self, value: T) -> Result<T, Violations> {
         if self.is_empty() { Ok(value) } else { Err(self) }
