@@ -11,16 +11,16 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use hdrhistogram::Histogram;
-use oms_eventsourcing::{EventHeader, Model};
+use oms_eventsourcing::Decide;
+use oms_eventsourcing::testing::Scenario;
 use oms_routing::availability::Availability;
 use oms_routing::domain::plan::{PlanRequest, plan};
 use oms_routing::domain::{
-    Address, Capabilities, Capacity, CapacityUnit, CarrierService, Channel, DeliveryMethod, GeoPoint, LineNeed,
-    NetworkDocument, Node, NodeType, OrderToRoute, Priority, Routing, ShippingService,
+    Address, Capabilities, Capacity, CapacityUnit, CarrierService, Channel, DeliveryMethod, GeoPoint, ImportNetwork,
+    LineNeed, NetworkDocument, Node, NodeType, OrderToRoute, Priority, Routing, ShippingService,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use uuid::Uuid;
 
 const NODES: usize = 1_000;
 const SKUS: usize = 10_000;
@@ -74,24 +74,16 @@ fn main() {
             active: true,
         })
         .collect();
-    let mut routing = Routing::default();
-    let events = routing
-        .import(NetworkDocument {
+    let import = ImportNetwork {
+        document: NetworkDocument {
             nodes,
             rule_sets: Vec::new(),
-        })
-        .expect("a valid network");
-    for (stream, event) in &events {
-        let header = EventHeader {
-            stream_id: stream,
-            version: 0,
-            event_id: Uuid::nil(),
-            recorded_at: Utc::now(),
-            correlation_id: None,
-            causation_id: None,
-        };
-        routing.apply(&header, event);
-    }
+        },
+    };
+    let network = import.decide(&Routing::default(), Utc::now()).expect("a valid network");
+    // Routing as the writer folds it.
+    let routing = Scenario::<Routing>::given(network);
+    let routing = routing.state();
     let availability = Availability::new();
     let mut positions = 0usize;
     for sku in 0..SKUS {
@@ -153,7 +145,7 @@ fn main() {
             unusable: &none,
             now,
         };
-        availability.with(|stock| plan(routing.network(), &request, stock, &routing))
+        availability.with(|stock| plan(routing.network(), &request, stock, routing))
     };
     // Warm up.
     let mut routed = 0usize;

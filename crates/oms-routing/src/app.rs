@@ -8,15 +8,17 @@ use chrono::{DateTime, Utc};
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::trace::current_traceparent;
 use oms_eventsourcing::writer::Context;
-use oms_eventsourcing::{CommandError, CommandMeta, Decision, EventStore, StoreError, Writer, WriterConfig};
+use oms_eventsourcing::{
+    Changes, CommandError, CommandMeta, Decide, Decision, EventStore, StoreError, Writer, WriterConfig,
+};
 
 use crate::availability::Availability;
-use crate::domain::plan::{self, Corrected, Plan, PlanRequest, PlannedAllocation};
+use crate::domain::plan::{self, Corrected, Plan, PlanRequest};
 use crate::domain::quote::{self, DeliveryOption, QuoteRequest};
-use crate::domain::routing::Events;
 use crate::domain::{
-    AllocationRecord, AllocationStatus, DecisionRecord, LineNeed, NetworkDocument, Node, RoutedOrder, Routing,
-    RoutingError, RoutingEvent, RuleSet,
+    AbandonAttempt, AllocationRecord, AllocationStatus, BeginAttempt, DecisionRecord, FinishAttempt, GiveUp,
+    ImportNetwork, LineNeed, NetworkDocument, Node, RemoveNode, ReplaceRuleSets, ReservedAllocation, RoutedOrder,
+    Routing, RoutingError, RoutingEvent, RuleSet, UpsertNode,
 };
 use crate::messages::{self, Initiator};
 
@@ -38,22 +40,18 @@ pub struct DecisionView {
     pub held: bool,
 }
 
-/// Events of one order (or the network) with the messages announcing them.
+/// Changes of one order (or the network) with the messages announcing them.
 pub fn decision(
     routing: &Routing,
     order_id: Option<&str>,
-    events: Events,
+    changes: Changes<RoutingEvent>,
     initiator: Initiator,
     now: DateTime<Utc>,
 ) -> Decision<RoutingEvent, ()> {
     let order = order_id.and_then(|id| routing.order(id));
-    let plain: Vec<RoutingEvent> = events.iter().map(|(_, e)| e.clone()).collect();
-    let announced = messages::for_events(routing.network(), order, &plain, initiator, now);
-    let mut decision = Decision::reply(());
-    for (stream, event) in events {
-        decision = decision.event(stream, event);
-    }
-    decision.publish_all(announced)
+    let events: Vec<RoutingEvent> = changes.iter().map(|c| c.event.clone()).collect();
+    let announced = messages::for_events(routing.network(), order, &events, initiator, now);
+    Decision::reply(()).changes(changes).publish_all(announced)
 }
 
 impl RoutingService {
@@ -89,31 +87,30 @@ impl RoutingService {
         CommandMeta::new().with_traceparent(current_traceparent())
     }
 
-    /// Runs a decision that needs no messages (network changes).
-    async fn run(
-        &self,
-        decide: impl FnOnce(&Routing) -> Result<Events, RoutingError> + Send + 'static,
-    ) -> Outcome<usize> {
+    /// Runs a change to the network (announced by no message); answers how many events it
+    /// recorded.
+    async fn configure<C>(&self, command: C) -> Outcome<usize>
+    where
+        C: Decide<Routing, Refusal = RoutingError> + Send + 'static,
+    {
         self.writer
             .execute(self.meta(), move |routing: &Routing, ctx: &Context<'_>| {
-                let events = decide(routing)?;
-                let n = events.len();
-                Ok(decision(routing, None, events, Initiator::Routing, ctx.now).map_reply(|_| n))
+                let changes = command.decide(routing, ctx.now)?;
+                let n = changes.len();
+                Ok(decision(routing, None, changes, Initiator::Routing, ctx.now).map_reply(|()| n))
             })
             .await
     }
 
-    /// Runs a decision about one order, announcing what it changes.
-    pub async fn run_for_order(
-        &self,
-        order_id: String,
-        initiator: Initiator,
-        decide: impl FnOnce(&Routing, DateTime<Utc>) -> Result<Events, RoutingError> + Send + 'static,
-    ) -> Outcome<()> {
+    /// Runs a command about one order, announcing what it changes.
+    pub async fn run_for_order<C>(&self, order_id: String, initiator: Initiator, command: C) -> Outcome<()>
+    where
+        C: Decide<Routing, Refusal = RoutingError> + Send + 'static,
+    {
         self.writer
             .execute(self.meta(), move |routing: &Routing, ctx: &Context<'_>| {
-                let events = decide(routing, ctx.now)?;
-                Ok(decision(routing, Some(&order_id), events, initiator, ctx.now))
+                let changes = command.decide(routing, ctx.now)?;
+                Ok(decision(routing, Some(&order_id), changes, initiator, ctx.now))
             })
             .await
     }
@@ -123,25 +120,25 @@ impl RoutingService {
 
     pub async fn upsert_node(&self, node: Node) -> Outcome<Node> {
         let id = node.node_id.clone();
-        self.run(move |routing| routing.upsert_node(node)).await?;
+        self.configure(UpsertNode { node }).await?;
         self.writer
             .read(|r| r.network().node(&id).cloned())
             .ok_or(CommandError::Rejected(RoutingError::UnknownNode(id)))
     }
 
     pub async fn remove_node(&self, node_id: String) -> Outcome<()> {
-        self.run(move |routing| routing.remove_node(&node_id)).await.map(|_| ())
+        self.configure(RemoveNode { node_id }).await.map(|_| ())
     }
 
     pub async fn set_rule_sets(&self, rule_sets: Vec<RuleSet>) -> Outcome<Vec<RuleSet>> {
-        self.run(move |routing| routing.set_rule_sets(rule_sets)).await?;
+        self.configure(ReplaceRuleSets { rule_sets }).await?;
         Ok(self.rule_sets())
     }
 
     /// Imports nodes and rule sets; answers how many of each the document held.
     pub async fn import(&self, document: NetworkDocument) -> Outcome<(usize, usize)> {
         let counts = (document.nodes.len(), document.rule_sets.len());
-        self.run(move |routing| routing.import(document)).await?;
+        self.configure(ImportNetwork { document }).await?;
         Ok(counts)
     }
 
@@ -161,11 +158,14 @@ impl RoutingService {
     // Routing attempts (the router's steps).
 
     pub async fn begin_attempt(&self, order_id: &str, attempt: u32, revision: u32, ids: Vec<String>) -> Outcome<()> {
-        let id = order_id.to_owned();
-        self.run_for_order(order_id.to_owned(), Initiator::Routing, move |routing, now| {
-            routing.begin_attempt(&id, attempt, revision, ids, now)
-        })
-        .await
+        let command = BeginAttempt {
+            order_id: order_id.to_owned(),
+            attempt,
+            revision,
+            reservation_ids: ids,
+        };
+        self.run_for_order(order_id.to_owned(), Initiator::Routing, command)
+            .await
     }
 
     pub async fn finish_attempt(
@@ -173,30 +173,35 @@ impl RoutingService {
         order_id: &str,
         attempt: u32,
         revision: u32,
-        allocations: Vec<(PlannedAllocation, String)>,
+        reserved: Vec<ReservedAllocation>,
         plan: Plan,
     ) -> Outcome<()> {
-        let id = order_id.to_owned();
-        self.run_for_order(order_id.to_owned(), Initiator::Routing, move |routing, now| {
-            routing.finish_attempt(&id, attempt, revision, allocations, &plan, now)
-        })
-        .await
+        let command = FinishAttempt {
+            order_id: order_id.to_owned(),
+            attempt,
+            revision,
+            reserved,
+            plan,
+        };
+        self.run_for_order(order_id.to_owned(), Initiator::Routing, command)
+            .await
     }
 
     pub async fn abandon_attempt(&self, order_id: &str, ids: Vec<String>) -> Outcome<()> {
-        let id = order_id.to_owned();
-        self.run_for_order(order_id.to_owned(), Initiator::Routing, move |routing, now| {
-            routing.abandon_attempt(&id, ids, now)
-        })
-        .await
+        let command = AbandonAttempt {
+            order_id: order_id.to_owned(),
+            reservation_ids: ids,
+        };
+        self.run_for_order(order_id.to_owned(), Initiator::Routing, command)
+            .await
     }
 
     pub async fn give_up(&self, order_id: &str) -> Outcome<()> {
-        let id = order_id.to_owned();
-        self.run_for_order(order_id.to_owned(), Initiator::Routing, move |routing, now| {
-            routing.give_up(&id, now)
-        })
-        .await
+        let command = GiveUp {
+            order_id: order_id.to_owned(),
+        };
+        self.run_for_order(order_id.to_owned(), Initiator::Routing, command)
+            .await
     }
 
     // ------------------------------------------------------------------------------------

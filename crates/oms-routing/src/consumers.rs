@@ -2,8 +2,11 @@
 //! released, cancelled, sent somewhere else) and what the nodes report about the jobs
 //! routing gave them (accepted, done, rejected, cancelled).
 
-use oms_eventsourcing::Decision;
+use std::convert::Infallible;
+
+use chrono::{DateTime, Utc};
 use oms_eventsourcing::writer::Context;
+use oms_eventsourcing::{Changes, Decide, Decision};
 use oms_proto::fulfilment::v1 as fulfilment;
 use oms_proto::orders::v1 as orders;
 use oms_service::convert::time;
@@ -12,8 +15,10 @@ use prost::Message as _;
 
 use crate::app::decision;
 use crate::convert::{self, Bad};
-use crate::domain::routing::Events;
-use crate::domain::{LineNeed, Routing, RoutingError, RoutingEvent};
+use crate::domain::{
+    CancelLines, ChangeDelivery, ChangeShippingAddress, HoldOrder, JobAccepted, JobCompleted, JobDropped, LineNeed,
+    LineQuantity, ReceiveOrder, ReleaseOrder, Routing, RoutingError, RoutingEvent,
+};
 use crate::messages::Initiator;
 
 pub const ORDERS_TOPIC: &str = "oms.orders.v1";
@@ -37,8 +42,38 @@ fn handling(error: RoutingError) -> Handling {
     }
 }
 
-fn announce(routing: &Routing, order_id: &str, events: Events, initiator: Initiator, ctx: &Context<'_>) -> Handled {
-    Ok(decision(routing, Some(order_id), events, initiator, ctx.now))
+fn announce(
+    routing: &Routing,
+    order_id: &str,
+    changes: Changes<RoutingEvent>,
+    initiator: Initiator,
+    ctx: &Context<'_>,
+) -> Handled {
+    Ok(decision(routing, Some(order_id), changes, initiator, ctx.now))
+}
+
+/// What a command decides, a refusal made the message's handling.
+fn decided<C: Decide<Routing, Refusal = RoutingError>>(
+    command: C,
+    routing: &Routing,
+    ctx: &Context<'_>,
+) -> Result<Changes<RoutingEvent>, Handling> {
+    command.decide(routing, ctx.now).map_err(handling)
+}
+
+/// What a command that cannot be refused decides.
+fn settled<C: Decide<Routing, Refusal = Infallible>>(
+    command: C,
+    routing: &Routing,
+    ctx: &Context<'_>,
+) -> Changes<RoutingEvent> {
+    let Ok(changes) = command.decide(routing, ctx.now);
+    changes
+}
+
+/// When a message says it happened; when it was decided, if it does not say.
+fn at(ts: Option<&prost_types::Timestamp>, ctx: &Context<'_>) -> DateTime<Utc> {
+    ts.and_then(time).unwrap_or(ctx.now)
 }
 
 /// `oms.orders.v1`: the orders to route and what customers and customer service change.
@@ -49,65 +84,70 @@ impl MessageHandler<Routing> for OrderEvents {
         use orders::order_event::Event;
         let event = orders::OrderEvent::decode(message.payload.as_slice())
             .map_err(|e| Handling::poison(format!("not an oms.orders.v1.OrderEvent: {e}")))?;
-        let at = |ts: Option<&prost_types::Timestamp>| ts.and_then(time).unwrap_or(ctx.now);
-        let (order_id, events) = match event.event {
+        let (order_id, changes) = match event.event {
             Some(Event::OrderPlaced(e)) => {
                 let order = convert::order_placed(&e).map_err(|bad| Handling::poison(describe(&bad)))?;
                 let id = order.order_id.clone();
-                (id, routing.receive(order))
+                (id, settled(ReceiveOrder { order }, routing, ctx))
             }
             Some(Event::OrderHeld(e)) => {
-                let events = routing.hold(&e.order_id, at(e.at.as_ref())).map_err(handling)?;
-                (e.order_id, events)
+                let at = at(e.at.as_ref(), ctx);
+                let command = HoldOrder {
+                    order_id: e.order_id.clone(),
+                    at,
+                };
+                (e.order_id, decided(command, routing, ctx)?)
             }
             Some(Event::OrderReleased(e)) => {
-                let events = routing.release(&e.order_id, at(e.at.as_ref())).map_err(handling)?;
-                (e.order_id, events)
+                let at = at(e.at.as_ref(), ctx);
+                let command = ReleaseOrder {
+                    order_id: e.order_id.clone(),
+                    at,
+                };
+                (e.order_id, decided(command, routing, ctx)?)
             }
             Some(Event::OrderCancelled(e)) => {
-                let lines: Vec<(String, i64)> = e.lines.iter().map(|l| (l.line_id.clone(), l.quantity)).collect();
-                if lines.iter().any(|(id, q)| id.is_empty() || *q <= 0) {
+                let lines: Vec<LineQuantity> = e
+                    .lines
+                    .iter()
+                    .map(|l| LineQuantity::new(l.line_id.clone(), l.quantity))
+                    .collect();
+                if lines.iter().any(|l| l.line_id.is_empty() || l.quantity <= 0) {
                     return Err(Handling::poison("a cancelled line needs a line id and 1 unit or more"));
                 }
-                let events = routing
-                    .cancel(&e.order_id, &lines, e.whole_order, &e.reason, at(e.at.as_ref()))
-                    .map_err(handling)?;
-                (e.order_id, events)
+                let command = CancelLines {
+                    order_id: e.order_id.clone(),
+                    lines,
+                    whole_order: e.whole_order,
+                    reason: e.reason,
+                    at: at(e.at.as_ref(), ctx),
+                };
+                (e.order_id, decided(command, routing, ctx)?)
             }
             Some(Event::ShippingAddressChanged(e)) => {
-                let Some(order) = routing.order(&e.order_id) else {
-                    return Err(handling(RoutingError::UnknownOrder(e.order_id)));
+                let command = ChangeShippingAddress {
+                    order_id: e.order_id.clone(),
+                    address: e.address.as_ref().map(convert::address),
+                    at: at(e.at.as_ref(), ctx),
                 };
-                let o = &order.order;
-                let events = routing
-                    .change_destination(
-                        &e.order_id,
-                        o.delivery_method,
-                        e.address.as_ref().map(convert::address),
-                        o.pickup_location_id.clone(),
-                        at(e.at.as_ref()),
-                    )
-                    .map_err(handling)?;
-                (e.order_id, events)
+                (e.order_id, decided(command, routing, ctx)?)
             }
             Some(Event::DeliveryMethodChanged(e)) => {
                 let method = convert::delivery_method(e.delivery_method, "delivery_method")
                     .map_err(|bad| Handling::poison(describe(&bad)))?;
-                let events = routing
-                    .change_destination(
-                        &e.order_id,
-                        method,
-                        e.shipping_address.as_ref().map(convert::address),
-                        e.pickup_location_id.clone(),
-                        at(e.at.as_ref()),
-                    )
-                    .map_err(handling)?;
-                (e.order_id, events)
+                let command = ChangeDelivery {
+                    order_id: e.order_id.clone(),
+                    delivery_method: method,
+                    shipping_address: e.shipping_address.as_ref().map(convert::address),
+                    pickup_location_id: e.pickup_location_id,
+                    at: at(e.at.as_ref(), ctx),
+                };
+                (e.order_id, decided(command, routing, ctx)?)
             }
             // The order's status is order capture's own story.
             Some(Event::OrderStatusChanged(_)) | None => return Ok(Decision::reply(())),
         };
-        announce(routing, &order_id, events, Initiator::Routing, ctx)
+        announce(routing, &order_id, changes, Initiator::Routing, ctx)
     }
 }
 
@@ -133,36 +173,36 @@ impl MessageHandler<Routing> for FulfilmentEvents {
         use fulfilment::fulfilment_event::Event;
         let event = fulfilment::FulfilmentEvent::decode(message.payload.as_slice())
             .map_err(|e| Handling::poison(format!("not an oms.fulfilment.v1.FulfilmentEvent: {e}")))?;
-        let at = |ts: Option<&prost_types::Timestamp>| ts.and_then(time).unwrap_or(ctx.now);
-        let (job, events) = match event.event {
+        let (job, changes) = match event.event {
             Some(Event::JobAccepted(e)) => {
-                let events = routing.job_accepted(&e.job_id, at(e.at.as_ref()));
-                (e.job_id, events)
+                let command = JobAccepted {
+                    request_id: e.job_id.clone(),
+                    at: at(e.at.as_ref(), ctx),
+                };
+                (e.job_id, settled(command, routing, ctx))
             }
             Some(Event::JobShipped(e)) => {
-                let events = routing.job_completed(&e.job_id, at(e.at.as_ref()));
-                (e.job_id, events)
+                let command = JobCompleted {
+                    request_id: e.job_id.clone(),
+                    at: at(e.at.as_ref(), ctx),
+                };
+                (e.job_id, settled(command, routing, ctx))
             }
             Some(Event::JobCollected(e)) => {
-                let events = routing.job_completed(&e.job_id, at(e.at.as_ref()));
-                (e.job_id, events)
+                let command = JobCompleted {
+                    request_id: e.job_id.clone(),
+                    at: at(e.at.as_ref(), ctx),
+                };
+                (e.job_id, settled(command, routing, ctx))
             }
             Some(Event::JobRejected(e)) => {
-                let reason =
-                    fulfilment::RejectReason::try_from(e.reason).unwrap_or(fulfilment::RejectReason::Unspecified);
-                let why = match reason {
-                    fulfilment::RejectReason::AcceptanceTimeout => {
-                        format!("{} did not accept the job in time", e.location_id)
-                    }
-                    other => format!(
-                        "{} rejected the job: {}",
-                        e.location_id,
-                        other.as_str_name().trim_start_matches("REJECT_REASON_").to_lowercase()
-                    ),
+                let command = JobDropped {
+                    request_id: e.job_id.clone(),
+                    lines: lines_of_job(routing, &e.job_id, job_lines(&e.lines)?),
+                    reason: rejected_why(&e),
+                    at: at(e.at.as_ref(), ctx),
                 };
-                let lines = lines_of_job(routing, &e.job_id, job_lines(&e.lines)?);
-                let events = routing.job_dropped(&e.job_id, lines, &why, at(e.at.as_ref()));
-                (e.job_id, events)
+                (e.job_id, settled(command, routing, ctx))
             }
             Some(Event::JobCancelled(e)) if e.uncollected => {
                 // Nobody came for the units: the lines are cancelled, not routed again.
@@ -170,20 +210,28 @@ impl MessageHandler<Routing> for FulfilmentEvents {
                     return Ok(Decision::reply(()));
                 };
                 let order_id = order.order_id().to_owned();
-                let lines: Vec<(String, i64)> = lines_of_job(routing, &e.job_id, job_lines(&e.lines)?)
+                let lines = lines_of_job(routing, &e.job_id, job_lines(&e.lines)?)
                     .into_iter()
-                    .map(|l| (l.line_id, l.quantity))
+                    .map(|l| LineQuantity::new(l.line_id, l.quantity))
                     .collect();
-                let events = routing
-                    .cancel(&order_id, &lines, false, "not collected", at(e.at.as_ref()))
-                    .map_err(handling)?;
-                return announce(routing, &order_id, events, Initiator::Node, ctx);
+                let command = CancelLines {
+                    order_id: order_id.clone(),
+                    lines,
+                    whole_order: false,
+                    reason: "not collected".to_owned(),
+                    at: at(e.at.as_ref(), ctx),
+                };
+                let changes = decided(command, routing, ctx)?;
+                return announce(routing, &order_id, changes, Initiator::Node, ctx);
             }
             Some(Event::JobCancelled(e)) => {
-                let why = format!("{} cancelled the job: {}", e.location_id, e.reason);
-                let lines = lines_of_job(routing, &e.job_id, job_lines(&e.lines)?);
-                let events = routing.job_dropped(&e.job_id, lines, &why, at(e.at.as_ref()));
-                (e.job_id, events)
+                let command = JobDropped {
+                    request_id: e.job_id.clone(),
+                    lines: lines_of_job(routing, &e.job_id, job_lines(&e.lines)?),
+                    reason: format!("{} cancelled the job: {}", e.location_id, e.reason),
+                    at: at(e.at.as_ref(), ctx),
+                };
+                (e.job_id, settled(command, routing, ctx))
             }
             Some(
                 Event::ReadyForPickup(_)
@@ -200,7 +248,22 @@ impl MessageHandler<Routing> for FulfilmentEvents {
             // Not a job routing asked for (a node's own job, or one of a removed order).
             return Ok(Decision::reply(()));
         };
-        announce(routing, &order_id, events, Initiator::Node, ctx)
+        announce(routing, &order_id, changes, Initiator::Node, ctx)
+    }
+}
+
+/// Why a node rejected a job, in words.
+fn rejected_why(e: &fulfilment::JobRejected) -> String {
+    let reason = fulfilment::RejectReason::try_from(e.reason).unwrap_or(fulfilment::RejectReason::Unspecified);
+    match reason {
+        fulfilment::RejectReason::AcceptanceTimeout => {
+            format!("{} did not accept the job in time", e.location_id)
+        }
+        other => format!(
+            "{} rejected the job: {}",
+            e.location_id,
+            other.as_str_name().trim_start_matches("REJECT_REASON_").to_lowercase()
+        ),
     }
 }
 

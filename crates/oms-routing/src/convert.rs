@@ -2,6 +2,7 @@
 //! them, decisions and delivery options. Unknown enum values are refused with the field
 //! named, never guessed.
 
+use chrono::{DateTime, Utc};
 use oms_proto::common::v1 as common;
 use oms_proto::orders::v1 as orders;
 use oms_proto::routing::v1 as pb;
@@ -10,9 +11,9 @@ use oms_service::convert::{time, timestamp};
 use crate::app::DecisionView;
 use crate::domain::quote::DeliveryOption;
 use crate::domain::{
-    Address, AllocationRecord, Capabilities, Capacity, CapacityUnit, CarrierService, Channel, DeliveryMethod, Fallback,
-    GeoPoint, LineNeed, Node, NodeFilter, NodeType, OrderFilter, OrderToRoute, Priority, RuleSet, ShippingService,
-    SortBy, SplitPolicy,
+    Address, AllocationMade, AllocationRecord, Capabilities, Capacity, CapacityUnit, CarrierService, Channel,
+    DeliveryMethod, Fallback, GeoPoint, LineNeed, Node, NodeFilter, NodeType, OrderFilter, OrderToRoute, Priority,
+    RuleSet, ShippingService, SortBy, SplitPolicy,
 };
 
 /// (field, what is wrong with it).
@@ -540,13 +541,29 @@ pub fn allocated_lines_pb(lines: &[LineNeed]) -> Vec<pb::AllocatedLine> {
         .collect()
 }
 
+/// An allocation as an order holds it now.
 pub fn allocation_pb(a: &AllocationRecord) -> pb::Allocation {
+    allocation(&a.request_id, &a.node_id, a.node_type, &a.lines, a.expected_at)
+}
+
+/// An allocation as a decision made it.
+pub fn allocation_made_pb(a: &AllocationMade) -> pb::Allocation {
+    allocation(&a.request_id, &a.node_id, a.node_type, &a.lines, a.expected_at)
+}
+
+fn allocation(
+    request_id: &str,
+    node_id: &str,
+    node_type: NodeType,
+    lines: &[LineNeed],
+    expected_at: Option<DateTime<Utc>>,
+) -> pb::Allocation {
     pb::Allocation {
-        node_id: a.node_id.clone(),
-        node_type: node_type_name(a.node_type).to_owned(),
-        lines: allocated_lines_pb(&a.lines),
-        fulfilment_request_id: a.request_id.clone(),
-        expected_at: a.expected_at.map(timestamp),
+        node_id: node_id.to_owned(),
+        node_type: node_type_name(node_type).to_owned(),
+        lines: allocated_lines_pb(lines),
+        fulfilment_request_id: request_id.to_owned(),
+        expected_at: expected_at.map(timestamp),
     }
 }
 

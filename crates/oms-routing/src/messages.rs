@@ -9,7 +9,7 @@ use oms_service::convert::timestamp;
 use prost::Message as _;
 use uuid::Uuid;
 
-use crate::convert::{address_pb, allocated_lines_pb, allocation_pb, delivery_method_pb, node_type_name};
+use crate::convert::{address_pb, allocated_lines_pb, allocation_made_pb, delivery_method_pb, node_type_name};
 use crate::domain::{Network, Priority, RoutedOrder, RoutingEvent};
 
 pub const TOPIC: &str = "oms.routing.v1";
@@ -52,7 +52,7 @@ pub fn for_events(
                         &id,
                         Event::OrderRouted(pb::OrderRouted {
                             order_id: id.clone(),
-                            allocations: allocations.iter().map(allocation_pb).collect(),
+                            allocations: allocations.iter().map(allocation_made_pb).collect(),
                             reroute: *reroute,
                             at: Some(timestamp(*at)),
                         }),

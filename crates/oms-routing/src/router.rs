@@ -24,8 +24,8 @@ use tracing::Instrument;
 
 use crate::app::RoutingService;
 use crate::convert::channel_code;
-use crate::domain::plan::{Plan, PlannedAllocation, Unrouted};
-use crate::domain::{LineNeed, RoutedOrder, RoutingError, RoutingEvent};
+use crate::domain::plan::{Plan, Unrouted};
+use crate::domain::{LineNeed, ReservedAllocation, RoutedOrder, RoutingError, RoutingEvent};
 use crate::ledger::{Ledger, ReserveError};
 
 #[derive(Debug, Clone)]
@@ -337,11 +337,14 @@ impl Router {
                     .map(|(a, id)| self.ledger.reserve(id, order_id, &a.node_id, &a.lines, channel)),
             )
             .await;
-            let mut reserved: Vec<(PlannedAllocation, String)> = Vec::new();
+            let mut reserved: Vec<ReservedAllocation> = Vec::new();
             let mut unavailable = None;
             for ((allocation, id), answer) in plan.allocations.iter().zip(ids).zip(answers) {
                 match answer {
-                    Ok(()) => reserved.push((allocation.clone(), id)),
+                    Ok(()) => reserved.push(ReservedAllocation {
+                        allocation: allocation.clone(),
+                        reservation_id: id,
+                    }),
                     Err(ReserveError::Short(short)) => {
                         for (sku, available) in short {
                             corrections.short.insert((sku, allocation.node_id.clone()), available);
@@ -359,7 +362,7 @@ impl Router {
             }
             // Part of the plan failed: take the rest back and plan again with what the
             // ledger said, so split and ship-complete rules hold for the whole order.
-            let taken: Vec<String> = reserved.into_iter().map(|(_, id)| id).collect();
+            let taken: Vec<String> = reserved.into_iter().map(|r| r.reservation_id).collect();
             self.release_all(&taken, "routing planned again").await?;
             if let Some(why) = unavailable {
                 self.service.abandon_attempt(order_id, requested).await?;
@@ -383,10 +386,10 @@ impl Router {
     async fn finish(
         &self,
         order: &RoutedOrder,
-        reserved: Vec<(PlannedAllocation, String)>,
+        reserved: Vec<ReservedAllocation>,
         plan: Plan,
     ) -> Result<(), AttemptError> {
-        let ids: Vec<String> = reserved.iter().map(|(_, id)| id.clone()).collect();
+        let ids: Vec<String> = reserved.iter().map(|r| r.reservation_id.clone()).collect();
         match self
             .service
             .finish_attempt(order.order_id(), order.attempt, order.revision, reserved, plan)

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use oms_eventsourcing::testing::{check_golden_events, scenario_time};
 use oms_routing::domain::{
-    Address, AllocationRecord, AllocationStatus, CandidateRecord, Capabilities, Capacity, CapacityUnit, CarrierService,
-    Channel, DecisionRecord, DeliveryMethod, Fallback, GeoPoint, LineNeed, Node, NodeFilter, NodeType, OrderFilter,
-    OrderToRoute, Priority, RoutingEvent, RuleSet, ShippingService, SortBy, SplitPolicy,
+    Address, AllocationMade, CandidateReason, Capabilities, Capacity, CapacityUnit, CarrierService, Channel,
+    DecisionReasons, DeliveryMethod, Fallback, GeoPoint, LineNeed, NodeDetails, NodeFilter, NodeType, OrderDetails,
+    OrderFilter, Priority, RoutingEvent, RuleSetDetails, ShippingService, SortBy, SplitPolicy,
 };
 
 fn at() -> DateTime<Utc> {
@@ -36,8 +36,8 @@ fn address() -> Address {
     }
 }
 
-fn node() -> Node {
-    Node {
+fn node() -> NodeDetails {
+    NodeDetails {
         node_id: "store-kreuzberg".into(),
         node_type: NodeType::Store,
         name: "Kreuzberg".into(),
@@ -75,8 +75,8 @@ fn node() -> Node {
     }
 }
 
-fn rule_set() -> RuleSet {
-    RuleSet {
+fn rule_set() -> RuleSetDetails {
+    RuleSetDetails {
         name: "marketplace from the warehouse".into(),
         applies_to: OrderFilter {
             channels: vec![Channel::Marketplace],
@@ -101,8 +101,8 @@ fn rule_set() -> RuleSet {
     }
 }
 
-fn order() -> OrderToRoute {
-    OrderToRoute {
+fn order() -> OrderDetails {
+    OrderDetails {
         order_id: "o-1".into(),
         channel: Channel::Web,
         delivery_method: DeliveryMethod::Standard,
@@ -118,27 +118,26 @@ fn order() -> OrderToRoute {
     }
 }
 
-fn allocation() -> AllocationRecord {
-    AllocationRecord {
+fn allocation() -> AllocationMade {
+    AllocationMade {
         request_id: "o-1/1.0/store-kreuzberg".into(),
         node_id: "store-kreuzberg".into(),
         node_type: NodeType::Store,
         reservation_id: "o-1/1.0/store-kreuzberg".into(),
         lines: lines(),
-        status: AllocationStatus::Requested,
         expected_at: Some(at() + Duration::days(2)),
         capacity_day: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default(),
         capacity_used: 1,
     }
 }
 
-fn decision() -> DecisionRecord {
-    DecisionRecord {
+fn decision() -> DecisionReasons {
+    DecisionReasons {
         attempt: 1,
         rule_set: "default".into(),
         outcome: "routed to store-kreuzberg".into(),
         candidates: vec![
-            CandidateRecord {
+            CandidateReason {
                 node_id: "store-kreuzberg".into(),
                 eligible: true,
                 reason: "chosen for lines 1: nearest with stock: 2.4 km, next store-potsdam 27.2 km".into(),
@@ -147,7 +146,7 @@ fn decision() -> DecisionRecord {
                 chosen: true,
                 rank: 1,
             },
-            CandidateRecord {
+            CandidateReason {
                 node_id: "store-alexanderplatz".into(),
                 eligible: false,
                 reason: "at capacity: 2 of 2 orders today".into(),
@@ -179,7 +178,10 @@ fn samples() -> Vec<RoutingEvent> {
         },
         RoutingEvent::OrderHeld { at: at() },
         RoutingEvent::OrderReleased { at: at() },
-        RoutingEvent::LinesCancelled { lines: lines(), at: at() },
+        RoutingEvent::LinesCancelled {
+            lines: lines(),
+            at: at(),
+        },
         RoutingEvent::DestinationChanged {
             delivery_method: DeliveryMethod::ClickAndCollect,
             shipping_address: Some(address()),
@@ -229,6 +231,18 @@ fn samples() -> Vec<RoutingEvent> {
             at: at(),
         },
     ]
+}
+
+/// Routed as version 1 stored it: each allocation with the status it was made in.
+#[test]
+fn a_decision_stored_before_allocations_lost_their_status_reads_as_it_did() {
+    let v1 = include_str!("golden/Routed.v1.json");
+    let RoutingEvent::Routed { allocations, .. } =
+        <RoutingEvent as oms_eventsourcing::DomainEvent>::decode("Routed", 1, v1.as_bytes()).expect("Routed v1 reads")
+    else {
+        panic!("Routed v1 is not a Routed");
+    };
+    assert_eq!(allocations, vec![allocation()]);
 }
 
 #[test]

@@ -5,15 +5,16 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use oms_eventsourcing::{EventHeader, Model, state_digest};
+use oms_eventsourcing::testing::Scenario;
+use oms_eventsourcing::{Change, Changes, Decide, state_digest};
 use oms_routing::domain::plan::{PlanRequest, plan};
-use oms_routing::domain::routing::Events;
 use oms_routing::domain::{
-    Address, AllocationStatus, Capabilities, Capacity, CapacityUnit, Channel, DeliveryMethod, GeoPoint, LineNeed,
-    NetworkDocument, Node, NodeType, OrderToRoute, Priority, Routing, RoutingEvent,
+    Address, AllocationStatus, BeginAttempt, CancelLines, Capabilities, Capacity, CapacityUnit, Channel,
+    DeliveryMethod, FinishAttempt, GeoPoint, HoldOrder, ImportNetwork, JobDropped, LineNeed, LineQuantity,
+    NetworkDocument, Node, NodeType, OrderToRoute, Priority, ReceiveOrder, ReleaseOrder, ReservedAllocation, Routing,
+    RoutingEvent,
 };
 use proptest::prelude::*;
-use uuid::Uuid;
 
 const SKUS: [&str; 4] = ["a", "b", "c", "d"];
 
@@ -79,9 +80,10 @@ fn step(nodes: usize) -> impl Strategy<Value = Step> {
     ]
 }
 
+/// Routing as the writer folds it (the core's scenario harness), and every change.
 struct World {
-    live: Routing,
-    log: Vec<(String, RoutingEvent)>,
+    live: Scenario<Routing>,
+    log: Changes<RoutingEvent>,
     /// The ledger: units free to reserve per (SKU, node).
     ledger: HashMap<String, HashMap<String, i64>>,
     orders: Vec<String>,
@@ -89,19 +91,20 @@ struct World {
 }
 
 impl World {
-    fn record(&mut self, events: Events) {
-        for (stream, event) in events {
-            let header = EventHeader {
-                stream_id: &stream,
-                version: 0,
-                event_id: Uuid::nil(),
-                recorded_at: t(self.clock),
-                correlation_id: None,
-                causation_id: None,
-            };
-            self.live.apply(&header, &event);
-            self.log.push((stream, event));
-        }
+    fn routing(&self) -> &Routing {
+        self.live.state()
+    }
+
+    /// What `command` decides against routing as it is, at `now`.
+    fn decide<C: Decide<Routing>>(&self, command: C, now: DateTime<Utc>) -> Result<Changes<RoutingEvent>, C::Refusal> {
+        command.decide(self.routing(), now)
+    }
+
+    /// Records `changes` as the writer would.
+    fn record(&mut self, changes: Changes<RoutingEvent>) {
+        self.log.extend(changes.iter().cloned());
+        let live = std::mem::replace(&mut self.live, Scenario::nothing());
+        self.live = live.at(t(self.clock)).and(changes);
     }
 
     fn now(&mut self) -> DateTime<Utc> {
@@ -124,8 +127,8 @@ proptest! {
         steps in proptest::collection::vec(step(6), 1..60),
     ) {
         let nodes: Vec<Node> = positions.iter().enumerate().map(|(i, (la, lo, cap))| node(i, *la, *lo, *cap)).collect();
-        let mut world = World { live: Routing::default(), log: Vec::new(), ledger: HashMap::new(), orders: Vec::new(), clock: 0 };
-        let events = world.live.import(NetworkDocument { nodes: nodes.clone(), rule_sets: Vec::new() }).expect("a valid network");
+        let mut world = World { live: Scenario::nothing(), log: Vec::new(), ledger: HashMap::new(), orders: Vec::new(), clock: 0 };
+        let events = world.decide(ImportNetwork { document: NetworkDocument { nodes: nodes.clone(), rule_sets: Vec::new() } }, t(0)).expect("a valid network");
         world.record(events);
         for (sku, n, units) in stock {
             *world.ledger.entry(SKUS[sku].into()).or_default().entry(format!("n{}", n % nodes.len())).or_default() += units;
@@ -149,17 +152,17 @@ proptest! {
                         release_at: None,
                         placed_at: now,
                     };
-                    let events = world.live.receive(order);
+                    let Ok(events) = world.decide(ReceiveOrder { order }, now);
                     world.record(events);
                     world.orders.push(id);
                 }
                 Step::Route(k) => {
                     let Some(id) = world.order(k) else { continue };
-                    let order = world.live.order(&id).unwrap().clone();
+                    let order = world.routing().order(&id).unwrap().clone();
                     let need = order.need();
                     if order.held || need.is_empty() { continue; }
                     let request = PlanRequest { order: &order.order, lines: &need, rejected_by: &order.rejected_by, unusable: &BTreeSet::new(), now };
-                    let decided = plan(world.live.network(), &request, &world.ledger, &world.live);
+                    let decided = plan(world.routing().network(), &request, &world.ledger, world.routing());
                     // Never more of a line than it wants.
                     for line in &need {
                         let routed: i64 = decided.allocations.iter().flat_map(|a| &a.lines).filter(|l| l.line_id == line.line_id).map(|l| l.quantity).sum();
@@ -176,22 +179,24 @@ proptest! {
                             prop_assert!(*free >= line.quantity, "{} of {} at {} but {} free", line.quantity, line.sku, allocation.node_id, free);
                             *free -= line.quantity;
                         }
-                        reserved.push((allocation.clone(), format!("{id}/{}.0/{i}", order.attempt + 1)));
+                        reserved.push(ReservedAllocation { allocation: allocation.clone(), reservation_id: format!("{id}/{}.0/{i}", order.attempt + 1) });
                     }
-                    let ids = reserved.iter().map(|(_, r)| r.clone()).collect();
-                    let events = world.live.begin_attempt(&id, order.attempt, order.revision, ids, now).expect("the attempt begins");
+                    let reservation_ids = reserved.iter().map(|r| r.reservation_id.clone()).collect();
+                    let begin = BeginAttempt { order_id: id.clone(), attempt: order.attempt, revision: order.revision, reservation_ids };
+                    let events = world.decide(begin, now).expect("the attempt begins");
                     world.record(events);
-                    let events = world.live.finish_attempt(&id, order.attempt, order.revision, reserved, &decided, now).expect("the attempt finishes");
+                    let finish = FinishAttempt { order_id: id.clone(), attempt: order.attempt, revision: order.revision, reserved, plan: decided };
+                    let events = world.decide(finish, now).expect("the attempt finishes");
                     world.record(events);
                 }
                 Step::Reject(k) => {
                     let open: Vec<(String, String, Vec<LineNeed>)> = world.orders.iter().flat_map(|id| {
-                        world.live.order(id).unwrap().allocations.iter().filter(|a| a.is_open()).map(|a| (id.clone(), a.request_id.clone(), a.lines.clone())).collect::<Vec<_>>()
+                        world.routing().order(id).unwrap().allocations.iter().filter(|a| a.is_open()).map(|a| (id.clone(), a.request_id.clone(), a.lines.clone())).collect::<Vec<_>>()
                     }).collect();
                     if open.is_empty() { continue; }
                     let (_, request, lines) = open[k % open.len()].clone();
-                    let node = world.live.order_of_request(&request).unwrap().allocation(&request).unwrap().node_id.clone();
-                    let events = world.live.job_dropped(&request, Vec::new(), "rejected", now);
+                    let node = world.routing().order_of_request(&request).unwrap().allocation(&request).unwrap().node_id.clone();
+                    let Ok(events) = world.decide(JobDropped { request_id: request, lines: Vec::new(), reason: "rejected".into(), at: now }, now);
                     prop_assert!(!events.is_empty());
                     world.record(events);
                     // The ledger gets the units back.
@@ -201,10 +206,11 @@ proptest! {
                 }
                 Step::Cancel(k, q) => {
                     let Some(id) = world.order(k) else { continue };
-                    let events = world.live.cancel(&id, &[("1".to_owned(), q)], false, "customer", now).unwrap();
-                    for (_, event) in &events {
+                    let cancel = CancelLines { order_id: id.clone(), lines: vec![LineQuantity::new("1", q)], whole_order: false, reason: "customer".into(), at: now };
+                    let events = world.decide(cancel, now).unwrap();
+                    for Change { event, .. } in &events {
                         if let RoutingEvent::AllocationDropped { request_id, lines, .. } = event {
-                            let node = world.live.order(&id).unwrap().allocation(request_id).unwrap().node_id.clone();
+                            let node = world.routing().order(&id).unwrap().allocation(request_id).unwrap().node_id.clone();
                             for line in lines {
                                 *world.ledger.entry(line.sku.clone()).or_default().entry(node.clone()).or_default() += line.quantity;
                             }
@@ -217,19 +223,19 @@ proptest! {
                 }
                 Step::Hold(k) => {
                     let Some(id) = world.order(k) else { continue };
-                    let events = world.live.hold(&id, now).unwrap();
+                    let events = world.decide(HoldOrder { order_id: id.clone(), at: now }, now).unwrap();
                     world.record(events);
                 }
                 Step::Release(k) => {
                     let Some(id) = world.order(k) else { continue };
-                    let events = world.live.release(&id, now).unwrap();
+                    let events = world.decide(ReleaseOrder { order_id: id.clone(), at: now }, now).unwrap();
                     world.record(events);
                 }
             }
             // Every order's units add up: held by nodes, cancelled, waiting or given up,
             // never more than ordered.
             for id in &world.orders {
-                let order = world.live.order(id).unwrap();
+                let order = world.routing().order(id).unwrap();
                 for line in &order.order.lines {
                     let held: i64 = order.allocations.iter().filter(|a| a.status != AllocationStatus::Dropped).map(|a| a.units_of(&line.line_id)).sum();
                     let cancelled = order.cancelled.get(&line.line_id).copied().unwrap_or(0);
@@ -238,11 +244,7 @@ proptest! {
                 }
             }
         }
-        let mut rebuilt = Routing::default();
-        for (stream, event) in &world.log {
-            let header = EventHeader { stream_id: stream, version: 0, event_id: Uuid::nil(), recorded_at: t(0), correlation_id: None, causation_id: None };
-            rebuilt.apply(&header, event);
-        }
-        prop_assert_eq!(state_digest(&rebuilt), state_digest(&world.live));
+        let rebuilt = Scenario::<Routing>::given(world.log.clone());
+        prop_assert_eq!(state_digest(rebuilt.state()), state_digest(world.routing()));
     }
 }

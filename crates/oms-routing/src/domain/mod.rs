@@ -5,12 +5,15 @@
 //! the capacity each node has left into a decision with its reasons. [`promise`] dates
 //! deliveries and pickups; [`quote`] offers the options a channel shows before checkout.
 //! [`routing`] is the service's state as its events build it — the network and every order
-//! being routed — and the decisions that change it.
+//! being routed — with its commands, each a type decided against it
+//! (`oms_eventsourcing::Decide`) into the events it records; [`events`] and [`payloads`]
+//! are what those events store.
 
 pub mod errors;
 pub mod events;
 pub mod network;
 pub mod order;
+pub mod payloads;
 pub mod plan;
 pub mod promise;
 pub mod quote;
@@ -23,8 +26,13 @@ pub use network::{
     NodeFilter, NodeType, OrderFilter, RuleSet, ShippingService, SortBy, SplitPolicy,
 };
 pub use order::{Address, AllocationRecord, AllocationStatus, OrderToRoute, RoutedOrder};
+pub use payloads::{AllocationMade, CandidateReason, DecisionReasons, NodeDetails, OrderDetails, RuleSetDetails};
 pub use plan::{CandidateRecord, DecisionRecord, Plan, PlannedAllocation, StockLevels, Unrouted};
-pub use routing::Routing;
+pub use routing::{
+    AbandonAttempt, BeginAttempt, CancelLines, ChangeDelivery, ChangeShippingAddress, FinishAttempt, GiveUp, HoldOrder,
+    ImportNetwork, JobAccepted, JobCompleted, JobDropped, ReceiveOrder, ReleaseOrder, RemoveNode, ReplaceRuleSets,
+    ReservedAllocation, Routing, UpsertNode,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -97,6 +105,22 @@ impl LineNeed {
         Self {
             line_id: line_id.into(),
             sku: sku.into(),
+            quantity,
+        }
+    }
+}
+
+/// Units of one order line, named by its id alone (a cancellation).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LineQuantity {
+    pub line_id: String,
+    pub quantity: i64,
+}
+
+impl LineQuantity {
+    pub fn new(line_id: impl Into<String>, quantity: i64) -> Self {
+        Self {
+            line_id: line_id.into(),
             quantity,
         }
     }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::payloads::{AllocationMade, DecisionReasons};
 use super::plan::DecisionRecord;
 use super::{Channel, DeliveryMethod, GeoPoint, LineNeed, NodeType, Priority, RoutingEvent};
 
@@ -216,13 +217,7 @@ impl RoutedOrder {
                 self.revision += 1;
             }
             RoutingEvent::OrderReleased { .. } => self.held = false,
-            RoutingEvent::LinesCancelled { lines, .. } => {
-                self.revision += 1;
-                for line in lines {
-                    *self.cancelled.entry(line.line_id.clone()).or_default() += line.quantity;
-                }
-                self.clip_backorder();
-            }
+            RoutingEvent::LinesCancelled { lines, .. } => self.lines_cancelled(lines),
             RoutingEvent::DestinationChanged {
                 delivery_method,
                 shipping_address,
@@ -251,21 +246,7 @@ impl RoutedOrder {
                 reason,
                 decision,
                 ..
-            } => {
-                self.pending_reservations.clear();
-                self.attempt += 1;
-                self.allocations.extend(allocations.iter().cloned());
-                self.backordered = backordered.clone();
-                self.give_up_at = if backordered.is_empty() { None } else { *give_up_at };
-                if !failed.is_empty() {
-                    self.failed.extend(failed.iter().cloned());
-                    self.failure = Some(reason.clone());
-                }
-                self.decisions.push((**decision).clone());
-                if self.decisions.len() > DECISIONS_KEPT {
-                    self.decisions.remove(0);
-                }
-            }
+            } => self.routed(allocations, backordered, *give_up_at, failed, reason, decision),
             RoutingEvent::AllocationAccepted { request_id, .. } => {
                 if let Some(a) = self.allocation_mut(request_id)
                     && a.status == AllocationStatus::Requested
@@ -285,31 +266,7 @@ impl RoutedOrder {
                 lines,
                 exclude_node,
                 ..
-            } => {
-                let Some(a) = self.allocation_mut(request_id) else {
-                    return;
-                };
-                let node = a.node_id.clone();
-                if lines.is_empty() {
-                    a.lines.clear();
-                } else {
-                    for dropped in lines {
-                        let mut left = dropped.quantity;
-                        for line in a.lines.iter_mut().filter(|l| l.line_id == dropped.line_id) {
-                            let take = left.min(line.quantity);
-                            line.quantity -= take;
-                            left -= take;
-                        }
-                    }
-                    a.lines.retain(|l| l.quantity > 0);
-                }
-                if a.lines.is_empty() {
-                    a.status = AllocationStatus::Dropped;
-                }
-                if *exclude_node {
-                    self.rejected_by.insert(node);
-                }
-            }
+            } => self.allocation_dropped(request_id, lines, *exclude_node),
             RoutingEvent::GaveUp { lines, reason, .. } => {
                 self.failed.extend(lines.iter().cloned());
                 self.failure = Some(reason.clone());
@@ -320,6 +277,68 @@ impl RoutedOrder {
             | RoutingEvent::NodeUpserted { .. }
             | RoutingEvent::NodeRemoved { .. }
             | RoutingEvent::RuleSetsReplaced { .. } => {}
+        }
+    }
+
+    fn lines_cancelled(&mut self, lines: &[LineNeed]) {
+        self.revision += 1;
+        for line in lines {
+            *self.cancelled.entry(line.line_id.clone()).or_default() += line.quantity;
+        }
+        self.clip_backorder();
+    }
+
+    /// A decision: its allocations are requested of their nodes, what it backordered
+    /// replaces the backorder, what it gave up on is failed, and its reasons are kept.
+    fn routed(
+        &mut self,
+        allocations: &[AllocationMade],
+        backordered: &[LineNeed],
+        give_up_at: Option<DateTime<Utc>>,
+        failed: &[LineNeed],
+        reason: &str,
+        decision: &DecisionReasons,
+    ) {
+        self.pending_reservations.clear();
+        self.attempt += 1;
+        self.allocations.extend(allocations.iter().map(AllocationRecord::from));
+        self.backordered = backordered.to_vec();
+        self.give_up_at = if backordered.is_empty() { None } else { give_up_at };
+        if !failed.is_empty() {
+            self.failed.extend(failed.iter().cloned());
+            self.failure = Some(reason.to_owned());
+        }
+        self.decisions.push(DecisionRecord::from(decision));
+        if self.decisions.len() > DECISIONS_KEPT {
+            self.decisions.remove(0);
+        }
+    }
+
+    /// Units taken back from a node (all of its units when no lines are named); the node
+    /// is not asked again when `exclude_node`.
+    fn allocation_dropped(&mut self, request_id: &str, lines: &[LineNeed], exclude_node: bool) {
+        let Some(a) = self.allocation_mut(request_id) else {
+            return;
+        };
+        let node = a.node_id.clone();
+        if lines.is_empty() {
+            a.lines.clear();
+        } else {
+            for dropped in lines {
+                let mut left = dropped.quantity;
+                for line in a.lines.iter_mut().filter(|l| l.line_id == dropped.line_id) {
+                    let take = left.min(line.quantity);
+                    line.quantity -= take;
+                    left -= take;
+                }
+            }
+            a.lines.retain(|l| l.quantity > 0);
+        }
+        if a.lines.is_empty() {
+            a.status = AllocationStatus::Dropped;
+        }
+        if exclude_node {
+            self.rejected_by.insert(node);
         }
     }
 
