@@ -6,7 +6,8 @@
 //! - [`Model`], [`Decide`], [`Change`] — the one decision model: a service's state, the
 //!   commands decided against it into events tagged with their streams, and the fold of
 //!   those events; every rule tested given/when/then with [`testing::Scenario`];
-//! - [`DomainEvent`] — how events are named, versioned, encoded and upcast;
+//! - [`DomainEvent`] — how events are named, versioned, encoded and upcast (with the
+//!   tools of [`upcast`]);
 //! - [`EventStore`] — the event log with optimistic concurrency per stream, snapshots,
 //!   the transactional outbox, the consumer inbox and command idempotency, on
 //!   PostgreSQL or SQLite behind one interface;
@@ -27,6 +28,7 @@ pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod trace;
+pub mod upcast;
 pub mod writer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
