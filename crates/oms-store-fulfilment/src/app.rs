@@ -8,11 +8,13 @@ use chrono::{DateTime, Utc};
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::trace::current_traceparent;
 use oms_eventsourcing::writer::Context;
-use oms_eventsourcing::{CommandError, CommandMeta, Decision, EventStore, StoreError, Writer, WriterConfig};
+use oms_eventsourcing::{
+    Changes, CommandError, CommandMeta, Decide, Decision, EventStore, StoreError, Writer, WriterConfig,
+};
 use tokio::sync::watch;
 
-use crate::carriers::{self, Carriers};
-use crate::domain::{Deadlines, Events, Fulfilment, FulfilmentError, Job, JobEvent, Step};
+use crate::carriers::Carriers;
+use crate::domain::{Deadlines, Fulfilment, FulfilmentError, Job, JobEvent, StaffStep, SweepDeadlines};
 use crate::messages;
 
 pub type Outcome<T> = Result<T, CommandError<FulfilmentError>>;
@@ -24,14 +26,10 @@ pub struct FulfilmentService {
     carriers: Arc<Carriers>,
 }
 
-/// The events with the messages announcing them, grouped by job so each message sees its
+/// The changes with the messages announcing them, grouped by job so each message sees its
 /// job as the events before it left it.
-pub fn decision(state: &Fulfilment, events: Events, now: DateTime<Utc>) -> Decision<JobEvent, ()> {
-    let events = events
-        .into_iter()
-        .map(|(stream, event)| oms_eventsourcing::Change::new(stream, event))
-        .collect();
-    Decision::reply(()).announced_per_stream(events, |stream, events| {
+pub fn decision(state: &Fulfilment, changes: Changes<JobEvent>, now: DateTime<Utc>) -> Decision<JobEvent, ()> {
+    Decision::reply(()).announced_per_stream(changes, |stream, events| {
         let job = stream.strip_prefix("job:").and_then(|id| state.job(id));
         messages::for_events(job, events, now)
     })
@@ -81,47 +79,24 @@ impl FulfilmentService {
         }
     }
 
-    /// A staff step at `store_id`; answers the job as it is after it.
-    pub async fn step(&self, store_id: &str, job_id: &str, step: Step, request_id: &str) -> Outcome<Job> {
-        let (store, id) = (store_id.to_owned(), job_id.to_owned());
-        let deadlines = self.deadlines;
-        self.writer
-            .execute(Self::meta(request_id), move |state: &Fulfilment, ctx: &Context<'_>| {
-                let events = state.step(&store, &id, step, &deadlines, ctx.now)?;
-                Ok(decision(state, events, ctx.now))
-            })
-            .await?;
-        self.job(job_id)
-            .ok_or_else(|| CommandError::Rejected(FulfilmentError::UnknownJob(job_id.to_owned())))
+    /// The carriers labels are made for.
+    pub fn carriers(&self) -> Arc<Carriers> {
+        self.carriers.clone()
     }
 
-    /// Chooses carrier and service for the job's delivery method and makes its label.
-    pub async fn label(&self, store_id: &str, job_id: &str, request_id: &str) -> Outcome<Job> {
-        let (store, id) = (store_id.to_owned(), job_id.to_owned());
-        let deadlines = self.deadlines;
-        let carriers = self.carriers.clone();
+    /// A staff step; answers the job as it is after it.
+    pub async fn step(&self, step: impl StaffStep, request_id: &str) -> Outcome<Job> {
+        let job_id = step.job().job_id.clone();
         self.writer
             .execute(Self::meta(request_id), move |state: &Fulfilment, ctx: &Context<'_>| {
-                let job = state.job(&id).ok_or_else(|| FulfilmentError::UnknownJob(id.clone()))?;
-                let service = carriers.choose(&job.delivery_method).ok_or_else(|| {
-                    FulfilmentError::Invalid(vec![(
-                        "delivery_method".to_owned(),
-                        format!("no carrier is configured for {}", job.delivery_method),
-                    )])
-                })?;
-                let tracking_number = carriers::tracking_number(service, &id);
-                let step = Step::Label {
-                    carrier: service.carrier.clone(),
-                    service: service.service.clone(),
-                    label: carriers::label(job, service, &tracking_number),
-                    tracking_number,
-                };
-                let events = state.step(&store, &id, step, &deadlines, ctx.now)?;
-                Ok(decision(state, events, ctx.now))
+                let changes = step.decide(state, ctx.now)?;
+                Ok(decision(state, changes, ctx.now))
             })
             .await?;
-        self.job(job_id)
-            .ok_or_else(|| CommandError::Rejected(FulfilmentError::UnknownJob(job_id.to_owned())))
+        match self.job(&job_id) {
+            Some(job) => Ok(job),
+            None => Err(CommandError::Rejected(FulfilmentError::UnknownJob(job_id))),
+        }
     }
 
     pub fn job(&self, job_id: &str) -> Option<Job> {
@@ -138,9 +113,9 @@ impl FulfilmentService {
     pub async fn apply_due(&self) -> Outcome<usize> {
         self.writer
             .execute(CommandMeta::new(), move |state: &Fulfilment, ctx: &Context<'_>| {
-                let events = state.due(ctx.now);
-                let n = events.len();
-                Ok(decision(state, events, ctx.now).map_reply(|_| n))
+                let changes = SweepDeadlines.decide(state, ctx.now)?;
+                let n = changes.len();
+                Ok(decision(state, changes, ctx.now).map_reply(|_| n))
             })
             .await
     }

@@ -1,8 +1,8 @@
 //! The messages store fulfilment consumes: routing's fulfilment requests (new jobs) and
 //! requests taken back, and what warehouse, 3PL and supplier systems confirm.
 
-use oms_eventsourcing::Decision;
 use oms_eventsourcing::writer::Context;
+use oms_eventsourcing::{Decide, Decision};
 use oms_proto::fulfilment::v1 as pb;
 use oms_proto::orders::v1 as orders;
 use oms_proto::routing::v1 as routing;
@@ -11,7 +11,10 @@ use oms_transport::{Handling, Message, MessageHandler};
 use prost::Message as _;
 
 use crate::app::decision;
-use crate::domain::{Deadlines, Fulfilment, FulfilmentError, Job, JobEvent, JobKind, JobLine, JobStatus, ShipTo};
+use crate::domain::{
+    ConfirmedLine, CreateJob, Deadlines, Fulfilment, FulfilmentError, JobCreated, JobEvent, JobKind, NodeAccepted,
+    NodeCancelled, NodeShipped, RequestedLine, ShipTo, WithdrawJob,
+};
 
 pub const ROUTING_TOPIC: &str = "oms.routing.v1";
 /// Confirmations of warehouse, 3PL and supplier systems.
@@ -26,8 +29,8 @@ fn handling(error: FulfilmentError) -> Handling {
     }
 }
 
-/// The job a fulfilment request asks for.
-pub fn job_of(r: &routing::FulfilmentRequested, now: chrono::DateTime<chrono::Utc>) -> Job {
+/// The job a fulfilment request asks for, arriving at `now`: its deadlines run from then.
+pub fn job_requested(r: &routing::FulfilmentRequested, now: chrono::DateTime<chrono::Utc>) -> JobCreated {
     let delivery_method = orders::DeliveryMethod::try_from(r.delivery_method)
         .map(|m| m.as_str_name())
         .unwrap_or("DELIVERY_METHOD_UNSPECIFIED")
@@ -39,21 +42,19 @@ pub fn job_of(r: &routing::FulfilmentRequested, now: chrono::DateTime<chrono::Ut
         &r.pickup_location_id,
         &r.pickup_location_type,
     );
-    Job {
+    JobCreated {
         job_id: r.fulfilment_request_id.clone(),
         order_id: r.order_id.clone(),
         node_id: r.node_id.clone(),
         node_type: r.node_type.clone(),
         kind,
-        status: JobStatus::Requested,
         lines: r
             .lines
             .iter()
-            .map(|l| JobLine {
+            .map(|l| RequestedLine {
                 line_id: l.order_line_id.clone(),
                 sku: l.sku.clone(),
-                ordered: l.quantity,
-                picked: None,
+                units: l.quantity,
             })
             .collect(),
         delivery_method,
@@ -71,20 +72,8 @@ pub fn job_of(r: &routing::FulfilmentRequested, now: chrono::DateTime<chrono::Ut
         priority: r.priority,
         promised_at: r.promised_at.as_ref().and_then(time),
         accept_by: None,
-        created_at: r.at.as_ref().and_then(time).unwrap_or(now),
         reservation_id: r.reservation_id.clone(),
-        carrier: String::new(),
-        service: String::new(),
-        tracking_number: String::new(),
-        packages: 0,
-        weight_grams: 0,
-        label: String::new(),
-        pickup_code: String::new(),
-        locker_id: String::new(),
-        collect_by: None,
-        curbside_bay: String::new(),
-        reason: String::new(),
-        late: false,
+        at: now,
     }
 }
 
@@ -98,22 +87,21 @@ impl MessageHandler<Fulfilment> for RoutingRequests {
         use routing::routing_event::Event;
         let event = routing::RoutingEvent::decode(message.payload.as_slice())
             .map_err(|e| Handling::poison(format!("not an oms.routing.v1.RoutingEvent: {e}")))?;
-        let events = match event.event {
-            Some(Event::FulfilmentRequested(r)) => {
-                // The job's deadlines run from when it arrives here.
-                let mut job = job_of(&r, ctx.now);
-                job.created_at = ctx.now;
-                state.create(job, &self.deadlines).map_err(handling)?
+        let changes = match event.event {
+            Some(Event::FulfilmentRequested(r)) => CreateJob {
+                job: job_requested(&r, ctx.now),
+                accept_within: self.deadlines.accept_within,
             }
-            Some(Event::FulfilmentCancelled(c)) => match state.job(&c.fulfilment_request_id) {
-                Some(_) => state
-                    .cancel(&c.fulfilment_request_id, &c.reason, true, ctx.now)
-                    .map_err(handling)?,
-                None => Vec::new(),
-            },
-            Some(Event::OrderRouted(_) | Event::OrderBackordered(_) | Event::RoutingFailed(_)) | None => Vec::new(),
-        };
-        Ok(decision(state, events, ctx.now))
+            .decide(state, ctx.now),
+            Some(Event::FulfilmentCancelled(c)) => WithdrawJob {
+                job_id: c.fulfilment_request_id,
+                reason: c.reason,
+            }
+            .decide(state, ctx.now),
+            Some(Event::OrderRouted(_) | Event::OrderBackordered(_) | Event::RoutingFailed(_)) | None => Ok(Vec::new()),
+        }
+        .map_err(handling)?;
+        Ok(decision(state, changes, ctx.now))
     }
 }
 
@@ -129,35 +117,34 @@ impl MessageHandler<Fulfilment> for NodeConfirmations {
             return Err(Handling::poison("job_id: is required"));
         }
         let at = confirmation.at.as_ref().and_then(time).unwrap_or(ctx.now);
-        let id = &confirmation.job_id;
-        let events = match confirmation.outcome {
-            Some(Outcome::Accepted(_)) => state.node_accepted(id, at),
-            Some(Outcome::Shipped(s)) => {
-                let job = state
-                    .job(id)
-                    .ok_or_else(|| handling(FulfilmentError::UnknownJob(id.clone())))?;
-                // Lines by order line id, or by SKU when the system does not know ours.
-                let shipped: Vec<(String, i64)> = job
+        let job_id = confirmation.job_id;
+        let changes = match confirmation.outcome {
+            Some(Outcome::Accepted(_)) => NodeAccepted { job_id, at }.decide(state, ctx.now),
+            Some(Outcome::Shipped(s)) => NodeShipped {
+                job_id,
+                carrier: s.carrier,
+                tracking_number: s.tracking_number,
+                lines: s
                     .lines
-                    .iter()
-                    .map(|line| {
-                        let units = s
-                            .lines
-                            .iter()
-                            .filter(|l| {
-                                l.order_line_id == line.line_id || (l.order_line_id.is_empty() && l.sku == line.sku)
-                            })
-                            .map(|l| l.quantity)
-                            .sum::<i64>();
-                        (line.line_id.clone(), units.min(line.ordered).max(0))
+                    .into_iter()
+                    .map(|l| ConfirmedLine {
+                        order_line_id: l.order_line_id,
+                        sku: l.sku,
+                        units: l.quantity,
                     })
-                    .collect();
-                state.node_shipped(id, s.carrier, s.tracking_number, shipped, at)
+                    .collect(),
+                at,
             }
-            Some(Outcome::Cancelled(c)) => state.cancel(id, &format!("cancelled by the node: {}", c.reason), false, at),
+            .decide(state, ctx.now),
+            Some(Outcome::Cancelled(c)) => NodeCancelled {
+                job_id,
+                reason: c.reason,
+                at,
+            }
+            .decide(state, ctx.now),
             None => return Err(Handling::poison("a confirmation needs an outcome")),
         }
         .map_err(handling)?;
-        Ok(decision(state, events, ctx.now))
+        Ok(decision(state, changes, ctx.now))
     }
 }

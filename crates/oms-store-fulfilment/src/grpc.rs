@@ -7,7 +7,11 @@ use oms_service::{FieldViolations, ToStatus, command_status};
 use tonic::{Request, Response, Status};
 
 use crate::app::{FulfilmentService, pickup_code};
-use crate::domain::{FulfilmentError, Job, JobStatus, RejectReason, Step};
+use crate::domain::{
+    AcceptJob, DepositInLocker, FulfilmentError, HandOver, Job, JobRef, JobStatus, LabelJob, LineUnits,
+    MarkReadyForPickup, PackJob, PickJob, ReceiveParcel, RecordCustomerArrival, RejectJob, RejectReason, ShipJob,
+    StaffStep,
+};
 use crate::messages::ship_to_pb;
 
 pub struct FulfilmentApi {
@@ -19,13 +23,10 @@ impl FulfilmentApi {
         StoreFulfilmentServer::new(Self { service })
     }
 
-    async fn step(&self, store_id: &str, job_id: &str, step: Step) -> Result<Response<pb::Job>, Status> {
-        required(store_id, job_id)?;
-        let job = self
-            .service
-            .step(store_id, job_id, step, "")
-            .await
-            .map_err(command_status)?;
+    /// Takes `step` on the job it names; answers the job as it is after it.
+    async fn step(&self, step: impl StaffStep) -> Result<Response<pb::Job>, Status> {
+        required(&step.job().store_id, &step.job().job_id)?;
+        let job = self.service.step(step, "").await.map_err(command_status)?;
         Ok(Response::new(job_pb(&job)))
     }
 }
@@ -152,7 +153,10 @@ impl StoreFulfilment for FulfilmentApi {
 
     async fn accept_job(&self, request: Request<pb::JobRef>) -> Result<Response<pb::Job>, Status> {
         let r = request.into_inner();
-        self.step(&r.store_id, &r.job_id, Step::Accept).await
+        self.step(AcceptJob {
+            job: JobRef::new(r.store_id, r.job_id),
+        })
+        .await
     }
 
     async fn reject_job(&self, request: Request<pb::RejectJobRequest>) -> Result<Response<pb::Job>, Status> {
@@ -167,7 +171,11 @@ impl StoreFulfilment for FulfilmentApi {
                 return Err(bad.into_status());
             }
         };
-        self.step(&r.store_id, &r.job_id, Step::Reject(reason)).await
+        self.step(RejectJob {
+            job: JobRef::new(r.store_id, r.job_id),
+            reason,
+        })
+        .await
     }
 
     async fn pick_job(&self, request: Request<pb::PickJobRequest>) -> Result<Response<pb::Job>, Status> {
@@ -179,25 +187,34 @@ impl StoreFulfilment for FulfilmentApi {
             "every line of the job, with the units found",
         );
         bad.into_result()?;
-        let picked = r.lines.iter().map(|l| (l.order_line_id.clone(), l.picked)).collect();
-        self.step(&r.store_id, &r.job_id, Step::Pick(picked)).await
+        let lines = r
+            .lines
+            .into_iter()
+            .map(|l| LineUnits::new(l.order_line_id, l.picked))
+            .collect();
+        self.step(PickJob {
+            job: JobRef::new(r.store_id, r.job_id),
+            lines,
+        })
+        .await
     }
 
     async fn pack_job(&self, request: Request<pb::PackJobRequest>) -> Result<Response<pb::Job>, Status> {
         let r = request.into_inner();
-        let packages = r.packages.iter().map(|p| p.weight_grams).collect();
-        self.step(&r.store_id, &r.job_id, Step::Pack(packages)).await
+        self.step(PackJob {
+            job: JobRef::new(r.store_id, r.job_id),
+            package_weights_grams: r.packages.iter().map(|p| p.weight_grams).collect(),
+        })
+        .await
     }
 
     async fn label_job(&self, request: Request<pb::JobRef>) -> Result<Response<pb::Job>, Status> {
         let r = request.into_inner();
-        required(&r.store_id, &r.job_id)?;
-        let job = self
-            .service
-            .label(&r.store_id, &r.job_id, "")
-            .await
-            .map_err(command_status)?;
-        Ok(Response::new(job_pb(&job)))
+        self.step(LabelJob {
+            job: JobRef::new(r.store_id, r.job_id),
+            carriers: self.service.carriers(),
+        })
+        .await
     }
 
     async fn get_label(&self, request: Request<pb::JobRef>) -> Result<Response<pb::Label>, Status> {
@@ -225,15 +242,20 @@ impl StoreFulfilment for FulfilmentApi {
 
     async fn ship_job(&self, request: Request<pb::JobRef>) -> Result<Response<pb::Job>, Status> {
         let r = request.into_inner();
-        self.step(&r.store_id, &r.job_id, Step::Ship).await
+        self.step(ShipJob {
+            job: JobRef::new(r.store_id, r.job_id),
+        })
+        .await
     }
 
     async fn mark_ready_for_pickup(&self, request: Request<pb::JobRef>) -> Result<Response<pb::Job>, Status> {
         let r = request.into_inner();
-        let step = Step::ReadyForPickup {
+        self.step(MarkReadyForPickup {
+            job: JobRef::new(r.store_id, r.job_id),
             pickup_code: pickup_code(),
-        };
-        self.step(&r.store_id, &r.job_id, step).await
+            collect_within: self.service.deadlines().collect_within,
+        })
+        .await
     }
 
     async fn deposit_in_locker(
@@ -241,11 +263,13 @@ impl StoreFulfilment for FulfilmentApi {
         request: Request<pb::DepositInLockerRequest>,
     ) -> Result<Response<pb::Job>, Status> {
         let r = request.into_inner();
-        let step = Step::DepositInLocker {
+        self.step(DepositInLocker {
+            job: JobRef::new(r.store_id, r.job_id),
             locker_id: r.locker_id,
             pickup_code: pickup_code(),
-        };
-        self.step(&r.store_id, &r.job_id, step).await
+            collect_within: self.service.deadlines().collect_within,
+        })
+        .await
     }
 
     async fn customer_arrived(
@@ -253,8 +277,11 @@ impl StoreFulfilment for FulfilmentApi {
         request: Request<pb::CustomerArrivedRequest>,
     ) -> Result<Response<pb::Job>, Status> {
         let r = request.into_inner();
-        self.step(&r.store_id, &r.job_id, Step::CustomerArrived { bay: r.bay })
-            .await
+        self.step(RecordCustomerArrival {
+            job: JobRef::new(r.store_id, r.job_id),
+            bay: r.bay,
+        })
+        .await
     }
 
     async fn hand_over(&self, request: Request<pb::HandOverRequest>) -> Result<Response<pb::Job>, Status> {
@@ -262,21 +289,20 @@ impl StoreFulfilment for FulfilmentApi {
         let mut bad = FieldViolations::new();
         bad.check(r.pickup_code.trim().is_empty(), "pickup_code", "is required");
         bad.into_result()?;
-        self.step(
-            &r.store_id,
-            &r.job_id,
-            Step::HandOver {
-                pickup_code: r.pickup_code,
-            },
-        )
+        self.step(HandOver {
+            job: JobRef::new(r.store_id, r.job_id),
+            pickup_code: r.pickup_code,
+        })
         .await
     }
 
     async fn receive_parcel(&self, request: Request<pb::JobRef>) -> Result<Response<pb::Job>, Status> {
         let r = request.into_inner();
-        let step = Step::ReceiveParcel {
+        self.step(ReceiveParcel {
+            job: JobRef::new(r.store_id, r.job_id),
             pickup_code: pickup_code(),
-        };
-        self.step(&r.store_id, &r.job_id, step).await
+            collect_within: self.service.deadlines().collect_within,
+        })
+        .await
     }
 }

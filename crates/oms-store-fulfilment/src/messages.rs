@@ -8,10 +8,11 @@ use oms_eventsourcing::OutboxMessage;
 use oms_proto::common::v1 as common;
 use oms_proto::fulfilment::v1 as pb;
 use oms_service::convert::timestamp;
+use pb::fulfilment_event::Event;
 use prost::Message as _;
 use uuid::Uuid;
 
-use crate::domain::{Job, JobEvent, JobKind, JobLine, RejectReason};
+use crate::domain::{Job, JobEvent, JobKind, JobLine, LineUnits, RejectReason};
 
 pub const TOPIC: &str = "oms.fulfilment.v1";
 
@@ -70,216 +71,251 @@ fn parcel_destination(job: &Job) -> String {
 /// The messages announcing `events` of `job` (as it was before them; for a new job, the
 /// job itself).
 pub fn for_events(job: Option<&Job>, events: &[JobEvent], now: DateTime<Utc>) -> Vec<OutboxMessage> {
-    use pb::fulfilment_event::Event;
     let mut messages = Vec::new();
     let mut state: Option<Job> = job.cloned();
     for event in events {
-        if let JobEvent::Created { job } = event {
-            state = Some((**job).clone());
+        if let JobEvent::Created(created) = event {
+            state = Some(Job::from(&**created));
         }
-        let Some(job) = state.as_ref() else { continue };
-        let at = |t: &DateTime<Utc>| Some(timestamp(*t));
-        let (id, order, node) = (job.job_id.clone(), job.order_id.clone(), job.node_id.clone());
-        let mut push = |event: Event| messages.push(message(&order, event, now));
-        match event {
-            JobEvent::Created { job } if !job.worked_by_staff() => push(Event::JobRequested(pb::JobRequested {
-                job_id: id,
-                order_id: order.clone(),
-                location_id: node,
-                node_type: job.node_type.clone(),
-                lines: ordered(&job.lines),
-                delivery_method: job.delivery_method.clone(),
-                ship_to: ship_to_pb(job),
-                destination_store_id: if job.kind == JobKind::ShipToStore {
-                    job.pickup_store_id.clone()
-                } else {
-                    String::new()
-                },
-                destination_locker_id: if job.kind == JobKind::ShipToLocker {
-                    job.pickup_store_id.clone()
-                } else {
-                    String::new()
-                },
-                customer_name: job.customer_name.clone(),
-                promised_at: job.promised_at.map(timestamp),
-                priority: job.priority,
-                reservation_id: job.reservation_id.clone(),
-                at: Some(timestamp(job.created_at)),
-            })),
-            JobEvent::Created { .. } => {}
-            JobEvent::Accepted { at: t } => push(Event::JobAccepted(pb::JobAccepted {
-                job_id: id,
-                order_id: order.clone(),
-                location_id: node,
-                lines: ordered(&job.lines),
-                at: at(t),
-            })),
-            JobEvent::Rejected { reason, at: t } => push(Event::JobRejected(pb::JobRejected {
-                job_id: id,
-                order_id: order.clone(),
-                location_id: node,
-                reservation_id: job.reservation_id.clone(),
-                lines: ordered(&job.lines),
-                reason: reject_reason_pb(*reason) as i32,
-                at: at(t),
-            })),
-            JobEvent::Picked { picked, at: t }
-            | JobEvent::NodeShipped {
-                shipped: picked, at: t, ..
-            } => {
-                let found = |line: &JobLine| picked.iter().find(|(l, _)| *l == line.line_id).map_or(0, |(_, q)| *q);
-                if matches!(event, JobEvent::Picked { .. }) {
-                    push(Event::JobPicked(pb::JobPicked {
-                        job_id: id.clone(),
-                        order_id: order.clone(),
-                        location_id: node.clone(),
-                        lines: lines_pb(job.lines.iter().map(|l| (l.line_id.clone(), l.sku.clone(), found(l)))),
-                        at: at(t),
-                    }));
-                } else if let JobEvent::NodeShipped {
-                    carrier,
-                    tracking_number,
-                    ..
-                } = event
-                {
-                    push(Event::JobShipped(pb::JobShipped {
-                        job_id: id.clone(),
-                        order_id: order.clone(),
-                        location_id: node.clone(),
-                        reservation_id: job.reservation_id.clone(),
-                        lines: lines_pb(job.lines.iter().map(|l| (l.line_id.clone(), l.sku.clone(), found(l)))),
-                        carrier: carrier.clone(),
-                        tracking_number: tracking_number.clone(),
-                        at: at(t),
-                        pickup_location_id: parcel_destination(job),
-                    }));
-                }
-                // Units not found go back to routing, and off the node's stock.
-                let missing = lines_pb(
-                    job.lines
-                        .iter()
-                        .map(|l| (l.line_id.clone(), l.sku.clone(), l.ordered - found(l))),
-                );
-                if !missing.is_empty() {
-                    push(Event::JobRejected(pb::JobRejected {
-                        job_id: id,
-                        order_id: order.clone(),
-                        location_id: node,
-                        reservation_id: job.reservation_id.clone(),
-                        lines: missing,
-                        reason: pb::RejectReason::OutOfStock as i32,
-                        at: at(t),
-                    }));
-                }
-            }
-            JobEvent::Packed {
-                packages,
-                weight_grams,
-                at: t,
-            } => push(Event::JobPacked(pb::JobPacked {
-                job_id: id,
-                order_id: order.clone(),
-                location_id: node,
-                packages: *packages,
-                weight_grams: *weight_grams,
-                at: at(t),
-            })),
-            JobEvent::Labelled { .. } | JobEvent::CustomerArrived { .. } => {}
-            JobEvent::Shipped { at: t } => push(Event::JobShipped(pb::JobShipped {
-                job_id: id,
-                order_id: order.clone(),
-                location_id: node,
-                reservation_id: job.reservation_id.clone(),
-                lines: delivered(&job.lines),
-                carrier: job.carrier.clone(),
-                tracking_number: job.tracking_number.clone(),
-                at: at(t),
-                pickup_location_id: parcel_destination(job),
-            })),
-            JobEvent::ReadyForPickup {
-                pickup_code,
-                collect_by,
-                at: t,
-                ..
-            } => push(Event::ReadyForPickup(pb::ReadyForPickup {
-                job_id: id,
-                order_id: order.clone(),
-                location_id: job.pickup_location().to_owned(),
-                lines: delivered(&job.lines),
-                pickup_code: pickup_code.clone(),
-                at: at(t),
-                collect_by: at(collect_by),
-            })),
-            // The node's reservation: for ship-to-store it was consumed when the parcel
-            // left the warehouse, and the ledger takes nothing twice.
-            JobEvent::Collected { at: t } => push(Event::JobCollected(pb::JobCollected {
-                job_id: id,
-                order_id: order.clone(),
-                location_id: node,
-                reservation_id: job.reservation_id.clone(),
-                lines: delivered(&job.lines),
-                at: at(t),
-            })),
-            // Routing took it back itself and has told the ledger; the node's systems
-            // hear it here.
-            JobEvent::Cancelled {
-                by_routing: true,
-                reason,
-                at: t,
-                ..
-            } => push(Event::JobWithdrawn(pb::JobWithdrawn {
-                job_id: id,
-                order_id: order.clone(),
-                location_id: node,
-                lines: delivered(&job.lines),
-                reason: reason.clone(),
-                at: at(t),
-            })),
-            JobEvent::Cancelled {
-                reason,
-                uncollected,
-                at: t,
-                ..
-            } => push(Event::JobCancelled(pb::JobCancelled {
-                job_id: id,
-                order_id: order.clone(),
-                location_id: node,
-                reservation_id: job.reservation_id.clone(),
-                lines: delivered(&job.lines),
-                reason: reason.clone(),
-                at: at(t),
-                uncollected: *uncollected,
-                returned_to_location_id: match uncollected {
-                    true => job.uncollected_return_location().unwrap_or_default().to_owned(),
-                    false => String::new(),
-                },
-            })),
-            JobEvent::SlaBreached {
-                deadline,
-                due_at,
-                at: t,
-            } => push(Event::SlaBreached(pb::SlaBreached {
-                job_id: id,
-                order_id: order.clone(),
-                location_id: node,
-                deadline: deadline.clone(),
-                due_at: at(due_at),
-                at: at(t),
-            })),
-        }
-        if let Some(state) = state.as_mut()
-            && !matches!(event, JobEvent::Created { .. })
-        {
+        let Some(job) = state.as_mut() else { continue };
+        messages.extend(announce(job, event).into_iter().map(|e| message(&job.order_id, e, now)));
+        if !matches!(event, JobEvent::Created(_)) {
             // A batch may hold several events of one job: announce each on the job as
             // the ones before it left it.
-            crate::domain::evolve_job(state, event);
+            job.evolve(event);
         }
     }
     messages
 }
 
-fn message(order_id: &str, event: pb::fulfilment_event::Event, at: DateTime<Utc>) -> OutboxMessage {
-    use pb::fulfilment_event::Event;
+/// What announces `event` of `job` (as it was before it).
+fn announce(job: &Job, event: &JobEvent) -> Vec<Event> {
+    match event {
+        JobEvent::Created(_) if !job.worked_by_staff() => vec![requested(job)],
+        JobEvent::Created(_) | JobEvent::Labelled { .. } | JobEvent::CustomerArrived { .. } => Vec::new(),
+        JobEvent::Accepted { at } => vec![accepted(job, *at)],
+        JobEvent::Rejected { reason, at } => vec![rejected(job, ordered(&job.lines), reject_reason_pb(*reason), *at)],
+        JobEvent::Picked { lines, at } => with_not_found(picked(job, lines, *at), job, lines, *at),
+        JobEvent::NodeShipped {
+            carrier,
+            tracking_number,
+            lines,
+            at,
+        } => with_not_found(
+            shipped(job, found(job, lines), carrier, tracking_number, *at),
+            job,
+            lines,
+            *at,
+        ),
+        JobEvent::Packed {
+            packages,
+            weight_grams,
+            at,
+        } => vec![packed(job, *packages, *weight_grams, *at)],
+        JobEvent::Shipped { at } => vec![shipped(
+            job,
+            delivered(&job.lines),
+            &job.carrier,
+            &job.tracking_number,
+            *at,
+        )],
+        JobEvent::ReadyForPickup {
+            pickup_code,
+            collect_by,
+            at,
+            ..
+        } => vec![ready_for_pickup(job, pickup_code, *collect_by, *at)],
+        JobEvent::Collected { at } => vec![collected(job, *at)],
+        JobEvent::Cancelled {
+            reason,
+            by_routing,
+            uncollected,
+            at,
+        } => vec![cancelled(job, reason, *by_routing, *uncollected, *at)],
+        JobEvent::SlaBreached { deadline, due_at, at } => vec![sla_breached(job, deadline, *due_at, *at)],
+    }
+}
+
+/// A pick or a node's shipment, then the units it did not find.
+fn with_not_found(event: Event, job: &Job, given: &[LineUnits], at: DateTime<Utc>) -> Vec<Event> {
+    std::iter::once(event).chain(not_found(job, given, at)).collect()
+}
+
+fn accepted(job: &Job, at: DateTime<Utc>) -> Event {
+    Event::JobAccepted(pb::JobAccepted {
+        job_id: job.job_id.clone(),
+        order_id: job.order_id.clone(),
+        location_id: job.node_id.clone(),
+        lines: ordered(&job.lines),
+        at: Some(timestamp(at)),
+    })
+}
+
+fn picked(job: &Job, lines: &[LineUnits], at: DateTime<Utc>) -> Event {
+    Event::JobPicked(pb::JobPicked {
+        job_id: job.job_id.clone(),
+        order_id: job.order_id.clone(),
+        location_id: job.node_id.clone(),
+        lines: found(job, lines),
+        at: Some(timestamp(at)),
+    })
+}
+
+fn packed(job: &Job, packages: u32, weight_grams: u32, at: DateTime<Utc>) -> Event {
+    Event::JobPacked(pb::JobPacked {
+        job_id: job.job_id.clone(),
+        order_id: job.order_id.clone(),
+        location_id: job.node_id.clone(),
+        packages,
+        weight_grams,
+        at: Some(timestamp(at)),
+    })
+}
+
+fn ready_for_pickup(job: &Job, pickup_code: &str, collect_by: DateTime<Utc>, at: DateTime<Utc>) -> Event {
+    Event::ReadyForPickup(pb::ReadyForPickup {
+        job_id: job.job_id.clone(),
+        order_id: job.order_id.clone(),
+        location_id: job.pickup_location().to_owned(),
+        lines: delivered(&job.lines),
+        pickup_code: pickup_code.to_owned(),
+        at: Some(timestamp(at)),
+        collect_by: Some(timestamp(collect_by)),
+    })
+}
+
+/// The node's reservation: for ship-to-store it was consumed when the parcel left the
+/// warehouse, and the ledger takes nothing twice.
+fn collected(job: &Job, at: DateTime<Utc>) -> Event {
+    Event::JobCollected(pb::JobCollected {
+        job_id: job.job_id.clone(),
+        order_id: job.order_id.clone(),
+        location_id: job.node_id.clone(),
+        reservation_id: job.reservation_id.clone(),
+        lines: delivered(&job.lines),
+        at: Some(timestamp(at)),
+    })
+}
+
+fn sla_breached(job: &Job, deadline: &str, due_at: DateTime<Utc>, at: DateTime<Utc>) -> Event {
+    Event::SlaBreached(pb::SlaBreached {
+        job_id: job.job_id.clone(),
+        order_id: job.order_id.clone(),
+        location_id: job.node_id.clone(),
+        deadline: deadline.to_owned(),
+        due_at: Some(timestamp(due_at)),
+        at: Some(timestamp(at)),
+    })
+}
+
+/// A job a warehouse's, 3PL's or supplier's system works: they hear of it here.
+fn requested(job: &Job) -> Event {
+    let destination = |kind: JobKind| {
+        if job.kind == kind {
+            job.pickup_store_id.clone()
+        } else {
+            String::new()
+        }
+    };
+    Event::JobRequested(pb::JobRequested {
+        job_id: job.job_id.clone(),
+        order_id: job.order_id.clone(),
+        location_id: job.node_id.clone(),
+        node_type: job.node_type.clone(),
+        lines: ordered(&job.lines),
+        delivery_method: job.delivery_method.clone(),
+        ship_to: ship_to_pb(job),
+        destination_store_id: destination(JobKind::ShipToStore),
+        destination_locker_id: destination(JobKind::ShipToLocker),
+        customer_name: job.customer_name.clone(),
+        promised_at: job.promised_at.map(timestamp),
+        priority: job.priority,
+        reservation_id: job.reservation_id.clone(),
+        at: Some(timestamp(job.created_at)),
+    })
+}
+
+fn rejected(job: &Job, lines: Vec<pb::JobLine>, reason: pb::RejectReason, at: DateTime<Utc>) -> Event {
+    Event::JobRejected(pb::JobRejected {
+        job_id: job.job_id.clone(),
+        order_id: job.order_id.clone(),
+        location_id: job.node_id.clone(),
+        reservation_id: job.reservation_id.clone(),
+        lines,
+        reason: reason as i32,
+        at: Some(timestamp(at)),
+    })
+}
+
+/// The units of each line of the job `given` names (picked, or shipped by a node).
+fn found(job: &Job, given: &[LineUnits]) -> Vec<pb::JobLine> {
+    lines_pb(
+        job.lines
+            .iter()
+            .map(|l| (l.line_id.clone(), l.sku.clone(), units_of(given, &l.line_id))),
+    )
+}
+
+/// Units not found go back to routing, and off the node's stock.
+fn not_found(job: &Job, given: &[LineUnits], at: DateTime<Utc>) -> Option<Event> {
+    let missing = lines_pb(job.lines.iter().map(|l| {
+        (
+            l.line_id.clone(),
+            l.sku.clone(),
+            l.ordered - units_of(given, &l.line_id),
+        )
+    }));
+    (!missing.is_empty()).then(|| rejected(job, missing, pb::RejectReason::OutOfStock, at))
+}
+
+fn units_of(given: &[LineUnits], line_id: &str) -> i64 {
+    given.iter().find(|g| g.line_id == line_id).map_or(0, |g| g.units)
+}
+
+fn shipped(job: &Job, lines: Vec<pb::JobLine>, carrier: &str, tracking_number: &str, at: DateTime<Utc>) -> Event {
+    Event::JobShipped(pb::JobShipped {
+        job_id: job.job_id.clone(),
+        order_id: job.order_id.clone(),
+        location_id: job.node_id.clone(),
+        reservation_id: job.reservation_id.clone(),
+        lines,
+        carrier: carrier.to_owned(),
+        tracking_number: tracking_number.to_owned(),
+        at: Some(timestamp(at)),
+        pickup_location_id: parcel_destination(job),
+    })
+}
+
+/// Routing took the job back itself and has told the ledger: the node's systems hear it
+/// withdrawn. Otherwise it is cancelled, and what nobody collected says where it went back.
+fn cancelled(job: &Job, reason: &str, by_routing: bool, uncollected: bool, at: DateTime<Utc>) -> Event {
+    if by_routing {
+        return Event::JobWithdrawn(pb::JobWithdrawn {
+            job_id: job.job_id.clone(),
+            order_id: job.order_id.clone(),
+            location_id: job.node_id.clone(),
+            lines: delivered(&job.lines),
+            reason: reason.to_owned(),
+            at: Some(timestamp(at)),
+        });
+    }
+    Event::JobCancelled(pb::JobCancelled {
+        job_id: job.job_id.clone(),
+        order_id: job.order_id.clone(),
+        location_id: job.node_id.clone(),
+        reservation_id: job.reservation_id.clone(),
+        lines: delivered(&job.lines),
+        reason: reason.to_owned(),
+        at: Some(timestamp(at)),
+        uncollected,
+        returned_to_location_id: match uncollected {
+            true => job.uncollected_return_location().unwrap_or_default().to_owned(),
+            false => String::new(),
+        },
+    })
+}
+
+fn message(order_id: &str, event: Event, at: DateTime<Utc>) -> OutboxMessage {
     let kind = match &event {
         Event::JobShipped(_) => "JobShipped",
         Event::JobCollected(_) => "JobCollected",

@@ -1,404 +1,31 @@
-//! The job lifecycle, as pure rules: what a job is, what happens to it (its events), and
-//! which step is allowed in which state.
+//! The job lifecycle as pure rules: what a job is and how its events build it ([`job`]),
+//! what is recorded ([`events`]), every job and queue of the service ([`fulfilment`]), and
+//! the commands decided against them — routing's requests ([`requests`]), the staff's
+//! steps ([`steps`]), the nodes' confirmations ([`confirmations`]) and the clock
+//! ([`deadlines`]).
 
-mod jobs;
+mod confirmations;
+mod deadlines;
+mod events;
+mod fulfilment;
+mod job;
+mod requests;
+mod steps;
 
-use chrono::{DateTime, Utc};
-use oms_eventsourcing::{DomainEvent, event_type_names};
-use serde::{Deserialize, Serialize};
+use oms_eventsourcing::{Change, Changes};
 
-pub use jobs::{Deadlines, Events, Fulfilment, Step, evolve_job};
+pub use confirmations::{ConfirmedLine, NodeAccepted, NodeCancelled, NodeShipped};
+pub use deadlines::{Deadlines, SweepDeadlines};
+pub use events::{JobCreated, JobEvent, LineUnits, RejectReason, RequestedLine, ShipTo, job_stream};
+pub use fulfilment::Fulfilment;
+pub use job::{Job, JobKind, JobLine, JobStatus, is_locker_type, is_store_type};
+pub use requests::{CreateJob, WithdrawJob};
+pub use steps::{
+    AcceptJob, DepositInLocker, HandOver, JobRef, LabelJob, MarkReadyForPickup, PackJob, PickJob, ReceiveParcel,
+    RecordCustomerArrival, RejectJob, ShipJob, StaffStep,
+};
 
-/// How a job is worked, from the node's type, the order's delivery method and where the
-/// customer collects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum JobKind {
-    /// A store picks, packs, labels and hands to a carrier.
-    Ship,
-    /// Click & collect at the store's counter.
-    Pickup,
-    /// Brought out to the customer's car.
-    Curbside,
-    /// Put in a parcel locker at the store.
-    Locker,
-    /// A parcel goes to the store where the customer collects it: shipped by a warehouse
-    /// (its WMS confirms) or packed and shipped by another store's staff; the pickup store
-    /// receives it, holds it for the customer and hands it over.
-    ShipToStore,
-    /// A parcel goes to a locker bank: shipped by a warehouse or carried by a store's
-    /// courier; the courier deposits it in a compartment (the locker reports it, naming the
-    /// locker bank as its location), the customer collects it with the code, and an
-    /// uncollected parcel goes back to the node that sent it.
-    ShipToLocker,
-    /// A warehouse, 3PL or drop-ship supplier works it in its own system.
-    External,
-}
-
-/// Whether a node type (as routing names it) is a store.
-pub fn is_store_type(node_type: &str) -> bool {
-    node_type.eq_ignore_ascii_case("NODE_TYPE_STORE") || node_type.eq_ignore_ascii_case("store")
-}
-
-/// Whether a node type (as routing names it) is a locker bank.
-pub fn is_locker_type(node_type: &str) -> bool {
-    node_type.eq_ignore_ascii_case("NODE_TYPE_LOCKER") || node_type.eq_ignore_ascii_case("locker")
-}
-
-impl JobKind {
-    /// The kind of job for units at `node_id` (of `node_type`) going to a customer who
-    /// collects at `pickup_location_id` (of `pickup_location_type`), or to an address.
-    pub fn of(
-        node_type: &str,
-        delivery_method: &str,
-        node_id: &str,
-        pickup_location_id: &str,
-        pickup_location_type: &str,
-    ) -> Self {
-        let store = is_store_type(node_type);
-        let pickup_elsewhere = !pickup_location_id.is_empty() && pickup_location_id != node_id;
-        if pickup_elsewhere {
-            return if is_locker_type(pickup_location_type) {
-                JobKind::ShipToLocker
-            } else {
-                JobKind::ShipToStore
-            };
-        }
-        match (store, delivery_method) {
-            (true, "DELIVERY_METHOD_CLICK_AND_COLLECT" | "DELIVERY_METHOD_SHIP_TO_STORE") => JobKind::Pickup,
-            (true, "DELIVERY_METHOD_CURBSIDE") => JobKind::Curbside,
-            (true, "DELIVERY_METHOD_LOCKER") => JobKind::Locker,
-            (true, _) => JobKind::Ship,
-            (false, _) => JobKind::External,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            JobKind::Ship => "ship",
-            JobKind::Pickup => "pickup",
-            JobKind::Curbside => "curbside",
-            JobKind::Locker => "locker",
-            JobKind::ShipToStore => "ship_to_store",
-            JobKind::ShipToLocker => "ship_to_locker",
-            JobKind::External => "external",
-        }
-    }
-
-    /// The customer collects it.
-    pub fn is_collected(self) -> bool {
-        matches!(
-            self,
-            JobKind::Pickup | JobKind::Curbside | JobKind::Locker | JobKind::ShipToStore | JobKind::ShipToLocker
-        )
-    }
-
-    /// The units travel as a parcel (packed, labelled, handed to a carrier or courier).
-    pub fn is_parcel(self) -> bool {
-        matches!(self, JobKind::Ship | JobKind::ShipToStore | JobKind::ShipToLocker)
-    }
-
-    /// The parcel goes to where the customer collects it, not to the customer.
-    pub fn goes_to_pickup(self) -> bool {
-        matches!(self, JobKind::ShipToStore | JobKind::ShipToLocker)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum JobStatus {
-    Requested,
-    Accepted,
-    Picked,
-    Packed,
-    Labelled,
-    Shipped,
-    InTransitToStore,
-    InTransitToLocker,
-    ReadyForPickup,
-    CustomerWaiting,
-    Collected,
-    Rejected,
-    Cancelled,
-}
-
-impl JobStatus {
-    /// Nothing more happens to the job.
-    pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            JobStatus::Shipped | JobStatus::Collected | JobStatus::Rejected | JobStatus::Cancelled
-        )
-    }
-
-    /// The units left the node or are waiting for the customer: the promise is kept.
-    pub fn kept_promise(self) -> bool {
-        matches!(
-            self,
-            JobStatus::Shipped
-                | JobStatus::InTransitToStore
-                | JobStatus::InTransitToLocker
-                | JobStatus::ReadyForPickup
-                | JobStatus::CustomerWaiting
-                | JobStatus::Collected
-        )
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            JobStatus::Requested => "requested",
-            JobStatus::Accepted => "accepted",
-            JobStatus::Picked => "picked",
-            JobStatus::Packed => "packed",
-            JobStatus::Labelled => "labelled",
-            JobStatus::Shipped => "shipped",
-            JobStatus::InTransitToStore => "in transit to the store",
-            JobStatus::InTransitToLocker => "in transit to the locker",
-            JobStatus::ReadyForPickup => "ready for pickup",
-            JobStatus::CustomerWaiting => "customer waiting",
-            JobStatus::Collected => "collected",
-            JobStatus::Rejected => "rejected",
-            JobStatus::Cancelled => "cancelled",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RejectReason {
-    OutOfStock,
-    Damaged,
-    Capacity,
-    AcceptanceTimeout,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobLine {
-    pub line_id: String,
-    pub sku: String,
-    pub ordered: i64,
-    /// Units found, once picked (or shipped, for a node's own system).
-    pub picked: Option<i64>,
-}
-
-impl JobLine {
-    /// Units the job still delivers.
-    pub fn units(&self) -> i64 {
-        self.picked.unwrap_or(self.ordered)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct ShipTo {
-    pub name: String,
-    pub lines: Vec<String>,
-    pub city: String,
-    pub region: String,
-    pub postal_code: String,
-    pub country: String,
-    pub phone: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Job {
-    pub job_id: String,
-    pub order_id: String,
-    pub node_id: String,
-    pub node_type: String,
-    pub kind: JobKind,
-    pub status: JobStatus,
-    pub lines: Vec<JobLine>,
-    /// `DELIVERY_METHOD_*` of oms.orders.v1.
-    pub delivery_method: String,
-    pub ship_to: Option<ShipTo>,
-    pub pickup_store_id: String,
-    pub customer_name: String,
-    pub priority: i32,
-    pub promised_at: Option<DateTime<Utc>>,
-    pub accept_by: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub reservation_id: String,
-    pub carrier: String,
-    pub service: String,
-    pub tracking_number: String,
-    pub packages: u32,
-    pub weight_grams: u32,
-    /// The shipping label (ZPL).
-    pub label: String,
-    pub pickup_code: String,
-    pub locker_id: String,
-    pub collect_by: Option<DateTime<Utc>>,
-    pub curbside_bay: String,
-    /// Why it was rejected or cancelled.
-    pub reason: String,
-    /// A deadline was missed.
-    pub late: bool,
-}
-
-impl Job {
-    /// Store staff work the job at its node (accept, pick...): a store's own jobs, and
-    /// parcels a store sends to a pickup store or a locker. A warehouse's, 3PL's or
-    /// supplier's system works its jobs itself and confirms on the confirmations topic.
-    pub fn worked_by_staff(&self) -> bool {
-        match self.kind {
-            JobKind::Ship | JobKind::Pickup | JobKind::Curbside | JobKind::Locker => true,
-            JobKind::ShipToStore | JobKind::ShipToLocker => is_store_type(&self.node_type),
-            JobKind::External => false,
-        }
-    }
-
-    /// The parcel left its node for the place the customer collects it.
-    pub fn left_node(&self) -> bool {
-        self.kind.goes_to_pickup()
-            && matches!(
-                self.status,
-                JobStatus::InTransitToStore
-                    | JobStatus::InTransitToLocker
-                    | JobStatus::ReadyForPickup
-                    | JobStatus::CustomerWaiting
-                    | JobStatus::Collected
-            )
-    }
-
-    /// Where the job is worked now (the store, or locker bank, whose steps it awaits): its
-    /// node, or, once a parcel left for the pickup store or locker (or when a warehouse's
-    /// system ships it), that place.
-    pub fn store_of(&self) -> &str {
-        if self.kind.goes_to_pickup() && (self.left_node() || !self.worked_by_staff()) {
-            &self.pickup_store_id
-        } else {
-            &self.node_id
-        }
-    }
-
-    /// The places whose queues show the job at some point: its node when staff work it
-    /// there, and the pickup store or locker a parcel goes to.
-    pub fn queues(&self) -> Vec<&str> {
-        let mut queues = Vec::with_capacity(2);
-        if self.worked_by_staff() {
-            queues.push(self.node_id.as_str());
-        }
-        if self.kind.goes_to_pickup() {
-            queues.push(self.pickup_store_id.as_str());
-        }
-        queues
-    }
-
-    /// Brought out to the customer's car: at the store that picked it, or at the pickup
-    /// store a parcel went to.
-    pub fn is_curbside(&self) -> bool {
-        self.kind == JobKind::Curbside
-            || (self.kind == JobKind::ShipToStore && self.delivery_method == "DELIVERY_METHOD_CURBSIDE")
-    }
-
-    /// Whether `place` has a part in the job: its node, or where its parcel goes.
-    pub fn concerns(&self, place: &str) -> bool {
-        self.node_id == place || (self.kind.goes_to_pickup() && self.pickup_store_id == place)
-    }
-
-    /// Where the customer collects it.
-    pub fn pickup_location(&self) -> &str {
-        if self.pickup_store_id.is_empty() {
-            &self.node_id
-        } else {
-            &self.pickup_store_id
-        }
-    }
-
-    /// Where uncollected units go back on sale, when they had left their node: a parcel at
-    /// a pickup store stays there; a locker's parcel is taken back to the node that sent
-    /// it. `None` when they never left (the node still holds them under its reservation).
-    pub fn uncollected_return_location(&self) -> Option<&str> {
-        match self.kind {
-            JobKind::ShipToStore if self.left_node() => Some(&self.pickup_store_id),
-            JobKind::ShipToLocker if self.left_node() => Some(&self.node_id),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum JobEvent {
-    Created {
-        job: Box<Job>,
-    },
-    Accepted {
-        at: DateTime<Utc>,
-    },
-    Rejected {
-        reason: RejectReason,
-        at: DateTime<Utc>,
-    },
-    /// Units found per line; fewer than ordered is a short pick.
-    Picked {
-        picked: Vec<(String, i64)>,
-        at: DateTime<Utc>,
-    },
-    Packed {
-        packages: u32,
-        weight_grams: u32,
-        at: DateTime<Utc>,
-    },
-    Labelled {
-        carrier: String,
-        service: String,
-        tracking_number: String,
-        label: String,
-        at: DateTime<Utc>,
-    },
-    Shipped {
-        at: DateTime<Utc>,
-    },
-    /// A node's own system shipped these units.
-    NodeShipped {
-        carrier: String,
-        tracking_number: String,
-        shipped: Vec<(String, i64)>,
-        at: DateTime<Utc>,
-    },
-    ReadyForPickup {
-        pickup_code: String,
-        locker_id: String,
-        collect_by: DateTime<Utc>,
-        at: DateTime<Utc>,
-    },
-    CustomerArrived {
-        bay: String,
-        at: DateTime<Utc>,
-    },
-    Collected {
-        at: DateTime<Utc>,
-    },
-    /// Taken back: by routing (`by_routing`), by the node, or never collected.
-    Cancelled {
-        reason: String,
-        by_routing: bool,
-        uncollected: bool,
-        at: DateTime<Utc>,
-    },
-    SlaBreached {
-        deadline: String,
-        due_at: DateTime<Utc>,
-        at: DateTime<Utc>,
-    },
-}
-
-impl DomainEvent for JobEvent {
-    event_type_names!(JobEvent {
-        Created,
-        Accepted,
-        Rejected,
-        Picked,
-        Packed,
-        Labelled,
-        Shipped,
-        NodeShipped,
-        ReadyForPickup,
-        CustomerArrived,
-        Collected,
-        Cancelled,
-        SlaBreached,
-    });
-}
-
-/// Why a step is refused.
+/// Why a command about a job is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FulfilmentError {
     #[error("{}", .0.iter().map(|(f, d)| format!("{f}: {d}")).collect::<Vec<_>>().join("; "))]
@@ -419,7 +46,21 @@ pub enum FulfilmentError {
     },
 }
 
-/// The stream of a job.
-pub fn job_stream(job_id: &str) -> String {
-    format!("job:{job_id}")
+impl FulfilmentError {
+    /// `step` does not fit the job where it stands.
+    fn not_now(job: &Job, step: &'static str) -> Self {
+        FulfilmentError::NotNow {
+            job_id: job.job_id.clone(),
+            status: job.status.name(),
+            step,
+        }
+    }
+}
+
+/// The change recording `event` (if any) on the job's stream.
+fn on_job(job: &Job, event: Option<JobEvent>) -> Changes<JobEvent> {
+    event
+        .map(|event| Change::new(job_stream(&job.job_id), event))
+        .into_iter()
+        .collect()
 }

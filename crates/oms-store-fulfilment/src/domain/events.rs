@@ -1,0 +1,231 @@
+//! What happens to a job, as recorded in its stream: each event a payload of its own (never
+//! the job's state), versioned, and the upcasters that read older versions.
+
+use chrono::{DateTime, Utc};
+use oms_eventsourcing::upcast;
+use oms_eventsourcing::{DomainEvent, event_type_names};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::JobKind;
+
+/// The stream of a job.
+pub fn job_stream(job_id: &str) -> String {
+    format!("job:{job_id}")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RejectReason {
+    OutOfStock,
+    Damaged,
+    Capacity,
+    AcceptanceTimeout,
+}
+
+/// The address a parcel goes to.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ShipTo {
+    pub name: String,
+    pub lines: Vec<String>,
+    pub city: String,
+    pub region: String,
+    pub postal_code: String,
+    pub country: String,
+    pub phone: String,
+}
+
+/// Units of an order line routing asks the node to fulfil.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestedLine {
+    pub line_id: String,
+    pub sku: String,
+    pub units: i64,
+}
+
+/// Units of one line of the job: found by a picker, or shipped by a node's system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineUnits {
+    pub line_id: String,
+    pub units: i64,
+}
+
+impl LineUnits {
+    pub fn new(line_id: impl Into<String>, units: i64) -> Self {
+        Self {
+            line_id: line_id.into(),
+            units,
+        }
+    }
+}
+
+/// A job as routing asked for it, and by when its node must accept it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobCreated {
+    pub job_id: String,
+    pub order_id: String,
+    pub node_id: String,
+    pub node_type: String,
+    pub kind: JobKind,
+    pub lines: Vec<RequestedLine>,
+    /// `DELIVERY_METHOD_*` of oms.orders.v1.
+    pub delivery_method: String,
+    pub ship_to: Option<ShipTo>,
+    /// Where the customer collects, when not at the node.
+    pub pickup_store_id: String,
+    pub customer_name: String,
+    pub priority: i32,
+    pub promised_at: Option<DateTime<Utc>>,
+    /// Staff must accept it by then; none when a node's own system works it.
+    pub accept_by: Option<DateTime<Utc>>,
+    pub reservation_id: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum JobEvent {
+    Created(Box<JobCreated>),
+    Accepted {
+        at: DateTime<Utc>,
+    },
+    Rejected {
+        reason: RejectReason,
+        at: DateTime<Utc>,
+    },
+    /// Units found per line; fewer than ordered is a short pick.
+    Picked {
+        lines: Vec<LineUnits>,
+        at: DateTime<Utc>,
+    },
+    Packed {
+        packages: u32,
+        weight_grams: u32,
+        at: DateTime<Utc>,
+    },
+    Labelled {
+        carrier: String,
+        service: String,
+        tracking_number: String,
+        label: String,
+        at: DateTime<Utc>,
+    },
+    Shipped {
+        at: DateTime<Utc>,
+    },
+    /// A node's own system shipped these units.
+    NodeShipped {
+        carrier: String,
+        tracking_number: String,
+        lines: Vec<LineUnits>,
+        at: DateTime<Utc>,
+    },
+    ReadyForPickup {
+        pickup_code: String,
+        locker_id: String,
+        collect_by: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    CustomerArrived {
+        bay: String,
+        at: DateTime<Utc>,
+    },
+    Collected {
+        at: DateTime<Utc>,
+    },
+    /// Taken back: by routing (`by_routing`), by the node, or never collected.
+    Cancelled {
+        reason: String,
+        by_routing: bool,
+        uncollected: bool,
+        at: DateTime<Utc>,
+    },
+    SlaBreached {
+        deadline: String,
+        due_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for JobEvent {
+    event_type_names!(JobEvent {
+        Created,
+        Accepted,
+        Rejected,
+        Picked,
+        Packed,
+        Labelled,
+        Shipped,
+        NodeShipped,
+        ReadyForPickup,
+        CustomerArrived,
+        Collected,
+        Cancelled,
+        SlaBreached,
+    });
+
+    /// v2 of `Created` carries the request, not the job's whole state; v2 of `Picked` and
+    /// `NodeShipped` name each line's units instead of pairing them.
+    fn schema_version(event_type: &str) -> u16 {
+        match event_type {
+            "Created" | "Picked" | "NodeShipped" => 2,
+            _ => 1,
+        }
+    }
+
+    fn upcast(event_type: &str, from: u16, json: Value) -> Result<Value, String> {
+        match (event_type, from) {
+            ("Created", 1) => created_from_v1(json).map_err(|e| format!("Created v1: {e}")),
+            ("Picked", 1) => units_from_v1(json, "Picked", "picked").map_err(|e| format!("Picked v1: {e}")),
+            ("NodeShipped", 1) => {
+                units_from_v1(json, "NodeShipped", "shipped").map_err(|e| format!("NodeShipped v1: {e}"))
+            }
+            _ => Err(format!(
+                "no upcaster from schema version {from} of event type {event_type}"
+            )),
+        }
+    }
+}
+
+/// `Created` v1 held the whole job as it was created (`{"job": {...}}`, the fields of its
+/// later steps empty): v2 keeps what routing asked for.
+fn created_from_v1(json: Value) -> Result<Value, String> {
+    let mut job = upcast::object(upcast::take(&mut upcast::fields_of(json, "Created")?, "job")?)?;
+    let mut created = upcast::keep(
+        &mut job,
+        &[
+            ("job_id", "job_id"),
+            ("order_id", "order_id"),
+            ("node_id", "node_id"),
+            ("node_type", "node_type"),
+            ("kind", "kind"),
+            ("delivery_method", "delivery_method"),
+            ("ship_to", "ship_to"),
+            ("pickup_store_id", "pickup_store_id"),
+            ("customer_name", "customer_name"),
+            ("priority", "priority"),
+            ("promised_at", "promised_at"),
+            ("accept_by", "accept_by"),
+            ("reservation_id", "reservation_id"),
+            ("created_at", "at"),
+        ],
+    )?;
+    let lines = upcast::each_of(upcast::take(&mut job, "lines")?, |line| {
+        let mut line = upcast::object(line)?;
+        upcast::keep(
+            &mut line,
+            &[("line_id", "line_id"), ("sku", "sku"), ("ordered", "units")],
+        )
+        .map(Value::Object)
+    })?;
+    created.insert("lines".to_owned(), lines);
+    Ok(upcast::event("Created", created))
+}
+
+/// v1 paired each line with its units (`"<field>": [["1", 2], ...]`); v2 names them
+/// (`"lines": [{"line_id": "1", "units": 2}, ...]`).
+fn units_from_v1(json: Value, event_type: &str, field: &str) -> Result<Value, String> {
+    let mut fields = upcast::fields_of(json, event_type)?;
+    let pairs = upcast::take(&mut fields, field)?;
+    let lines = upcast::each_of(pairs, |pair| upcast::named(pair, &["line_id", "units"]))?;
+    fields.insert("lines".to_owned(), lines);
+    Ok(upcast::event(event_type, fields))
+}
