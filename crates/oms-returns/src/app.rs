@@ -7,14 +7,19 @@ use chrono::{DateTime, Utc};
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::trace::current_traceparent;
 use oms_eventsourcing::writer::Context;
-use oms_eventsourcing::{CommandError, CommandMeta, Decision, EventStore, StoreError, Writer, WriterConfig};
+use oms_eventsourcing::{
+    Changes, CommandError, CommandMeta, Decide, Decision, EventStore, StoreError, Writer, WriterConfig,
+};
 use oms_proto::common::v1 as common;
 use oms_proto::orders::v1 as orders;
 use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
 use prost::Message as _;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::domain::{Events, Policy, Return, Returns, ReturnsError, ReturnsEvent, StartReturn};
+use crate::domain::{
+    InspectReturn, Policy, ReceiveReturn, RecordExchange, RetryRefunds, Return, Returns, ReturnsError, ReturnsEvent,
+    StartReturn,
+};
 use crate::messages;
 
 pub type Outcome<T> = Result<T, CommandError<ReturnsError>>;
@@ -26,13 +31,9 @@ pub struct ReturnsService {
     orders: OrderCaptureClient<Channel>,
 }
 
-/// The events with the messages announcing them, per return.
-pub fn decision(state: &Returns, events: Events, now: DateTime<Utc>) -> Decision<ReturnsEvent, ()> {
-    let events = events
-        .into_iter()
-        .map(|(stream, event)| oms_eventsourcing::Change::new(stream, event))
-        .collect();
-    Decision::reply(()).announced_per_stream(events, |stream, events| match stream.strip_prefix("return:") {
+/// The changes with the messages announcing them, per return.
+pub fn decision(state: &Returns, changes: Changes<ReturnsEvent>, now: DateTime<Utc>) -> Decision<ReturnsEvent, ()> {
+    Decision::reply(()).announced_per_stream(changes, |stream, events| match stream.strip_prefix("return:") {
         Some(id) => messages::for_events(state.get(id), events, now),
         // An order's own events (learnt from order capture and fulfilment) announce nothing.
         None => Vec::new(),
@@ -68,6 +69,11 @@ impl ReturnsService {
         &self.writer
     }
 
+    /// The return policy commands are decided under.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
     fn meta(request_id: &str) -> CommandMeta {
         let meta = CommandMeta::new().with_traceparent(current_traceparent());
         if request_id.is_empty() {
@@ -80,12 +86,12 @@ impl ReturnsService {
     async fn run(
         &self,
         request_id: &str,
-        decide: impl FnOnce(&Returns, DateTime<Utc>) -> Result<Events, ReturnsError> + Send + 'static,
+        command: impl Decide<Returns, Refusal = ReturnsError> + Send + 'static,
     ) -> Outcome<()> {
         self.writer
             .execute(Self::meta(request_id), move |state: &Returns, ctx: &Context<'_>| {
-                let events = decide(state, ctx.now)?;
-                Ok(decision(state, events, ctx.now))
+                let changes = command.decide(state, ctx.now)?;
+                Ok(decision(state, changes, ctx.now))
             })
             .await
     }
@@ -98,16 +104,16 @@ impl ReturnsService {
     /// Authorises the return; for an exchange, places the replacement order too.
     pub async fn start_return(&self, request: StartReturn, request_id: &str) -> Outcome<Return> {
         let return_id = request.return_id.clone();
-        let policy = self.policy;
-        self.run(request_id, move |state, now| state.start(request, &policy, now))
-            .await?;
+        self.run(request_id, request).await?;
         let ret = self.answer(&return_id)?;
         if !ret.exchange.is_empty() && ret.replacement_order_id.is_empty() {
             match self.place_replacement(&ret).await {
-                Ok(replacement) => {
-                    let id = return_id.clone();
-                    self.run("", move |state, now| state.exchange_created(&id, &replacement, now))
-                        .await?;
+                Ok(replacement_order_id) => {
+                    let exchange = RecordExchange {
+                        return_id: return_id.clone(),
+                        replacement_order_id,
+                    };
+                    self.run("", exchange).await?;
                 }
                 Err(e) => {
                     tracing::warn!(return_id, error = %e, "the replacement order was not placed; start the return again to retry")
@@ -167,24 +173,23 @@ impl ReturnsService {
         Ok(placed.into_inner().order_id)
     }
 
-    pub async fn receive(&self, return_id: &str, location_id: &str, lines: Vec<(String, i64)>) -> Outcome<Return> {
-        let (id, location) = (return_id.to_owned(), location_id.to_owned());
-        self.run("", move |state, now| state.receive(&id, &location, lines, now))
-            .await?;
-        self.answer(return_id)
+    pub async fn receive(&self, receipt: ReceiveReturn) -> Outcome<Return> {
+        let return_id = receipt.return_id.clone();
+        self.run("", receipt).await?;
+        self.answer(&return_id)
     }
 
-    pub async fn inspect(&self, return_id: &str, lines: Vec<(String, i64, i64)>) -> Outcome<Return> {
-        let id = return_id.to_owned();
-        let policy = self.policy;
-        self.run("", move |state, now| state.inspect(&id, lines, &policy, now))
-            .await?;
-        self.answer(return_id)
+    pub async fn inspect(&self, inspection: InspectReturn) -> Outcome<Return> {
+        let return_id = inspection.return_id.clone();
+        self.run("", inspection).await?;
+        self.answer(&return_id)
     }
 
     pub async fn retry_refund(&self, return_id: &str) -> Outcome<Return> {
-        let id = return_id.to_owned();
-        self.run("", move |state, now| state.retry_refunds(&id, now)).await?;
+        let retry = RetryRefunds {
+            return_id: return_id.to_owned(),
+        };
+        self.run("", retry).await?;
         self.answer(return_id)
     }
 

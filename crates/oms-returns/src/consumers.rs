@@ -2,8 +2,8 @@
 //! and paid with), deliveries as fulfilment announces them (what may be returned, from
 //! when), and the payment gateway adapter's answers about refunds.
 
-use oms_eventsourcing::Decision;
 use oms_eventsourcing::writer::Context;
+use oms_eventsourcing::{Decide, Decision};
 use oms_proto::fulfilment::v1 as fulfilment;
 use oms_proto::orders::v1 as orders;
 use oms_proto::returns::v1 as pb;
@@ -12,7 +12,10 @@ use oms_transport::{Handling, Message, MessageHandler};
 use prost::Message as _;
 
 use crate::app::decision;
-use crate::domain::{Returns, ReturnsError, ReturnsEvent, SoldLine, SoldOrder, Tender};
+use crate::domain::{
+    DeliveredLine, LearnOrder, LineSold, OrderSold, PaymentOutcome, RecordDelivery, RecordPaymentResult, Returns,
+    ReturnsError, ReturnsEvent, Tender,
+};
 
 pub const ORDERS_TOPIC: &str = "oms.orders.v1";
 pub const FULFILMENT_TOPIC: &str = "oms.fulfilment.v1";
@@ -28,20 +31,20 @@ fn handling(error: ReturnsError) -> Handling {
     }
 }
 
-/// The order as returns keeps it.
-pub fn sold_order(e: &orders::OrderPlaced) -> Result<SoldOrder, String> {
+/// The order as sold, from its announcement.
+pub fn order_sold(e: &orders::OrderPlaced) -> Result<OrderSold, String> {
     let draft = e.order.as_ref().ok_or("OrderPlaced without its order")?;
     if e.order_id.is_empty() {
         return Err("OrderPlaced without order_id".to_owned());
     }
     let lines = if e.lines.is_empty() { &draft.lines } else { &e.lines };
-    Ok(SoldOrder {
+    Ok(OrderSold {
         order_id: e.order_id.clone(),
         currency: draft.currency.clone(),
         lines: lines
             .iter()
             .enumerate()
-            .map(|(i, l)| SoldLine {
+            .map(|(i, l)| LineSold {
                 line_id: if l.line_id.is_empty() {
                     (i + 1).to_string()
                 } else {
@@ -50,9 +53,6 @@ pub fn sold_order(e: &orders::OrderPlaced) -> Result<SoldOrder, String> {
                 sku: l.sku.clone(),
                 quantity: l.quantity,
                 unit_price_minor: l.unit_price.as_ref().map_or(0, |p| p.amount_minor),
-                delivered: 0,
-                delivered_at: None,
-                returned: 0,
             })
             .collect(),
         tenders: draft
@@ -68,7 +68,6 @@ pub fn sold_order(e: &orders::OrderPlaced) -> Result<SoldOrder, String> {
             })
             .collect(),
         draft: draft.encode_to_vec(),
-        jobs: Vec::new(),
     })
 }
 
@@ -79,11 +78,14 @@ impl MessageHandler<Returns> for OrderEvents {
     fn handle(&self, state: &Returns, message: &Message, ctx: &Context<'_>) -> Handled {
         let event = orders::OrderEvent::decode(message.payload.as_slice())
             .map_err(|e| Handling::poison(format!("not an oms.orders.v1.OrderEvent: {e}")))?;
-        let events = match event.event {
-            Some(orders::order_event::Event::OrderPlaced(e)) => state.sold(sold_order(&e).map_err(Handling::poison)?),
+        let changes = match event.event {
+            Some(orders::order_event::Event::OrderPlaced(e)) => {
+                let order = order_sold(&e).map_err(Handling::poison)?;
+                LearnOrder { order }.decide(state, ctx.now).map_err(handling)?
+            }
             _ => Vec::new(),
         };
-        Ok(decision(state, events, ctx.now))
+        Ok(decision(state, changes, ctx.now))
     }
 }
 
@@ -101,24 +103,21 @@ impl MessageHandler<Returns> for FulfilmentEvents {
             Some(Event::JobCollected(e)) => (e.order_id, e.job_id, e.lines, e.at),
             _ => return Ok(Decision::reply(())),
         };
-        let Some(order) = state.order(&order_id) else {
-            return Err(handling(ReturnsError::UnknownOrder(order_id)));
+        let delivery = RecordDelivery {
+            order_id,
+            job_id,
+            lines: lines
+                .into_iter()
+                .map(|l| DeliveredLine {
+                    order_line_id: l.order_line_id,
+                    sku: l.sku,
+                    units: l.quantity,
+                })
+                .collect(),
+            at: at.as_ref().and_then(time).unwrap_or(ctx.now),
         };
-        // By order line; by SKU when the node left the line out.
-        let lines: Vec<(String, i64)> = lines
-            .iter()
-            .filter_map(|l| {
-                let line = if l.order_line_id.is_empty() {
-                    order.lines.iter().find(|x| x.sku == l.sku)
-                } else {
-                    order.line(&l.order_line_id)
-                }?;
-                Some((line.line_id.clone(), l.quantity))
-            })
-            .collect();
-        let at = at.as_ref().and_then(time).unwrap_or(ctx.now);
-        let events = state.delivered(&order_id, &job_id, lines, at).map_err(handling)?;
-        Ok(decision(state, events, ctx.now))
+        let changes = delivery.decide(state, ctx.now).map_err(handling)?;
+        Ok(decision(state, changes, ctx.now))
     }
 }
 
@@ -130,19 +129,25 @@ impl MessageHandler<Returns> for PaymentResults {
         use pb::payment_result::Outcome;
         let result = pb::PaymentResult::decode(message.payload.as_slice())
             .map_err(|e| Handling::poison(format!("not an oms.returns.v1.PaymentResult: {e}")))?;
-        let failure = match result.outcome {
-            Some(Outcome::Refunded(_)) => None,
-            Some(Outcome::Declined(d)) => Some(if d.reason.is_empty() {
-                "declined".to_owned()
-            } else {
-                d.reason
-            }),
+        let outcome = match result.outcome {
+            Some(Outcome::Refunded(_)) => PaymentOutcome::Refunded,
+            Some(Outcome::Declined(d)) => PaymentOutcome::Declined {
+                reason: if d.reason.is_empty() {
+                    "declined".to_owned()
+                } else {
+                    d.reason
+                },
+            },
             None => return Err(Handling::poison("a payment result needs an outcome")),
         };
-        let at = result.at.as_ref().and_then(time).unwrap_or(ctx.now);
-        let events = state
-            .payment_result(&result.refund_id, failure, at)
+        let answer = RecordPaymentResult {
+            refund_id: result.refund_id,
+            outcome,
+            at: result.at.as_ref().and_then(time).unwrap_or(ctx.now),
+        };
+        let changes = answer
+            .decide(state, ctx.now)
             .map_err(|e| Handling::poison(e.to_string()))?;
-        Ok(decision(state, events, ctx.now))
+        Ok(decision(state, changes, ctx.now))
     }
 }

@@ -8,7 +8,10 @@ use oms_service::{FieldViolations, ToStatus, command_status};
 use tonic::{Request, Response, Status};
 
 use crate::app::ReturnsService;
-use crate::domain::{ExchangeLine, Method, RefundStatus, Return, ReturnStatus, ReturnsError, StartReturn};
+use crate::domain::{
+    ExchangeLine, InspectReturn, InspectedLine, LineUnits, Method, ReceiveReturn, RefundStatus, Return,
+    ReturnRequestLine, ReturnStatus, ReturnsError, StartReturn,
+};
 
 pub struct ReturnsGrpc {
     service: ReturnsService,
@@ -138,7 +141,11 @@ impl ReturnsApi for ReturnsGrpc {
             lines: r
                 .lines
                 .into_iter()
-                .map(|l| (l.order_line_id, l.quantity, l.reason_code))
+                .map(|l| ReturnRequestLine {
+                    line_id: l.order_line_id,
+                    quantity: l.quantity,
+                    reason_code: l.reason_code,
+                })
                 .collect(),
             method,
             store_id: r.store_id,
@@ -157,6 +164,7 @@ impl ReturnsApi for ReturnsGrpc {
             } else {
                 r.requested_by
             },
+            window: self.service.policy().window,
         };
         let ret = self
             .service
@@ -169,28 +177,36 @@ impl ReturnsApi for ReturnsGrpc {
     async fn receive_return(&self, request: Request<pb::ReceiveReturnRequest>) -> Result<Response<pb::Return>, Status> {
         let r = request.into_inner();
         required(&r.return_id, "return_id")?;
-        let lines = r.lines.into_iter().map(|l| (l.order_line_id, l.quantity)).collect();
-        let ret = self
-            .service
-            .receive(&r.return_id, &r.location_id, lines)
-            .await
-            .map_err(command_status)?;
+        let receipt = ReceiveReturn {
+            return_id: r.return_id,
+            location_id: r.location_id,
+            lines: r
+                .lines
+                .into_iter()
+                .map(|l| LineUnits::new(l.order_line_id, l.quantity))
+                .collect(),
+        };
+        let ret = self.service.receive(receipt).await.map_err(command_status)?;
         Ok(Response::new(return_pb(&ret)))
     }
 
     async fn inspect_return(&self, request: Request<pb::InspectReturnRequest>) -> Result<Response<pb::Return>, Status> {
         let r = request.into_inner();
         required(&r.return_id, "return_id")?;
-        let lines = r
-            .lines
-            .into_iter()
-            .map(|l| (l.order_line_id, l.resellable, l.damaged))
-            .collect();
-        let ret = self
-            .service
-            .inspect(&r.return_id, lines)
-            .await
-            .map_err(command_status)?;
+        let inspection = InspectReturn {
+            return_id: r.return_id,
+            lines: r
+                .lines
+                .into_iter()
+                .map(|l| InspectedLine {
+                    line_id: l.order_line_id,
+                    resellable: l.resellable,
+                    damaged: l.damaged,
+                })
+                .collect(),
+            refund_damaged: self.service.policy().refund_damaged,
+        };
+        let ret = self.service.inspect(inspection).await.map_err(command_status)?;
         Ok(Response::new(return_pb(&ret)))
     }
 

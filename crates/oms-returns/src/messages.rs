@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 use oms_eventsourcing::OutboxMessage;
 use oms_proto::returns::v1 as pb;
 use oms_service::convert::timestamp;
+use pb::return_event::Event;
 use prost::Message as _;
 use uuid::Uuid;
 
-use crate::domain::{RefundStatus, Return, ReturnsEvent, evolve_return};
+use crate::domain::{InspectedLine, LineUnits, RefundStatus, Return, ReturnsEvent};
 
 pub const TOPIC: &str = "oms.returns.v1";
 
@@ -25,147 +26,155 @@ fn line(line_id: &str, sku: &str, quantity: i64) -> pb::ReturnLine {
 /// The messages announcing `events` of a return (as it was before them; for a new return,
 /// the return itself).
 pub fn for_events(before: Option<&Return>, events: &[ReturnsEvent], now: DateTime<Utc>) -> Vec<OutboxMessage> {
-    use pb::return_event::Event;
     let mut out = Vec::new();
     let mut state: Option<Return> = before.cloned();
     for event in events {
-        if let ReturnsEvent::Authorised { ret } = event {
-            state = Some((**ret).clone());
+        // Each message sees the return as the event left it.
+        if let ReturnsEvent::Authorised(authorised) = event {
+            state = Some(Return::from(&**authorised));
         } else if let Some(ret) = state.as_mut() {
-            evolve_return(ret, event);
+            ret.evolve(event);
         }
         let Some(ret) = state.as_ref() else { continue };
-        let (id, order) = (ret.return_id.clone(), ret.order_id.clone());
-        let at = |t: &DateTime<Utc>| Some(timestamp(*t));
-        let mut push = |e: Event| out.push(message(&id, e, now));
-        match event {
-            ReturnsEvent::Authorised { ret } => push(Event::ReturnAuthorised(pb::ReturnAuthorised {
-                return_id: id.clone(),
-                order_id: order,
-                lines: ret.lines.iter().map(|l| line(&l.line_id, &l.sku, l.quantity)).collect(),
-                at: Some(timestamp(ret.created_at)),
-            })),
-            ReturnsEvent::Received {
-                location_id,
-                lines,
-                at: t,
-            } => push(Event::ReturnReceived(pb::ReturnReceived {
-                return_id: id.clone(),
-                order_id: order,
-                location_id: location_id.clone(),
-                lines: lines
-                    .iter()
-                    .filter(|(_, q)| *q > 0)
-                    .filter_map(|(l, q)| ret.lines.iter().find(|x| x.line_id == *l).map(|x| line(l, &x.sku, *q)))
-                    .collect(),
-                at: at(t),
-            })),
-            ReturnsEvent::Inspected { lines, at: t } => {
-                let sku = |l: &str| {
-                    ret.lines
-                        .iter()
-                        .find(|x| x.line_id == l)
-                        .map(|x| x.sku.clone())
-                        .unwrap_or_default()
-                };
-                let restocked: Vec<pb::RestockedLine> = lines
-                    .iter()
-                    .filter(|(_, r, _)| *r > 0)
-                    .map(|(l, r, _)| pb::RestockedLine {
-                        sku: sku(l),
-                        quantity: *r,
-                    })
-                    .collect();
-                if !restocked.is_empty() {
-                    push(Event::ItemsRestocked(pb::ItemsRestocked {
-                        return_id: id.clone(),
-                        order_id: order.clone(),
-                        location_id: ret.location_id.clone(),
-                        lines: restocked,
-                        at: at(t),
-                    }));
-                }
-                let damaged: Vec<pb::ReturnLine> = lines
-                    .iter()
-                    .filter(|(_, _, d)| *d > 0)
-                    .map(|(l, _, d)| line(l, &sku(l), *d))
-                    .collect();
-                if !damaged.is_empty() {
-                    push(Event::ItemsWrittenOff(pb::ItemsWrittenOff {
-                        return_id: id.clone(),
-                        order_id: order,
-                        location_id: ret.location_id.clone(),
-                        lines: damaged,
-                        at: at(t),
-                    }));
-                }
-            }
-            ReturnsEvent::RefundRequested {
-                refund_id,
-                amount_minor,
-                tender,
-                reference,
-                at: t,
-                ..
-            } => push(Event::RefundRequested(pb::RefundRequested {
-                refund_id: refund_id.clone(),
-                return_id: id.clone(),
-                order_id: order,
-                amount_minor: *amount_minor,
-                currency: ret.currency.clone(),
-                tender: tender.clone(),
-                payment_reference: reference.clone(),
-                at: at(t),
-            })),
-            ReturnsEvent::RefundFailed {
-                refund_id,
-                reason,
-                at: t,
-            } => push(Event::RefundFailed(pb::RefundFailed {
-                refund_id: refund_id.clone(),
-                return_id: id.clone(),
-                order_id: order,
-                amount_minor: ret
-                    .refunds
-                    .iter()
-                    .find(|r| r.refund_id == *refund_id)
-                    .map_or(0, |r| r.amount_minor),
-                reason: reason.clone(),
-                at: at(t),
-            })),
-            // Order capture records one refund per return: announced when all of it is.
-            ReturnsEvent::RefundConfirmed { refund_id, at: t }
-                if ret
-                    .refunds
-                    .iter()
-                    .all(|r| matches!(r.status, RefundStatus::Confirmed | RefundStatus::Retried)) =>
-            {
-                push(Event::RefundConfirmed(pb::RefundConfirmed {
-                    return_id: id.clone(),
-                    order_id: order,
-                    amount_minor: ret.refunded_minor(),
-                    currency: ret.currency.clone(),
-                    at: at(t),
-                    refund_id: refund_id.clone(),
-                }))
-            }
-            ReturnsEvent::ExchangeCreated {
-                replacement_order_id,
-                at: t,
-            } => push(Event::ExchangeCreated(pb::ExchangeCreated {
-                return_id: id.clone(),
-                order_id: order,
-                replacement_order_id: replacement_order_id.clone(),
-                at: at(t),
-            })),
-            ReturnsEvent::RefundConfirmed { .. } | ReturnsEvent::OrderSold { .. } | ReturnsEvent::Delivered { .. } => {}
-        }
+        out.extend(
+            announce(ret, event)
+                .into_iter()
+                .map(|e| message(&ret.return_id, e, now)),
+        );
     }
     out
 }
 
-fn message(return_id: &str, event: pb::return_event::Event, at: DateTime<Utc>) -> OutboxMessage {
-    use pb::return_event::Event;
+/// What announces `event` of `ret` (as it is after it).
+fn announce(ret: &Return, event: &ReturnsEvent) -> Vec<Event> {
+    match event {
+        ReturnsEvent::Authorised(_) => vec![authorised(ret)],
+        ReturnsEvent::Received { location_id, lines, at } => vec![received(ret, location_id, lines, *at)],
+        ReturnsEvent::Inspected { lines, at } => inspected(ret, lines, *at),
+        ReturnsEvent::RefundRequested {
+            refund_id,
+            amount_minor,
+            tender,
+            reference,
+            at,
+            ..
+        } => vec![Event::RefundRequested(pb::RefundRequested {
+            refund_id: refund_id.clone(),
+            return_id: ret.return_id.clone(),
+            order_id: ret.order_id.clone(),
+            amount_minor: *amount_minor,
+            currency: ret.currency.clone(),
+            tender: tender.clone(),
+            payment_reference: reference.clone(),
+            at: Some(timestamp(*at)),
+        })],
+        ReturnsEvent::RefundFailed { refund_id, reason, at } => vec![refund_failed(ret, refund_id, reason, *at)],
+        ReturnsEvent::RefundConfirmed { refund_id, at } => refund_confirmed(ret, refund_id, *at).into_iter().collect(),
+        ReturnsEvent::ExchangeCreated {
+            replacement_order_id,
+            at,
+        } => vec![Event::ExchangeCreated(pb::ExchangeCreated {
+            return_id: ret.return_id.clone(),
+            order_id: ret.order_id.clone(),
+            replacement_order_id: replacement_order_id.clone(),
+            at: Some(timestamp(*at)),
+        })],
+        ReturnsEvent::OrderSold(_) | ReturnsEvent::Delivered { .. } => Vec::new(),
+    }
+}
+
+fn authorised(ret: &Return) -> Event {
+    Event::ReturnAuthorised(pb::ReturnAuthorised {
+        return_id: ret.return_id.clone(),
+        order_id: ret.order_id.clone(),
+        lines: ret.lines.iter().map(|l| line(&l.line_id, &l.sku, l.quantity)).collect(),
+        at: Some(timestamp(ret.created_at)),
+    })
+}
+
+fn received(ret: &Return, location_id: &str, lines: &[LineUnits], at: DateTime<Utc>) -> Event {
+    Event::ReturnReceived(pb::ReturnReceived {
+        return_id: ret.return_id.clone(),
+        order_id: ret.order_id.clone(),
+        location_id: location_id.to_owned(),
+        lines: lines
+            .iter()
+            .filter(|l| l.units > 0)
+            .filter_map(|l| ret.line(&l.line_id).map(|x| line(&l.line_id, &x.sku, l.units)))
+            .collect(),
+        at: Some(timestamp(at)),
+    })
+}
+
+/// Resellable units go back on sale where they were received (the ledger restocks them);
+/// damaged ones are written off.
+fn inspected(ret: &Return, lines: &[InspectedLine], at: DateTime<Utc>) -> Vec<Event> {
+    let sku = |l: &str| ret.line(l).map(|x| x.sku.clone()).unwrap_or_default();
+    let restocked: Vec<pb::RestockedLine> = lines
+        .iter()
+        .filter(|l| l.resellable > 0)
+        .map(|l| pb::RestockedLine {
+            sku: sku(&l.line_id),
+            quantity: l.resellable,
+        })
+        .collect();
+    let damaged: Vec<pb::ReturnLine> = lines
+        .iter()
+        .filter(|l| l.damaged > 0)
+        .map(|l| line(&l.line_id, &sku(&l.line_id), l.damaged))
+        .collect();
+    let mut out = Vec::new();
+    if !restocked.is_empty() {
+        out.push(Event::ItemsRestocked(pb::ItemsRestocked {
+            return_id: ret.return_id.clone(),
+            order_id: ret.order_id.clone(),
+            location_id: ret.location_id.clone(),
+            lines: restocked,
+            at: Some(timestamp(at)),
+        }));
+    }
+    if !damaged.is_empty() {
+        out.push(Event::ItemsWrittenOff(pb::ItemsWrittenOff {
+            return_id: ret.return_id.clone(),
+            order_id: ret.order_id.clone(),
+            location_id: ret.location_id.clone(),
+            lines: damaged,
+            at: Some(timestamp(at)),
+        }));
+    }
+    out
+}
+
+fn refund_failed(ret: &Return, refund_id: &str, reason: &str, at: DateTime<Utc>) -> Event {
+    Event::RefundFailed(pb::RefundFailed {
+        refund_id: refund_id.to_owned(),
+        return_id: ret.return_id.clone(),
+        order_id: ret.order_id.clone(),
+        amount_minor: ret.refund(refund_id).map_or(0, |r| r.amount_minor),
+        reason: reason.to_owned(),
+        at: Some(timestamp(at)),
+    })
+}
+
+/// Order capture records one refund per return: announced when all of it is.
+fn refund_confirmed(ret: &Return, refund_id: &str, at: DateTime<Utc>) -> Option<Event> {
+    let all = ret
+        .refunds
+        .iter()
+        .all(|r| matches!(r.status, RefundStatus::Confirmed | RefundStatus::Retried));
+    all.then(|| {
+        Event::RefundConfirmed(pb::RefundConfirmed {
+            return_id: ret.return_id.clone(),
+            order_id: ret.order_id.clone(),
+            amount_minor: ret.refunded_minor(),
+            currency: ret.currency.clone(),
+            at: Some(timestamp(at)),
+            refund_id: refund_id.to_owned(),
+        })
+    })
+}
+
+fn message(return_id: &str, event: Event, at: DateTime<Utc>) -> OutboxMessage {
     let kind = match &event {
         Event::ItemsRestocked(_) => "ItemsRestocked",
         Event::ReturnAuthorised(_) => "ReturnAuthorised",

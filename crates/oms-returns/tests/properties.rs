@@ -3,12 +3,14 @@
 //! what was delivered, and the state rebuilt from the log equals the live one.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use oms_eventsourcing::{EventHeader, Model, state_digest};
+use oms_eventsourcing::testing::Scenario;
+use oms_eventsourcing::{Change, Decide, state_digest};
 use oms_returns::domain::{
-    Events, ExchangeLine, Method, Policy, RefundStatus, Returns, ReturnsEvent, SoldLine, SoldOrder, StartReturn, Tender,
+    DeliveredLine, ExchangeLine, InspectReturn, InspectedLine, LearnOrder, LineSold, Method, OrderSold, PaymentOutcome,
+    Policy, ReceiveReturn, RecordDelivery, RecordPaymentResult, RefundStatus, RetryRefunds, ReturnRequestLine, Returns,
+    ReturnsError, ReturnsEvent, StartReturn, Tender,
 };
 use proptest::prelude::*;
-use uuid::Uuid;
 
 fn t(minutes: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap() + Duration::minutes(minutes)
@@ -43,27 +45,43 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// Returns as it lives: each command decided on the state so far, its changes recorded.
 struct World {
-    live: Returns,
-    log: Vec<(String, ReturnsEvent)>,
-    clock: i64,
+    live: Option<Scenario<Returns>>,
+    log: Vec<Change<ReturnsEvent>>,
     answers: Vec<(String, bool)>,
 }
 
 impl World {
-    fn record(&mut self, events: Events) {
-        for (stream, event) in events {
-            let header = EventHeader {
-                stream_id: &stream,
-                version: 0,
-                event_id: Uuid::nil(),
-                recorded_at: t(self.clock),
-                correlation_id: None,
-                causation_id: None,
-            };
-            self.live.apply(&header, &event);
-            self.log.push((stream, event));
-        }
+    fn state(&self) -> &Returns {
+        self.live.as_ref().expect("a live state").state()
+    }
+
+    fn decide(
+        &self,
+        command: impl Decide<Returns, Refusal = ReturnsError>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Change<ReturnsEvent>>, ReturnsError> {
+        command.decide(self.state(), now)
+    }
+
+    fn record(&mut self, changes: Vec<Change<ReturnsEvent>>, now: DateTime<Utc>) {
+        self.log.extend(changes.iter().cloned());
+        self.live = self.live.take().map(|live| live.at(now).and(changes));
+    }
+}
+
+fn pay(refund_id: &str, ok: bool, at: DateTime<Utc>) -> RecordPaymentResult {
+    RecordPaymentResult {
+        refund_id: refund_id.to_owned(),
+        outcome: if ok {
+            PaymentOutcome::Refunded
+        } else {
+            PaymentOutcome::Declined {
+                reason: "declined".to_owned(),
+            }
+        },
+        at,
     }
 }
 
@@ -78,50 +96,57 @@ proptest! {
     ) {
         let total: i64 = lines.iter().map(|(q, p)| q * p).sum();
         let gift = (total as f64 * split) as i64;
-        let order = SoldOrder {
+        let order = OrderSold {
             order_id: "o-1".into(),
             currency: "EUR".into(),
-            lines: lines.iter().enumerate().map(|(i, (q, p))| SoldLine {
+            lines: lines.iter().enumerate().map(|(i, (q, p))| LineSold {
                 line_id: (i + 1).to_string(), sku: format!("sku-{i}"), quantity: *q, unit_price_minor: *p,
-                delivered: 0, delivered_at: None, returned: 0,
             }).collect(),
             tenders: vec![
                 Tender { reference: "gift".into(), tender: "TENDER_TYPE_GIFT_CARD".into(), authorised_minor: gift },
                 Tender { reference: "card".into(), tender: "TENDER_TYPE_CARD".into(), authorised_minor: total - gift },
             ],
             draft: Vec::new(),
-            jobs: Vec::new(),
         };
-        let paid = order.paid_minor();
-        let mut world = World { live: Returns::default(), log: Vec::new(), clock: 0, answers: Vec::new() };
-        let events = world.live.sold(order);
-        world.record(events);
+        let paid = total;
+        let mut world = World { live: Some(Scenario::nothing().at(t(0))), log: Vec::new(), answers: Vec::new() };
+        let learnt = world.decide(LearnOrder { order }, t(0));
+        prop_assert!(learnt.is_ok());
+        world.record(learnt.unwrap_or_default(), t(0));
         let policy = Policy::default();
+        let mut clock = 0;
         let mut returns: Vec<String> = Vec::new();
         let mut jobs = 0;
         for step in steps {
-            world.clock += 1;
-            let now = t(world.clock);
+            clock += 1;
+            let now = t(clock);
             let line_id = |k: usize| ((k % lines.len()) + 1).to_string();
             let result = match step {
                 Step::Deliver(k, q) => {
                     jobs += 1;
-                    world.live.delivered("o-1", &format!("job-{jobs}"), vec![(line_id(k), q)], now)
+                    let delivery = RecordDelivery {
+                        order_id: "o-1".into(),
+                        job_id: format!("job-{jobs}"),
+                        lines: vec![DeliveredLine { order_line_id: line_id(k), sku: String::new(), units: q }],
+                        at: now,
+                    };
+                    world.decide(delivery, now)
                 }
                 Step::Return(k, q, credit, exchange) => {
                     let id = format!("r-{}", returns.len() + 1);
                     let request = StartReturn {
                         return_id: id.clone(),
                         order_id: "o-1".into(),
-                        lines: vec![(line_id(k), q, "reason".into())],
+                        lines: vec![ReturnRequestLine { line_id: line_id(k), quantity: q, reason_code: "reason".into() }],
                         method: Method::Mail,
                         store_id: String::new(),
                         store_credit: credit,
                         exchange: if exchange { vec![ExchangeLine { line_id: line_id(k), sku: "other".into(), quantity: 1 }] } else { Vec::new() },
                         requested_by: "customer".into(),
+                        window: policy.window,
                     };
-                    let before = world.live.order("o-1").unwrap().line(&line_id(k)).cloned().unwrap();
-                    let r = world.live.start(request, &policy, now);
+                    let before = world.state().order("o-1").unwrap().line(&line_id(k)).cloned().unwrap();
+                    let r = world.decide(request, now);
                     if r.is_ok() {
                         prop_assert!(before.returned + q <= before.delivered, "{before:?} + {q}");
                         returns.push(id);
@@ -129,54 +154,51 @@ proptest! {
                     r
                 }
                 Step::Receive(k) if !returns.is_empty() => {
-                    world.live.receive(&returns[k % returns.len()], "dc", Vec::new(), now)
+                    let receipt = ReceiveReturn { return_id: returns[k % returns.len()].clone(), location_id: "dc".into(), lines: Vec::new() };
+                    world.decide(receipt, now)
                 }
                 Step::Inspect(k, damaged) if !returns.is_empty() => {
                     let id = returns[k % returns.len()].clone();
-                    let lines: Vec<(String, i64, i64)> = world.live.get(&id).unwrap().lines.iter()
-                        .map(|l| { let d = damaged.min(l.received); (l.line_id.clone(), l.received - d, d) })
+                    let lines: Vec<InspectedLine> = world.state().get(&id).unwrap().lines.iter()
+                        .map(|l| { let d = damaged.min(l.received); InspectedLine { line_id: l.line_id.clone(), resellable: l.received - d, damaged: d } })
                         .collect();
-                    world.live.inspect(&id, lines, &policy, now)
+                    world.decide(InspectReturn { return_id: id, lines, refund_damaged: policy.refund_damaged }, now)
                 }
                 Step::Pay(k, ok) => {
                     let refunds: Vec<String> = returns.iter()
-                        .flat_map(|r| world.live.get(r).unwrap().refunds.iter().map(|f| f.refund_id.clone()).collect::<Vec<_>>())
+                        .flat_map(|r| world.state().get(r).unwrap().refunds.iter().map(|f| f.refund_id.clone()).collect::<Vec<_>>())
                         .collect();
                     if refunds.is_empty() { continue; }
                     let id = refunds[k % refunds.len()].clone();
                     world.answers.push((id.clone(), ok));
-                    world.live.payment_result(&id, (!ok).then(|| "declined".to_owned()), now)
+                    world.decide(pay(&id, ok, now), now)
                 }
                 Step::PayAgain(k) => {
                     if world.answers.is_empty() { continue; }
                     let (id, ok) = world.answers[k % world.answers.len()].clone();
-                    let r = world.live.payment_result(&id, (!ok).then(|| "declined".to_owned()), now);
+                    let r = world.decide(pay(&id, ok, now), now);
                     prop_assert_eq!(r.as_ref().map(Vec::len).unwrap_or(0), 0, "an answer again changes nothing");
                     r
                 }
-                Step::Retry(k) if !returns.is_empty() => world.live.retry_refunds(&returns[k % returns.len()], now),
+                Step::Retry(k) if !returns.is_empty() => world.decide(RetryRefunds { return_id: returns[k % returns.len()].clone() }, now),
                 _ => continue,
             };
-            if let Ok(events) = result {
-                world.record(events);
+            if let Ok(changes) = result {
+                world.record(changes, now);
             }
             // The money never exceeds what was paid.
             let holding: i64 = returns.iter()
-                .flat_map(|r| world.live.get(r).unwrap().refunds.clone())
+                .flat_map(|r| world.state().get(r).unwrap().refunds.clone())
                 .filter(|f| matches!(f.status, RefundStatus::Requested | RefundStatus::Confirmed))
                 .map(|f| f.amount_minor)
                 .sum();
             prop_assert!(holding <= paid, "{holding} refunding of {paid} paid");
-            prop_assert!(returns.iter().all(|r| world.live.get(r).unwrap().refunds.iter().all(|f| f.amount_minor > 0)));
-            for line in &world.live.order("o-1").unwrap().lines {
+            prop_assert!(returns.iter().all(|r| world.state().get(r).unwrap().refunds.iter().all(|f| f.amount_minor > 0)));
+            for line in &world.state().order("o-1").unwrap().lines {
                 prop_assert!(line.returned <= line.delivered && line.delivered <= line.quantity, "{line:?}");
             }
         }
-        let mut rebuilt = Returns::default();
-        for (stream, event) in &world.log {
-            let header = EventHeader { stream_id: stream, version: 0, event_id: Uuid::nil(), recorded_at: t(0), correlation_id: None, causation_id: None };
-            rebuilt.apply(&header, event);
-        }
-        prop_assert_eq!(state_digest(&rebuilt), state_digest(&world.live));
+        let rebuilt = Scenario::<Returns>::given(world.log.clone());
+        prop_assert_eq!(state_digest(rebuilt.state()), state_digest(world.state()));
     }
 }
