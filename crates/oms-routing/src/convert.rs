@@ -374,94 +374,106 @@ fn each<T>(values: &[i32], field: &str, one: impl Fn(i32, &str) -> Result<T, Bad
 
 pub fn rule_sets(r: &pb::RuleSets) -> Result<Vec<RuleSet>, Bad> {
     let mut bad_fields = Vec::new();
-    let mut out = Vec::new();
-    for (i, rs) in r.rule_sets.iter().enumerate() {
-        let field = format!("rule_sets[{i}]");
-        let filter = rs.applies_to.clone().unwrap_or_default();
-        let eligible = rs.eligible.clone().unwrap_or_default();
-        let sort = each(
-            &rs.sort,
-            &format!("{field}.sort"),
-            |v, f| match pb::SortBy::try_from(v) {
-                Ok(pb::SortBy::Distance) => Ok(SortBy::Distance),
-                Ok(pb::SortBy::StockBalance) => Ok(SortBy::StockBalance),
-                Ok(pb::SortBy::NodePriority) => Ok(SortBy::NodePriority),
-                Ok(pb::SortBy::ShippingCost) => Ok(SortBy::ShippingCost),
-                Ok(pb::SortBy::CapacityHeadroom) => Ok(SortBy::CapacityHeadroom),
-                _ => Err(bad(f, format!("{v} is not a sort criterion"))),
-            },
-            &mut bad_fields,
-        );
-        let split = match pb::SplitPolicy::try_from(rs.split) {
-            Ok(pb::SplitPolicy::Unspecified | pb::SplitPolicy::AllowSplit) => SplitPolicy::AllowSplit,
-            Ok(pb::SplitPolicy::ShipComplete) => SplitPolicy::ShipComplete,
-            Ok(pb::SplitPolicy::FewestShipments) => SplitPolicy::FewestShipments,
-            Err(_) => {
-                bad_fields.push((format!("{field}.split"), format!("{} is not a split policy", rs.split)));
-                SplitPolicy::AllowSplit
-            }
-        };
-        let otherwise = match pb::Fallback::try_from(rs.otherwise) {
-            Ok(pb::Fallback::Unspecified | pb::Fallback::Backorder) => Fallback::Backorder,
-            Ok(pb::Fallback::NextRuleSet) => Fallback::NextRuleSet,
-            Ok(pb::Fallback::ParkForReview) => Fallback::ParkForReview,
-            Ok(pb::Fallback::CancelAfterDays) => Fallback::CancelAfterDays,
-            Err(_) => {
-                bad_fields.push((
-                    format!("{field}.otherwise"),
-                    format!("{} is not a fallback", rs.otherwise),
-                ));
-                Fallback::Backorder
-            }
-        };
-        out.push(RuleSet {
-            name: rs.name.clone(),
-            applies_to: OrderFilter {
-                channels: each(
-                    &filter.channels,
-                    &format!("{field}.applies_to.channels"),
-                    channel,
-                    &mut bad_fields,
-                ),
-                delivery_methods: each(
-                    &filter.delivery_methods,
-                    &format!("{field}.applies_to.delivery_methods"),
-                    delivery_method,
-                    &mut bad_fields,
-                ),
-                priorities: each(
-                    &filter.priorities,
-                    &format!("{field}.applies_to.priorities"),
-                    priority,
-                    &mut bad_fields,
-                ),
-                min_value_minor: filter.min_value_minor,
-                max_value_minor: filter.max_value_minor,
-                regions: filter.regions.clone(),
-            },
-            eligible: NodeFilter {
-                node_types: each(
-                    &eligible.node_types,
-                    &format!("{field}.eligible.node_types"),
-                    node_type,
-                    &mut bad_fields,
-                ),
-                groups: eligible.groups.clone(),
-                radius_km: eligible.radius_km,
-                exclude: eligible.exclude.clone(),
-            },
-            keep_units: rs.keep_units,
-            sort,
-            split,
-            max_shipments: rs.max_shipments,
-            otherwise,
-            cancel_after_days: rs.cancel_after_days,
-        });
-    }
+    let out = r
+        .rule_sets
+        .iter()
+        .enumerate()
+        .map(|(i, rs)| rule_set(rs, &format!("rule_sets[{i}]"), &mut bad_fields))
+        .collect();
     if bad_fields.is_empty() {
         Ok(out)
     } else {
         Err(bad_fields)
+    }
+}
+
+/// One rule set; what is wrong with it goes into `bad_fields`.
+fn rule_set(rs: &pb::RuleSet, field: &str, bad_fields: &mut Bad) -> RuleSet {
+    let sort = each(
+        &rs.sort,
+        &format!("{field}.sort"),
+        |v, f| match pb::SortBy::try_from(v) {
+            Ok(pb::SortBy::Distance) => Ok(SortBy::Distance),
+            Ok(pb::SortBy::StockBalance) => Ok(SortBy::StockBalance),
+            Ok(pb::SortBy::NodePriority) => Ok(SortBy::NodePriority),
+            Ok(pb::SortBy::ShippingCost) => Ok(SortBy::ShippingCost),
+            Ok(pb::SortBy::CapacityHeadroom) => Ok(SortBy::CapacityHeadroom),
+            _ => Err(bad(f, format!("{v} is not a sort criterion"))),
+        },
+        bad_fields,
+    );
+    let split = match pb::SplitPolicy::try_from(rs.split) {
+        Ok(pb::SplitPolicy::Unspecified | pb::SplitPolicy::AllowSplit) => SplitPolicy::AllowSplit,
+        Ok(pb::SplitPolicy::ShipComplete) => SplitPolicy::ShipComplete,
+        Ok(pb::SplitPolicy::FewestShipments) => SplitPolicy::FewestShipments,
+        Err(_) => {
+            bad_fields.push((format!("{field}.split"), format!("{} is not a split policy", rs.split)));
+            SplitPolicy::AllowSplit
+        }
+    };
+    let otherwise = match pb::Fallback::try_from(rs.otherwise) {
+        Ok(pb::Fallback::Unspecified | pb::Fallback::Backorder) => Fallback::Backorder,
+        Ok(pb::Fallback::NextRuleSet) => Fallback::NextRuleSet,
+        Ok(pb::Fallback::ParkForReview) => Fallback::ParkForReview,
+        Ok(pb::Fallback::CancelAfterDays) => Fallback::CancelAfterDays,
+        Err(_) => {
+            bad_fields.push((
+                format!("{field}.otherwise"),
+                format!("{} is not a fallback", rs.otherwise),
+            ));
+            Fallback::Backorder
+        }
+    };
+    RuleSet {
+        name: rs.name.clone(),
+        applies_to: order_filter(&rs.applies_to.clone().unwrap_or_default(), field, bad_fields),
+        eligible: node_filter(&rs.eligible.clone().unwrap_or_default(), field, bad_fields),
+        keep_units: rs.keep_units,
+        sort,
+        split,
+        max_shipments: rs.max_shipments,
+        otherwise,
+        cancel_after_days: rs.cancel_after_days,
+    }
+}
+
+fn order_filter(filter: &pb::OrderFilter, field: &str, bad_fields: &mut Bad) -> OrderFilter {
+    OrderFilter {
+        channels: each(
+            &filter.channels,
+            &format!("{field}.applies_to.channels"),
+            channel,
+            bad_fields,
+        ),
+        delivery_methods: each(
+            &filter.delivery_methods,
+            &format!("{field}.applies_to.delivery_methods"),
+            delivery_method,
+            bad_fields,
+        ),
+        priorities: each(
+            &filter.priorities,
+            &format!("{field}.applies_to.priorities"),
+            priority,
+            bad_fields,
+        ),
+        min_value_minor: filter.min_value_minor,
+        max_value_minor: filter.max_value_minor,
+        regions: filter.regions.clone(),
+    }
+}
+
+fn node_filter(eligible: &pb::NodeFilter, field: &str, bad_fields: &mut Bad) -> NodeFilter {
+    NodeFilter {
+        node_types: each(
+            &eligible.node_types,
+            &format!("{field}.eligible.node_types"),
+            node_type,
+            bad_fields,
+        ),
+        groups: eligible.groups.clone(),
+        radius_km: eligible.radius_km,
+        exclude: eligible.exclude.clone(),
     }
 }
 

@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use oms_eventsourcing::OutboxMessage;
 use oms_proto::routing::v1 as pb;
 use oms_service::convert::timestamp;
+use pb::routing_event::Event;
 use prost::Message as _;
 use uuid::Uuid;
 
 use crate::convert::{address_pb, allocated_lines_pb, allocation_made_pb, delivery_method_pb, node_type_name};
-use crate::domain::{Network, Priority, RoutedOrder, RoutingEvent};
+use crate::domain::{AllocationMade, LineNeed, Network, Priority, RoutedOrder, RoutingEvent};
 
 pub const TOPIC: &str = "oms.routing.v1";
 
@@ -29,13 +30,11 @@ pub fn for_events(
     initiator: Initiator,
     now: DateTime<Utc>,
 ) -> Vec<OutboxMessage> {
-    use pb::routing_event::Event;
     let Some(order) = order else { return Vec::new() };
-    let id = order.order_id().to_owned();
-    let mut messages = Vec::new();
     let rerouting = events
         .iter()
         .any(|e| matches!(e, RoutingEvent::DestinationChanged { .. }));
+    let mut messages = Vec::new();
     for event in events {
         match event {
             RoutingEvent::Routed {
@@ -47,83 +46,23 @@ pub fn for_events(
                 at,
                 ..
             } => {
-                if !allocations.is_empty() {
-                    messages.push(message(
-                        &id,
-                        Event::OrderRouted(pb::OrderRouted {
-                            order_id: id.clone(),
-                            allocations: allocations.iter().map(allocation_made_pb).collect(),
-                            reroute: *reroute,
-                            at: Some(timestamp(*at)),
-                        }),
-                        now,
-                    ));
-                }
-                for a in allocations {
-                    let o = &order.order;
-                    messages.push(message(
-                        &id,
-                        Event::FulfilmentRequested(pb::FulfilmentRequested {
-                            fulfilment_request_id: a.request_id.clone(),
-                            order_id: id.clone(),
-                            node_id: a.node_id.clone(),
-                            node_type: node_type_name(a.node_type).to_owned(),
-                            lines: allocated_lines_pb(&a.lines),
-                            delivery_method: delivery_method_pb(o.delivery_method) as i32,
-                            reservation_id: a.reservation_id.clone(),
-                            pickup_location_id: o.pickup_location_id.clone(),
-                            pickup_location_type: network
-                                .node(&o.pickup_location_id)
-                                .map(|n| node_type_name(n.node_type).to_owned())
-                                .unwrap_or_default(),
-                            promised_at: a.expected_at.map(timestamp),
-                            priority: match o.priority {
-                                Priority::Normal => 0,
-                                Priority::High => 1,
-                                Priority::Urgent => 2,
-                            },
-                            at: Some(timestamp(*at)),
-                            shipping_address: o.shipping_address.as_ref().map(address_pb),
-                            customer_name: o.customer_name.clone(),
-                        }),
-                        now,
-                    ));
-                }
-                if !backordered.is_empty() {
-                    messages.push(message(
-                        &id,
-                        Event::OrderBackordered(pb::OrderBackordered {
-                            order_id: id.clone(),
-                            lines: allocated_lines_pb(backordered),
-                            reason: reason.clone(),
-                            at: Some(timestamp(*at)),
-                        }),
-                        now,
-                    ));
-                }
-                if !failed.is_empty() {
-                    messages.push(message(
-                        &id,
-                        Event::RoutingFailed(pb::RoutingFailed {
-                            order_id: id.clone(),
-                            lines: allocated_lines_pb(failed),
-                            reason: reason.clone(),
-                            at: Some(timestamp(*at)),
-                        }),
-                        now,
-                    ));
-                }
+                let decided = Decided {
+                    allocations,
+                    backordered,
+                    failed,
+                    reason,
+                    reroute: *reroute,
+                    at: *at,
+                };
+                messages.extend(
+                    routed(network, order, &decided)
+                        .into_iter()
+                        .map(|e| message(order, e, now)),
+                );
             }
-            RoutingEvent::GaveUp { lines, reason, at } => messages.push(message(
-                &id,
-                Event::RoutingFailed(pb::RoutingFailed {
-                    order_id: id.clone(),
-                    lines: allocated_lines_pb(lines),
-                    reason: reason.clone(),
-                    at: Some(timestamp(*at)),
-                }),
-                now,
-            )),
+            RoutingEvent::GaveUp { lines, reason, at } => {
+                messages.push(message(order, routing_failed(order, lines, reason, *at), now));
+            }
             RoutingEvent::AllocationDropped {
                 request_id,
                 lines,
@@ -131,24 +70,21 @@ pub fn for_events(
                 at,
                 ..
             } if initiator == Initiator::Routing => {
-                let Some(a) = order.allocation(request_id) else {
-                    continue;
-                };
-                let units = if lines.is_empty() { &a.lines } else { lines };
-                messages.push(message(
-                    &id,
-                    Event::FulfilmentCancelled(pb::FulfilmentCancelled {
+                if let Some(a) = order.allocation(request_id) {
+                    // No lines: everything the allocation held.
+                    let units = if lines.is_empty() { &a.lines } else { lines };
+                    let event = Event::FulfilmentCancelled(pb::FulfilmentCancelled {
                         fulfilment_request_id: request_id.clone(),
-                        order_id: id.clone(),
+                        order_id: order.order_id().to_owned(),
                         node_id: a.node_id.clone(),
                         reason: reason.clone(),
                         at: Some(timestamp(*at)),
                         lines: allocated_lines_pb(units),
                         reservation_id: a.reservation_id.clone(),
                         reroute: rerouting,
-                    }),
-                    now,
-                ));
+                    });
+                    messages.push(message(order, event, now));
+                }
             }
             _ => {}
         }
@@ -156,8 +92,93 @@ pub fn for_events(
     messages
 }
 
-fn message(order_id: &str, event: pb::routing_event::Event, at: DateTime<Utc>) -> OutboxMessage {
-    use pb::routing_event::Event;
+/// What a routing decision recorded.
+struct Decided<'a> {
+    allocations: &'a [AllocationMade],
+    backordered: &'a [LineNeed],
+    failed: &'a [LineNeed],
+    reason: &'a str,
+    reroute: bool,
+    at: DateTime<Utc>,
+}
+
+/// A decision announced: the order routed (when any node got units), a fulfilment request
+/// to each node, what waits for supply, and what routing gave up on.
+fn routed(network: &Network, order: &RoutedOrder, decided: &Decided<'_>) -> Vec<Event> {
+    let id = order.order_id().to_owned();
+    let mut events = Vec::new();
+    if !decided.allocations.is_empty() {
+        events.push(Event::OrderRouted(pb::OrderRouted {
+            order_id: id.clone(),
+            allocations: decided.allocations.iter().map(allocation_made_pb).collect(),
+            reroute: decided.reroute,
+            at: Some(timestamp(decided.at)),
+        }));
+    }
+    events.extend(
+        decided
+            .allocations
+            .iter()
+            .map(|a| Event::FulfilmentRequested(fulfilment_requested(network, order, a, decided.at))),
+    );
+    if !decided.backordered.is_empty() {
+        events.push(Event::OrderBackordered(pb::OrderBackordered {
+            order_id: id,
+            lines: allocated_lines_pb(decided.backordered),
+            reason: decided.reason.to_owned(),
+            at: Some(timestamp(decided.at)),
+        }));
+    }
+    if !decided.failed.is_empty() {
+        events.push(routing_failed(order, decided.failed, decided.reason, decided.at));
+    }
+    events
+}
+
+/// What a node is asked to fulfil: the units, where they go and by when.
+fn fulfilment_requested(
+    network: &Network,
+    order: &RoutedOrder,
+    a: &AllocationMade,
+    at: DateTime<Utc>,
+) -> pb::FulfilmentRequested {
+    let o = &order.order;
+    pb::FulfilmentRequested {
+        fulfilment_request_id: a.request_id.clone(),
+        order_id: o.order_id.clone(),
+        node_id: a.node_id.clone(),
+        node_type: node_type_name(a.node_type).to_owned(),
+        lines: allocated_lines_pb(&a.lines),
+        delivery_method: delivery_method_pb(o.delivery_method) as i32,
+        reservation_id: a.reservation_id.clone(),
+        pickup_location_id: o.pickup_location_id.clone(),
+        pickup_location_type: network
+            .node(&o.pickup_location_id)
+            .map(|n| node_type_name(n.node_type).to_owned())
+            .unwrap_or_default(),
+        promised_at: a.expected_at.map(timestamp),
+        priority: match o.priority {
+            Priority::Normal => 0,
+            Priority::High => 1,
+            Priority::Urgent => 2,
+        },
+        at: Some(timestamp(at)),
+        shipping_address: o.shipping_address.as_ref().map(address_pb),
+        customer_name: o.customer_name.clone(),
+    }
+}
+
+fn routing_failed(order: &RoutedOrder, lines: &[LineNeed], reason: &str, at: DateTime<Utc>) -> Event {
+    Event::RoutingFailed(pb::RoutingFailed {
+        order_id: order.order_id().to_owned(),
+        lines: allocated_lines_pb(lines),
+        reason: reason.to_owned(),
+        at: Some(timestamp(at)),
+    })
+}
+
+fn message(order: &RoutedOrder, event: Event, at: DateTime<Utc>) -> OutboxMessage {
+    let order_id = order.order_id();
     let kind = match &event {
         Event::OrderRouted(_) => "OrderRouted",
         Event::OrderBackordered(_) => "OrderBackordered",

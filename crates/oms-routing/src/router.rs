@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use oms_eventsourcing::CommandError;
 use oms_eventsourcing::trace::continue_trace;
+use oms_eventsourcing::writer::CommittedEvent;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -115,110 +116,98 @@ impl Router {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut feed = self.service.writer().subscribe();
         let availability = self.service.availability().clone();
-        let mut queue = Queue::default();
-        let mut running: JoinSet<()> = JoinSet::new();
-        let mut busy: HashSet<String> = HashSet::new();
-        // The order each running attempt works on, so a failed task frees its order too.
-        let mut tasks: HashMap<tokio::task::Id, String> = HashMap::new();
-        // Orders whose attempt was under way when stock came back: that attempt may have
-        // planned on the older figures and backordered, so each is tried again after it.
-        let mut look_again: HashSet<String> = HashSet::new();
+        let mut work = Work::default();
         let mut tick = tokio::time::interval(self.config.tick);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_retry = Instant::now();
-        // Orders the last tick found wanting routing: the next tick routes those still
-        // waiting. (The feed brings new work at once, with its trace; a tick picks up only
-        // what the feed missed, and never races it for an order just recorded.)
-        let mut waiting: HashSet<String> = HashSet::new();
         // Whatever an earlier process left: unfinished attempts, then all routing work.
-        self.look_around(&mut queue, &busy, &mut waiting, Look::Start);
+        self.look_around(&mut work, Look::Start);
         while !*stop.borrow() {
-            while running.len() < self.config.concurrency.max(1) {
-                let Some((order_id, job, traceparent)) = queue.pop_not(&busy) else {
-                    break;
-                };
-                busy.insert(order_id.clone());
-                let router = self.clone();
-                let id = order_id.clone();
-                // The attempt continues the trace of what asked for it (the order arriving,
-                // its release, a node dropping it), so the events it publishes carry it on.
-                let span = tracing::info_span!("route", order_id = %order_id, ?job);
-                if let Some(parent) = &traceparent {
-                    continue_trace(&span, parent);
-                }
-                let task = running.spawn(
-                    async move {
-                        router.work(&id, job).await;
-                    }
-                    .instrument(span),
-                );
-                tasks.insert(task.id(), order_id);
-            }
+            self.start_waiting(&mut work);
             tokio::select! {
                 changed = stop.changed() => {
                     if changed.is_err() || *stop.borrow() {
                         break;
                     }
                 }
-                Some(done) = running.join_next_with_id(), if !running.is_empty() => {
-                    let task = done.as_ref().map_or_else(|e| e.id(), |(task, ())| *task);
-                    let Some(order_id) = tasks.remove(&task) else {
-                        continue;
-                    };
-                    if let Err(e) = done {
-                        tracing::error!(order_id, error = %e, "a routing attempt failed; the order is looked at again on the next tick");
-                    }
-                    busy.remove(&order_id);
-                    if look_again.remove(&order_id) {
-                        queue.push(&order_id, Job::Retry);
-                    }
-                }
+                Some(done) = work.running.join_next_with_id(), if !work.running.is_empty() => work.finished(done),
                 committed = feed.recv() => match committed {
-                    Ok(committed) => {
-                        for recorded in &committed.events {
-                            if let Some(order_id) = recorded.stream.strip_prefix("order:")
-                                && let Some(job) = wakes(&recorded.event)
-                            {
-                                queue.push_traced(order_id, job, recorded.traceparent.clone());
-                            }
-                            if matches!(recorded.event, RoutingEvent::NodeUpserted { .. } | RoutingEvent::RuleSetsReplaced { .. }) {
-                                // A new node or new rules may serve what waits.
-                                let backorders = self.service.writer().read(|r| r.backordered(None));
-                                queue.extend(backorders, Job::Retry);
-                            }
-                        }
-                    }
+                    Ok(committed) => self.follow(&mut work, &committed.events),
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, "the routing feed lagged; looking at every order");
-                        self.look_around(&mut queue, &busy, &mut waiting, Look::FeedLagged);
+                        self.look_around(&mut work, Look::FeedLagged);
                     }
                     Err(RecvError::Closed) => break,
                 },
                 _ = availability.increased() => {
                     let skus = availability.take_increased();
                     let orders = self.service.writer().read(|r| r.backordered(Some(&skus)));
-                    queue.extend(orders, Job::Retry);
-                    look_again.extend(busy.iter().cloned());
+                    work.queue.extend(orders, Job::Retry);
+                    work.look_again.extend(work.busy.iter().cloned());
                 }
                 _ = tick.tick() => {
-                    self.look_around(&mut queue, &busy, &mut waiting, Look::Tick);
+                    self.look_around(&mut work, Look::Tick);
                     if last_retry.elapsed() >= self.config.backorder_retry_every {
                         last_retry = Instant::now();
                         let orders = self.service.writer().read(|r| r.backordered(None));
-                        queue.extend(orders, Job::Retry);
+                        work.queue.extend(orders, Job::Retry);
                     }
                     self.give_up_due().await;
                 }
             }
         }
-        while running.join_next().await.is_some() {}
+        while work.running.join_next().await.is_some() {}
+    }
+
+    /// Starts attempts for waiting orders nobody works on, up to the concurrency.
+    fn start_waiting(&self, work: &mut Work) {
+        while work.running.len() < self.config.concurrency.max(1) {
+            let Some((order_id, job, traceparent)) = work.queue.pop_not(&work.busy) else {
+                break;
+            };
+            work.busy.insert(order_id.clone());
+            let router = self.clone();
+            let id = order_id.clone();
+            // The attempt continues the trace of what asked for it (the order arriving,
+            // its release, a node dropping it), so the events it publishes carry it on.
+            let span = tracing::info_span!("route", order_id = %order_id, ?job);
+            if let Some(parent) = &traceparent {
+                continue_trace(&span, parent);
+            }
+            let task = work.running.spawn(
+                async move {
+                    router.work(&id, job).await;
+                }
+                .instrument(span),
+            );
+            work.tasks.insert(task.id(), order_id);
+        }
+    }
+
+    /// Queues the routing work committed events give.
+    fn follow(&self, work: &mut Work, events: &[CommittedEvent<RoutingEvent>]) {
+        for recorded in events {
+            if let Some(order_id) = recorded.stream.strip_prefix("order:")
+                && let Some(job) = wakes(&recorded.event)
+            {
+                work.queue.push_traced(order_id, job, recorded.traceparent.clone());
+            }
+            if matches!(
+                recorded.event,
+                RoutingEvent::NodeUpserted { .. } | RoutingEvent::RuleSetsReplaced { .. }
+            ) {
+                // A new node or new rules may serve what waits.
+                let backorders = self.service.writer().read(|r| r.backordered(None));
+                work.queue.extend(backorders, Job::Retry);
+            }
+        }
     }
 
     /// Queues what the state says needs doing: unfinished attempts, orders that want a
     /// node (pre-orders whose date came among them) and, at start, every backorder. On a
     /// tick an order is routed only if it was already waiting at the look before
     /// (`waiting`).
-    fn look_around(&self, queue: &mut Queue, busy: &HashSet<String>, waiting: &mut HashSet<String>, look: Look) {
+    fn look_around(&self, work: &mut Work, look: Look) {
         let now = self.service.now();
         let (unfinished, routable, backordered) = self.service.writer().read(|r| {
             (
@@ -232,18 +221,18 @@ impl Router {
             )
         });
         for (order_id, _, _) in unfinished {
-            if !busy.contains(&order_id) {
-                queue.push(&order_id, Job::Recover);
+            if !work.busy.contains(&order_id) {
+                work.queue.push(&order_id, Job::Recover);
             }
         }
         let still_waiting: Vec<String> = routable
             .iter()
-            .filter(|id| look != Look::Tick || waiting.contains(*id))
+            .filter(|id| look != Look::Tick || work.waiting.contains(*id))
             .cloned()
             .collect();
-        *waiting = routable.into_iter().collect();
-        queue.extend(still_waiting, Job::Route);
-        queue.extend(backordered, Job::Retry);
+        work.waiting = routable.into_iter().collect();
+        work.queue.extend(still_waiting, Job::Route);
+        work.queue.extend(backordered, Job::Retry);
     }
 
     async fn give_up_due(&self) {
@@ -329,34 +318,7 @@ impl Router {
                 .begin_attempt(order_id, order.attempt, order.revision, ids.clone())
                 .await?;
             requested.extend(ids.iter().cloned());
-            let channel = channel_code(order.order.channel);
-            let answers = join_all(
-                plan.allocations
-                    .iter()
-                    .zip(&ids)
-                    .map(|(a, id)| self.ledger.reserve(id, order_id, &a.node_id, &a.lines, channel)),
-            )
-            .await;
-            let mut reserved: Vec<ReservedAllocation> = Vec::new();
-            let mut unavailable = None;
-            for ((allocation, id), answer) in plan.allocations.iter().zip(ids).zip(answers) {
-                match answer {
-                    Ok(()) => reserved.push(ReservedAllocation {
-                        allocation: allocation.clone(),
-                        reservation_id: id,
-                    }),
-                    Err(ReserveError::Short(short)) => {
-                        for (sku, available) in short {
-                            corrections.short.insert((sku, allocation.node_id.clone()), available);
-                        }
-                    }
-                    Err(ReserveError::Refused(why)) => {
-                        tracing::info!(order_id, node_id = %allocation.node_id, %why, "the ledger refused a node");
-                        corrections.unusable.insert(allocation.node_id.clone());
-                    }
-                    Err(ReserveError::Unavailable(why)) => unavailable = Some(why),
-                }
-            }
+            let (reserved, unavailable) = self.reserve(&order, &plan, ids, &mut corrections).await;
             if reserved.len() == plan.allocations.len() {
                 return self.finish(&order, reserved, plan).await;
             }
@@ -376,6 +338,48 @@ impl Router {
             "the ledger refused {} plans in a row",
             self.config.max_rounds
         )))
+    }
+
+    /// Reserves each allocation of `plan` at the ledger under its id. Answers what was
+    /// reserved and, when the ledger could not be reached, why; what the ledger refused
+    /// goes into `corrections` for the next plan.
+    async fn reserve(
+        &self,
+        order: &RoutedOrder,
+        plan: &Plan,
+        ids: Vec<String>,
+        corrections: &mut Corrections,
+    ) -> (Vec<ReservedAllocation>, Option<String>) {
+        let order_id = order.order_id();
+        let channel = channel_code(order.order.channel);
+        let answers = join_all(
+            plan.allocations
+                .iter()
+                .zip(&ids)
+                .map(|(a, id)| self.ledger.reserve(id, order_id, &a.node_id, &a.lines, channel)),
+        )
+        .await;
+        let mut reserved: Vec<ReservedAllocation> = Vec::new();
+        let mut unavailable = None;
+        for ((allocation, id), answer) in plan.allocations.iter().zip(ids).zip(answers) {
+            match answer {
+                Ok(()) => reserved.push(ReservedAllocation {
+                    allocation: allocation.clone(),
+                    reservation_id: id,
+                }),
+                Err(ReserveError::Short(short)) => {
+                    for (sku, available) in short {
+                        corrections.short.insert((sku, allocation.node_id.clone()), available);
+                    }
+                }
+                Err(ReserveError::Refused(why)) => {
+                    tracing::info!(order_id, node_id = %allocation.node_id, %why, "the ledger refused a node");
+                    corrections.unusable.insert(allocation.node_id.clone());
+                }
+                Err(ReserveError::Unavailable(why)) => unavailable = Some(why),
+            }
+        }
+        (reserved, unavailable)
     }
 
     fn plan(&self, order: &RoutedOrder, need: &[LineNeed], corrections: &Corrections, now: DateTime<Utc>) -> Plan {
@@ -403,6 +407,42 @@ impl Router {
                 self.service.abandon_attempt(order.order_id(), ids).await?;
                 Err(e.into())
             }
+        }
+    }
+}
+
+/// The router's work in hand: what waits, what runs, and for which order.
+#[derive(Default)]
+struct Work {
+    queue: Queue,
+    running: JoinSet<()>,
+    /// Orders an attempt works on now.
+    busy: HashSet<String>,
+    /// The order each running attempt works on, so a failed task frees its order too.
+    tasks: HashMap<tokio::task::Id, String>,
+    /// Orders whose attempt was under way when stock came back: that attempt may have
+    /// planned on the older figures and backordered, so each is tried again after it.
+    look_again: HashSet<String>,
+    /// Orders the last tick found wanting routing: the next tick routes those still
+    /// waiting. (The feed brings new work at once, with its trace; a tick picks up only
+    /// what the feed missed, and never races it for an order just recorded.)
+    waiting: HashSet<String>,
+}
+
+impl Work {
+    /// An attempt ended: its order is free again (and tried again if stock came back
+    /// while it ran).
+    fn finished(&mut self, done: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
+        let task = done.as_ref().map_or_else(|e| e.id(), |(task, ())| *task);
+        let Some(order_id) = self.tasks.remove(&task) else {
+            return;
+        };
+        if let Err(e) = done {
+            tracing::error!(order_id, error = %e, "a routing attempt failed; the order is looked at again on the next tick");
+        }
+        self.busy.remove(&order_id);
+        if self.look_again.remove(&order_id) {
+            self.queue.push(&order_id, Job::Retry);
         }
     }
 }
