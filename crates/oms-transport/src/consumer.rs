@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use oms_eventsourcing::store::{InboxMark, ParkedMessage};
+use oms_eventsourcing::store::ParkedMessage;
 use oms_eventsourcing::trace::{continue_trace, current_traceparent};
 use oms_eventsourcing::writer::Context;
 use oms_eventsourcing::{CommandError, CommandMeta, Decision, Model, Submitted, Writer};
@@ -25,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::backoff::Backoff;
+use crate::checkpoints::checkpoint_of;
 use crate::dead_letter::dead_letter;
 use crate::message::headers;
 use crate::{Handling, Message, MessageHandler, Source};
@@ -99,10 +101,45 @@ struct InFlight {
     answers: Submitted<Outcome, Infallible>,
 }
 
+/// What the answers to a batch say.
 enum Settled {
     Done(Vec<Outcome>),
     Retry(String),
     Stopped,
+}
+
+/// Batches committed, each with what became of its messages.
+type Landed = Vec<(Vec<Arc<Message>>, Vec<Outcome>)>;
+
+/// What a running consumer keeps from one turn of its loop to the next.
+struct Run {
+    /// Batches queued for the writer, oldest first; two at most.
+    in_flight: VecDeque<InFlight>,
+    /// Batches committed so far, for the configured crash point.
+    committed: u64,
+    /// The pause after a failed read.
+    read_pause: Backoff,
+    parked: ParkedRetry,
+}
+
+/// Whether parked messages wait, and when they were last tried.
+struct ParkedRetry {
+    waiting: bool,
+    last: Instant,
+}
+
+/// What the loop does after reading ahead.
+enum Next {
+    /// Read (or try to read) another batch.
+    ReadAgain,
+    /// Settle the oldest batch in flight.
+    Settle,
+}
+
+/// Whether every batch that landed was acknowledged, or the consumer halts.
+enum Acknowledged {
+    All,
+    Halt,
 }
 
 /// What became of one message.
@@ -152,105 +189,158 @@ impl<M: Model, H: MessageHandler<M>> Consumer<M, H> {
     /// source), and both are applied again in order.
     pub async fn run(self, mut source: Source, mut stop: watch::Receiver<bool>) -> ConsumerExit {
         source.bind_inbox(self.writer.store(), &self.config.name, self.stats.clone());
-        let mut parked_waiting = self.parked_waiting().await;
-        let mut last_parked_retry = Instant::now();
-        let mut committed = 0u64;
-        let mut delay = Duration::from_millis(100);
-        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+        let waiting = self.parked_waiting().await;
+        let mut run = Run {
+            in_flight: VecDeque::new(),
+            committed: 0,
+            read_pause: Backoff::from(Duration::from_millis(100)),
+            parked: ParkedRetry {
+                waiting,
+                last: Instant::now(),
+            },
+        };
         loop {
             let stopping = *stop.borrow();
-            if !stopping && in_flight.len() < 2 {
-                let wait = if in_flight.is_empty() {
-                    self.config.wait
-                } else {
-                    Duration::ZERO
-                };
-                let read = tokio::select! {
-                    batch = source.next_batch(self.config.max_batch, wait) => Some(batch),
-                    _ = stop.changed() => None,
-                };
-                match read {
-                    Some(Ok(batch)) if !batch.is_empty() => {
-                        delay = Duration::from_millis(100);
-                        // Shared with the commands made of them, which may be made again.
-                        let batch: Vec<Arc<Message>> = batch.into_iter().map(Arc::new).collect();
-                        let commands: Vec<Command<M>> = batch.iter().map(|m| self.command_for(m)).collect();
-                        let answers = self.writer.submit_all(commands).await;
-                        in_flight.push_back(InFlight { batch, answers });
-                        if in_flight.len() < 2 {
-                            continue;
-                        }
-                    }
-                    Some(Ok(_)) | None => {}
-                    Some(Err(e)) => {
-                        tracing::warn!(consumer = %self.config.name, error = %e, retry_in_ms = delay.as_millis() as u64, "cannot read messages");
-                        if in_flight.is_empty() {
-                            tokio::time::sleep(delay).await;
-                            delay = (delay * 2).min(Duration::from_secs(10));
-                            continue;
-                        }
-                    }
-                }
+            if !stopping
+                && run.in_flight.len() < 2
+                && let Next::ReadAgain = self.read_ahead(&mut source, &mut stop, &mut run).await
+            {
+                continue;
             }
-            let Some(oldest) = in_flight.pop_front() else {
+            let Some(oldest) = run.in_flight.pop_front() else {
                 if stopping {
                     break;
                 }
-                if parked_waiting && last_parked_retry.elapsed() >= self.config.parked_retry_every {
-                    last_parked_retry = Instant::now();
-                    parked_waiting = self.retry_parked().await;
-                }
+                self.retry_parked_if_due(&mut run.parked, false).await;
                 continue;
             };
-            let mut landed = Vec::new();
-            match self.settle(oldest.answers.outcome().await) {
-                Settled::Done(outcomes) => landed.push((oldest.batch, outcomes)),
-                Settled::Stopped => break,
-                Settled::Retry(reason) => {
-                    // Everything queued behind it is refused or applied; apply them all
-                    // again, in order, one at a time.
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(consumer = %self.config.name, %reason, "batch not applied; trying again");
-                    let mut again = vec![oldest.batch];
-                    for behind in in_flight.drain(..) {
-                        let _ = behind.answers.outcome().await;
-                        again.push(behind.batch);
-                    }
-                    for batch in again {
-                        let Some(outcomes) = self.apply(&batch, &mut stop).await else {
-                            source.close().await;
-                            return ConsumerExit::Stopped;
-                        };
-                        landed.push((batch, outcomes));
-                    }
+            let Some(landed) = self.land(oldest, &mut run.in_flight, &mut stop).await else {
+                break;
+            };
+            if let Acknowledged::Halt = self.acknowledge_landed(landed, &mut source, &mut run).await {
+                return self.halt(source, run.in_flight).await;
+            }
+        }
+        self.finish(source, run.in_flight).await
+    }
+
+    /// Reads the next batch and queues it for the writer. `ReadAgain` when there is room
+    /// for another batch in flight, or after waiting out a failed read with none in flight;
+    /// otherwise the oldest batch in flight is to be settled next.
+    async fn read_ahead(&self, source: &mut Source, stop: &mut watch::Receiver<bool>, run: &mut Run) -> Next {
+        let wait = if run.in_flight.is_empty() {
+            self.config.wait
+        } else {
+            Duration::ZERO
+        };
+        let read = tokio::select! {
+            batch = source.next_batch(self.config.max_batch, wait) => Some(batch),
+            _ = stop.changed() => None,
+        };
+        match read {
+            Some(Ok(batch)) if !batch.is_empty() => {
+                run.read_pause.reset();
+                run.in_flight.push_back(self.submit(batch).await);
+                if run.in_flight.len() < 2 {
+                    return Next::ReadAgain;
                 }
             }
-            for (batch, outcomes) in landed {
-                committed += 1;
-                tracing::trace!(consumer = %self.config.name, committed, messages = batch.len(), "batch committed");
-                if self.config.halt_after_batches == Some(committed) {
-                    // As if killed: the batch is committed but never acknowledged. The
-                    // source is still closed, so a Kafka group gives its partitions to the
-                    // next member now rather than after the session times out.
-                    tracing::warn!(consumer = %self.config.name, "halting at the configured crash point");
-                    for behind in in_flight.drain(..) {
-                        let _ = behind.answers.outcome().await;
-                    }
-                    source.close().await;
-                    return ConsumerExit::Halted;
-                }
-                source.acknowledge(&batch);
-                parked_waiting |= outcomes.contains(&Outcome::Parked);
-                if parked_waiting
-                    && (outcomes.contains(&Outcome::Applied)
-                        || last_parked_retry.elapsed() >= self.config.parked_retry_every)
-                {
-                    last_parked_retry = Instant::now();
-                    parked_waiting = self.retry_parked().await;
+            Some(Ok(_)) | None => {}
+            Some(Err(e)) => {
+                tracing::warn!(consumer = %self.config.name, error = %e, retry_in_ms = run.read_pause.pause().as_millis() as u64, "cannot read messages");
+                if run.in_flight.is_empty() {
+                    run.read_pause.wait().await;
+                    return Next::ReadAgain;
                 }
             }
         }
+        Next::Settle
+    }
+
+    /// Queues a batch for the writer: one command per message, decided in order and
+    /// committed together.
+    async fn submit(&self, batch: Vec<Message>) -> InFlight {
+        // Shared with the commands made of them, which may be made again.
+        let batch: Vec<Arc<Message>> = batch.into_iter().map(Arc::new).collect();
+        let commands: Vec<Command<M>> = batch.iter().map(|m| self.command_for(m)).collect();
+        let answers = self.writer.submit_all(commands).await;
+        InFlight { batch, answers }
+    }
+
+    /// Waits for the oldest batch in flight to commit: the batches that landed, each with
+    /// what became of its messages. `None` when asked to stop meanwhile.
+    async fn land(
+        &self,
+        oldest: InFlight,
+        in_flight: &mut VecDeque<InFlight>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<Landed> {
+        let reason = match self.settle(oldest.answers.outcome().await) {
+            Settled::Done(outcomes) => return Some(vec![(oldest.batch, outcomes)]),
+            Settled::Stopped => return None,
+            Settled::Retry(reason) => reason,
+        };
+        // Everything queued behind it is refused or applied; apply them all again, in
+        // order, one at a time.
+        self.stats.retries.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(consumer = %self.config.name, %reason, "batch not applied; trying again");
+        let mut again = vec![oldest.batch];
         for behind in in_flight.drain(..) {
+            let _ = behind.answers.outcome().await;
+            again.push(behind.batch);
+        }
+        let mut landed = Vec::with_capacity(again.len());
+        for batch in again {
+            let outcomes = self.apply(&batch, stop).await?;
+            landed.push((batch, outcomes));
+        }
+        Some(landed)
+    }
+
+    /// Acknowledges the batches that landed to the source, and tries parked messages
+    /// again when it is time. `Halt` at the configured crash point, before the batch that
+    /// reaches it is acknowledged.
+    async fn acknowledge_landed(&self, landed: Landed, source: &mut Source, run: &mut Run) -> Acknowledged {
+        for (batch, outcomes) in landed {
+            run.committed += 1;
+            tracing::trace!(consumer = %self.config.name, committed = run.committed, messages = batch.len(), "batch committed");
+            if self.config.halt_after_batches == Some(run.committed) {
+                return Acknowledged::Halt;
+            }
+            source.acknowledge(&batch);
+            run.parked.waiting |= outcomes.contains(&Outcome::Parked);
+            self.retry_parked_if_due(&mut run.parked, outcomes.contains(&Outcome::Applied))
+                .await;
+        }
+        Acknowledged::All
+    }
+
+    /// Tries the parked messages again if some wait and either something was just
+    /// `applied` (what they wait for may have come) or they were last tried
+    /// `parked_retry_every` ago.
+    async fn retry_parked_if_due(&self, parked: &mut ParkedRetry, applied: bool) {
+        if parked.waiting && (applied || parked.last.elapsed() >= self.config.parked_retry_every) {
+            parked.last = Instant::now();
+            parked.waiting = self.retry_parked().await;
+        }
+    }
+
+    /// Stops as if killed: the last batch is committed but never acknowledged. The source
+    /// is still closed, so a Kafka group gives its partitions to the next member now rather
+    /// than after the session times out.
+    async fn halt(&self, source: Source, in_flight: VecDeque<InFlight>) -> ConsumerExit {
+        tracing::warn!(consumer = %self.config.name, "halting at the configured crash point");
+        for behind in in_flight {
+            let _ = behind.answers.outcome().await;
+        }
+        source.close().await;
+        ConsumerExit::Halted
+    }
+
+    /// Stops: the batches still in flight are waited for, and acknowledged if they were
+    /// committed; then the source is closed.
+    async fn finish(&self, mut source: Source, in_flight: VecDeque<InFlight>) -> ConsumerExit {
+        for behind in in_flight {
             if let Settled::Done(_) = self.settle(behind.answers.outcome().await) {
                 source.acknowledge(&behind.batch);
             }
@@ -281,7 +371,7 @@ impl<M: Model, H: MessageHandler<M>> Consumer<M, H> {
     /// Applies a batch, retrying the whole of it until it is committed. `None` when asked
     /// to stop meanwhile.
     async fn apply(&self, batch: &[Arc<Message>], stop: &mut watch::Receiver<bool>) -> Option<Vec<Outcome>> {
-        let mut delay = Duration::from_millis(50);
+        let mut pause = Backoff::from(Duration::from_millis(50));
         loop {
             let commands: Vec<Command<M>> = batch.iter().map(|m| self.command_for(m)).collect();
             match self.settle(self.writer.execute_all(commands).await) {
@@ -289,12 +379,11 @@ impl<M: Model, H: MessageHandler<M>> Consumer<M, H> {
                 Settled::Stopped => return None,
                 Settled::Retry(reason) => {
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(consumer = %self.config.name, %reason, retry_in_ms = delay.as_millis() as u64, "batch not applied; trying again");
+                    tracing::warn!(consumer = %self.config.name, %reason, retry_in_ms = pause.pause().as_millis() as u64, "batch not applied; trying again");
                     tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
+                        _ = pause.wait() => {}
                         _ = stop.changed() => return None,
                     }
-                    delay = (delay * 2).min(Duration::from_secs(10));
                 }
             }
         }
@@ -316,13 +405,7 @@ impl<M: Model, H: MessageHandler<M>> Consumer<M, H> {
     /// the inbox checkpoint that makes a second delivery harmless.
     fn command_for(&self, message: &Arc<Message>) -> Command<M> {
         let (span, meta) = self.span_and_meta(message);
-        let meta = meta.with_inbox(InboxMark::Checkpoint {
-            consumer: self.config.name.clone(),
-            source: message.inbox_source.clone(),
-            position: message.inbox_position(),
-            // A checkpoint by offset keeps what the message there looked like.
-            fingerprint: message.fingerprint.filter(|_| message.outbox_position.is_none()),
-        });
+        let meta = meta.with_inbox(checkpoint_of(&self.config.name, message));
         let handler = self.handler.clone();
         let consumer = self.config.name.clone();
         let message = Arc::clone(message);

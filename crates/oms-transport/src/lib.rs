@@ -17,6 +17,8 @@
 //! `<topic>.dlq` with the reason, messages that arrive early are parked and retried, and a
 //! transient failure is retried with backoff.
 
+mod backoff;
+mod checkpoints;
 pub mod config;
 pub mod consumer;
 pub mod dead_letter;

@@ -5,15 +5,23 @@
 //! value. The read model lives in memory too, loaded at start and updated after each
 //! commit. Unlike a [`Consumer`](crate::Consumer) it records no events: a read model is
 //! not a decision.
+//!
+//! A projection may also answer what it reads with messages of its own, written to the
+//! outbox in the same transaction: that is how a system outside the OMS is played in the
+//! process (the embedded mode's sandbox WMS answers each job it is sent with a
+//! confirmation).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use oms_eventsourcing::EventStore;
-use oms_eventsourcing::store::{CommitBatch, InboxMark, OutboxPosition, ProjectionRow, RecordFingerprint};
+use oms_eventsourcing::OutboxMessage;
+use oms_eventsourcing::store::{CommitBatch, ProjectionRow};
 use tokio::sync::watch;
 
+use crate::backoff::until_ok;
+use crate::checkpoints::{Applied, BatchCheckpoints};
 use crate::dead_letter::dead_letter;
 use crate::{ConsumerStats, Message, Source};
 
@@ -25,6 +33,13 @@ pub trait Projection: Send + Sync + 'static {
 
     /// The rows were committed: bring the in-memory view up to date.
     fn applied(&self, rows: &[(String, Vec<u8>)]);
+
+    /// Messages to publish in answer to `message`, committed with its rows. None by
+    /// default; `Err` as for [`Projection::rows`].
+    fn answers(&self, message: &Message, at: DateTime<Utc>) -> Result<Vec<OutboxMessage>, String> {
+        let _ = (message, at);
+        Ok(Vec::new())
+    }
 }
 
 pub struct Projector<P: Projection> {
@@ -53,97 +68,120 @@ impl<P: Projection> Projector<P> {
     /// Projects messages from `source` until `stop` turns true.
     pub async fn run(self, mut source: Source, mut stop: watch::Receiver<bool>) {
         source.bind_inbox(&self.store, &self.name, Arc::new(ConsumerStats::default()));
-        let mut checkpoints: HashMap<String, OutboxPosition> = loop {
-            match self.store.inbox_checkpoints(&self.name).await {
-                Ok(checkpoints) => break checkpoints,
-                Err(e) => {
-                    tracing::warn!(projection = %self.name, error = %e, "cannot read the checkpoints yet");
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = stop.changed() => return,
-                    }
-                }
-            }
+        let Some(mut applied) = self.load_checkpoints(&mut stop).await else {
+            return;
         };
         loop {
             if *stop.borrow() {
                 break;
             }
-            let batch = tokio::select! {
-                batch = source.next_batch(2_000, Duration::from_millis(250)) => batch,
-                _ = stop.changed() => continue,
+            let Some(batch) = self.read_batch(&mut source, &mut stop).await else {
+                continue;
             };
-            let batch = match batch {
-                Ok(batch) if batch.is_empty() => continue,
-                Ok(batch) => batch,
-                Err(e) => {
-                    tracing::warn!(projection = %self.name, error = %e, "cannot read messages");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
-                }
-            };
-            let mut commit = CommitBatch {
-                recorded_at: chrono::Utc::now(),
-                ..CommitBatch::default()
-            };
-            let mut rows = Vec::new();
-            let mut marks: HashMap<String, (OutboxPosition, Option<RecordFingerprint>)> = HashMap::new();
-            for message in &batch {
-                let position = message.inbox_position();
-                if checkpoints.get(&message.inbox_source).is_some_and(|at| position <= *at) {
-                    continue;
-                }
-                match self.projection.rows(message) {
-                    Ok(changed) => rows.extend(changed),
-                    Err(reason) => {
-                        tracing::warn!(projection = %self.name, origin = %message.origin(), %reason, "message dead-lettered");
-                        commit
-                            .outbox
-                            .push(dead_letter(message, &self.name, &reason, commit.recorded_at));
-                    }
-                }
-                // A checkpoint by offset keeps what the message there looked like.
-                let fingerprint = message.fingerprint.filter(|_| message.outbox_position.is_none());
-                let mark = marks
-                    .entry(message.inbox_source.clone())
-                    .or_insert((position, fingerprint));
-                if position > mark.0 {
-                    *mark = (position, fingerprint);
-                }
-            }
-            commit.projections = rows
-                .iter()
-                .map(|(key, value)| ProjectionRow {
-                    name: self.name.clone(),
-                    key: key.clone(),
-                    value: value.clone(),
-                })
-                .collect();
-            commit.inbox = marks
-                .iter()
-                .map(|(source, (position, fingerprint))| InboxMark::Checkpoint {
-                    consumer: self.name.clone(),
-                    source: source.clone(),
-                    position: *position,
-                    fingerprint: *fingerprint,
-                })
-                .collect();
-            let mut delay = Duration::from_millis(100);
-            loop {
-                match self.store.commit(&commit).await {
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::warn!(projection = %self.name, error = %e, "read model not written; trying again");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(10));
-                    }
-                }
-            }
-            self.projection.applied(&rows);
-            checkpoints.extend(marks.into_iter().map(|(source, (position, _))| (source, position)));
+            let projected = self.project(&batch, &applied);
+            self.commit_until_written(&projected.commit).await;
+            self.projection.applied(&projected.rows);
+            applied.raise(projected.reached);
             let shared: Vec<Arc<Message>> = batch.into_iter().map(Arc::new).collect();
             source.acknowledge(&shared);
         }
         source.close().await;
     }
+
+    /// The projector's inbox checkpoints: what it applied before. Asked again every second
+    /// while the store cannot say; `None` if asked to stop meanwhile.
+    async fn load_checkpoints(&self, stop: &mut watch::Receiver<bool>) -> Option<Applied> {
+        loop {
+            match self.store.inbox_checkpoints(&self.name).await {
+                Ok(checkpoints) => return Some(Applied::new(checkpoints)),
+                Err(e) => {
+                    tracing::warn!(projection = %self.name, error = %e, "cannot read the checkpoints yet");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = stop.changed() => return None,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next batch of messages; `None` if there was none (or it could not be read, or
+    /// the projector was asked to stop), to look again.
+    async fn read_batch(&self, source: &mut Source, stop: &mut watch::Receiver<bool>) -> Option<Vec<Message>> {
+        let batch = tokio::select! {
+            batch = source.next_batch(2_000, Duration::from_millis(250)) => batch,
+            _ = stop.changed() => return None,
+        };
+        match batch {
+            Ok(batch) if batch.is_empty() => None,
+            Ok(batch) => Some(batch),
+            Err(e) => {
+                tracing::warn!(projection = %self.name, error = %e, "cannot read messages");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                None
+            }
+        }
+    }
+
+    /// What the batch's messages not applied before make of the read model: their rows,
+    /// answers and dead letters in one commit, with the inbox checkpoints they reach.
+    fn project(&self, batch: &[Message], applied: &Applied) -> Projected {
+        let mut commit = CommitBatch {
+            recorded_at: chrono::Utc::now(),
+            ..CommitBatch::default()
+        };
+        let mut rows = Vec::new();
+        let mut reached = BatchCheckpoints::default();
+        for message in batch {
+            if applied.already(message) {
+                continue;
+            }
+            let projected = self.projection.rows(message).and_then(|changed| {
+                let answers = self.projection.answers(message, commit.recorded_at)?;
+                Ok((changed, answers))
+            });
+            match projected {
+                Ok((changed, answers)) => {
+                    rows.extend(changed);
+                    commit.outbox.extend(answers);
+                }
+                Err(reason) => {
+                    tracing::warn!(projection = %self.name, origin = %message.origin(), %reason, "message dead-lettered");
+                    commit
+                        .outbox
+                        .push(dead_letter(message, &self.name, &reason, commit.recorded_at));
+                }
+            }
+            reached.reach(message);
+        }
+        commit.projections = rows
+            .iter()
+            .map(|(key, value)| ProjectionRow {
+                name: self.name.clone(),
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect();
+        commit.inbox = reached.marks(&self.name);
+        Projected { commit, rows, reached }
+    }
+
+    /// Commits, trying again with backoff until the store takes it: the batch is not
+    /// acknowledged before.
+    async fn commit_until_written(&self, commit: &CommitBatch) {
+        until_ok(
+            Duration::from_millis(100),
+            || self.store.commit(commit),
+            |e, _| tracing::warn!(projection = %self.name, error = %e, "read model not written; trying again"),
+        )
+        .await;
+    }
+}
+
+/// A batch projected: what to commit, the rows to show the in-memory view once
+/// committed, and the checkpoints the batch reaches.
+struct Projected {
+    commit: CommitBatch,
+    rows: Vec<(String, Vec<u8>)>,
+    reached: BatchCheckpoints,
 }

@@ -23,11 +23,12 @@ use std::time::Duration;
 use oms_eventsourcing::EventStore;
 use oms_eventsourcing::store::{OutboxPosition, OutboxRecord};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
 use rdkafka::util::Timeout;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::backoff::{Backoff, until_ok};
 use crate::config::ClientKind;
 use crate::kafka::create_missing_topics;
 use crate::message::headers;
@@ -244,7 +245,7 @@ impl Relay {
     /// produces the whole batch again (the copies are harmless) after a pause. `false` if
     /// the relay ran out of time to stop meanwhile.
     async fn produce_until_delivered(&mut self, batch: &[OutboxRecord], stopping: &mut Stopping) -> bool {
-        let mut delay = Duration::from_millis(100);
+        let mut pause = Backoff::from(Duration::from_millis(100));
         loop {
             let Some(produced) = stopping.bounded(self.produce(batch)).await else {
                 return false;
@@ -253,17 +254,16 @@ impl Relay {
             self.stats.failed_rounds.fetch_add(1, Ordering::Relaxed);
             if let Some(times) = self.warnings.admit(&format!("undelivered: {e}")) {
                 tracing::warn!(
-                    relay = %self.config.name, error = %e, times, retry_in_ms = delay.as_millis() as u64,
+                    relay = %self.config.name, error = %e, times, retry_in_ms = pause.pause().as_millis() as u64,
                     "relay batch not delivered; producing it again with a new producer"
                 );
             }
             if stopping.bounded(self.recover(batch)).await.is_none() {
                 return false;
             }
-            if stopping.bounded(tokio::time::sleep(delay)).await.is_none() {
+            if stopping.bounded(pause.wait()).await.is_none() {
                 return false;
             }
-            delay = (delay * 2).min(Duration::from_secs(10));
         }
     }
 
@@ -310,71 +310,87 @@ impl Relay {
         }
     }
 
+    /// Produces every record of the batch, then waits for all their delivery reports.
     async fn produce(&self, batch: &[OutboxRecord]) -> Result<(), TransportError> {
         let mut deliveries = Vec::with_capacity(batch.len());
         for record in batch {
-            let message = &record.message;
-            let position = record.position.to_string();
-            let id = message.message_id.to_string();
-            let time = message.created_at.to_rfc3339();
-            let mut hs = OwnedHeaders::new_with_capacity(8 + message.headers.len())
-                .insert(Header {
-                    key: headers::ID,
-                    value: Some(id.as_str()),
-                })
-                .insert(Header {
-                    key: headers::TYPE,
-                    value: Some(message.message_type.as_str()),
-                })
-                .insert(Header {
-                    key: headers::SOURCE,
-                    value: Some(self.config.source.as_str()),
-                })
-                .insert(Header {
-                    key: headers::TIME,
-                    value: Some(time.as_str()),
-                })
-                .insert(Header {
-                    key: headers::SPEC_VERSION,
-                    value: Some("1.0"),
-                })
-                .insert(Header {
-                    key: headers::CONTENT_TYPE,
-                    value: Some(headers::PROTOBUF),
-                })
-                .insert(Header {
-                    key: headers::OUTBOX_POSITION,
-                    value: Some(position.as_str()),
-                });
-            for (key, value) in &message.headers {
-                hs = hs.insert(Header {
-                    key: key.as_str(),
-                    value: Some(value.as_str()),
-                });
-            }
-            let mut future_record = FutureRecord::to(&message.topic)
-                .key(message.key.as_str())
-                .payload(message.payload.as_slice())
-                .timestamp(message.created_at.timestamp_millis())
-                .headers(hs);
-            loop {
-                match self.producer.send_result(future_record) {
-                    Ok(delivery) => {
-                        deliveries.push(delivery);
-                        break;
-                    }
-                    Err((
-                        rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
-                        returned,
-                    )) => {
-                        // The local queue is full: let deliveries drain, then try again.
-                        future_record = returned;
-                        tokio::time::sleep(Duration::from_millis(2)).await;
-                    }
-                    Err((e, _)) => return Err(e.into()),
+            deliveries.push(self.send(record).await?);
+        }
+        self.delivered(deliveries).await
+    }
+
+    /// Hands one record to the producer; its delivery report, to come.
+    async fn send(&self, record: &OutboxRecord) -> Result<DeliveryFuture, TransportError> {
+        let message = &record.message;
+        let mut future_record = FutureRecord::to(&message.topic)
+            .key(message.key.as_str())
+            .payload(message.payload.as_slice())
+            .timestamp(message.created_at.timestamp_millis())
+            .headers(self.headers_of(record));
+        loop {
+            match self.producer.send_result(future_record) {
+                Ok(delivery) => return Ok(delivery),
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                    returned,
+                )) => {
+                    // The local queue is full: let deliveries drain, then try again.
+                    future_record = returned;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
                 }
+                Err((e, _)) => return Err(e.into()),
             }
         }
+    }
+
+    /// The record's CloudEvents headers (with its outbox position, by which consumers'
+    /// inboxes know a copy), then the message's own.
+    fn headers_of(&self, record: &OutboxRecord) -> OwnedHeaders {
+        let message = &record.message;
+        let position = record.position.to_string();
+        let id = message.message_id.to_string();
+        let time = message.created_at.to_rfc3339();
+        let mut hs = OwnedHeaders::new_with_capacity(8 + message.headers.len())
+            .insert(Header {
+                key: headers::ID,
+                value: Some(id.as_str()),
+            })
+            .insert(Header {
+                key: headers::TYPE,
+                value: Some(message.message_type.as_str()),
+            })
+            .insert(Header {
+                key: headers::SOURCE,
+                value: Some(self.config.source.as_str()),
+            })
+            .insert(Header {
+                key: headers::TIME,
+                value: Some(time.as_str()),
+            })
+            .insert(Header {
+                key: headers::SPEC_VERSION,
+                value: Some("1.0"),
+            })
+            .insert(Header {
+                key: headers::CONTENT_TYPE,
+                value: Some(headers::PROTOBUF),
+            })
+            .insert(Header {
+                key: headers::OUTBOX_POSITION,
+                value: Some(position.as_str()),
+            });
+        for (key, value) in &message.headers {
+            hs = hs.insert(Header {
+                key: key.as_str(),
+                value: Some(value.as_str()),
+            });
+        }
+        hs
+    }
+
+    /// Waits for every delivery report, for `deliver_within` at most; the first failure
+    /// it reports, if any.
+    async fn delivered(&self, deliveries: Vec<DeliveryFuture>) -> Result<(), TransportError> {
         let reports = async {
             for delivery in deliveries {
                 match delivery.await {
@@ -410,24 +426,17 @@ impl Relay {
     }
 
     /// Runs `op` until it succeeds, backing off while the store is unavailable.
-    async fn with_retry<T, F, Fut>(&self, what: &str, mut op: F) -> T
+    async fn with_retry<T, F, Fut>(&self, what: &str, op: F) -> T
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, oms_eventsourcing::StoreError>>,
     {
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match op().await {
-                Ok(value) => return value,
-                Err(e) => {
-                    if let Some(times) = self.warnings.admit(what) {
-                        tracing::warn!(error = %e, times, retry_in_ms = delay.as_millis() as u64, "relay cannot {what}");
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
+        until_ok(Duration::from_millis(100), op, |e, pause| {
+            if let Some(times) = self.warnings.admit(what) {
+                tracing::warn!(error = %e, times, retry_in_ms = pause.as_millis() as u64, "relay cannot {what}");
             }
-        }
+        })
+        .await
     }
 
     /// Waits until every message handed to the producer is delivered.
