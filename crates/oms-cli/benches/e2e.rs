@@ -51,7 +51,7 @@ async fn main() {
     let broker = tokio::task::spawn_blocking(TansuBroker::start).await.unwrap();
     let mut stores = Vec::new();
     let mut keep = Vec::new();
-    for name in ["orders", "inventory", "routing", "fulfilment", "returns"] {
+    for name in ["orders", "inventory", "routing", "fulfilment", "returns", "outside"] {
         let store = TestStore::new(TestBackend::Postgres).await;
         stores.push((name.to_owned(), store.config.clone()));
         keep.push(store);

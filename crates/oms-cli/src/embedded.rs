@@ -2,9 +2,11 @@
 //! file, talking through the in-process transport (each consumer reads the publishing
 //! service's outbox), each gRPC API on its documented port.
 //!
-//! Nothing outside the OMS runs here, so two sandbox adapters stand in for the systems a
-//! retailer connects: a WMS that ships every warehouse, 3PL and supplier job in full, and a
-//! payment gateway that confirms every refund. They are consumers like any other.
+//! Nothing outside the OMS runs here: what its systems send (channel orders, POS movements,
+//! node confirmations, payment results) is sent through [`Feeds`], whose outbox the
+//! services' consumers read as they read the topics in production. Two sandbox systems
+//! answer through them ([`crate::sandbox`]): a WMS that ships every warehouse, 3PL and
+//! supplier job in full, and a payment gateway that confirms every refund.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -12,21 +14,14 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use oms_eventsourcing::clock::SharedClock;
-use oms_eventsourcing::writer::Context;
-use oms_eventsourcing::{Decision, StoreConfig, WriterConfig};
+use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
 use oms_inventory_ledger::service::RunningInventory;
 use oms_order_capture::service::{OrderCaptureConfig, RunningOrderCapture};
-use oms_proto::fulfilment::v1 as fulfilment;
-use oms_proto::returns::v1 as returns;
-use oms_returns::domain::{Returns, ReturnsEvent};
 use oms_returns::service::RunningReturns;
 use oms_routing::service::RunningRouting;
-use oms_service::wiring::Publisher;
-use oms_service::{Outboxes, Tasks, Wiring, assemble};
-use oms_store_fulfilment::domain::{Fulfilment, JobEvent};
+use oms_service::feeds::Feeds;
+use oms_service::{Outboxes, Tasks, Wiring};
 use oms_store_fulfilment::service::RunningFulfilment;
-use oms_transport::{Handling, Message, MessageHandler};
-use prost::Message as _;
 use tokio::net::TcpListener;
 
 /// Where the services keep their logs.
@@ -35,7 +30,7 @@ pub enum Stores {
     /// A SQLite file per service in this directory (the embedded default).
     Sqlite(PathBuf),
     /// Given stores, by service store name (orders, inventory, routing, fulfilment,
-    /// returns).
+    /// returns; `outside` for the feeds of the systems outside the OMS).
     Each(Vec<(String, StoreConfig)>),
 }
 
@@ -61,15 +56,12 @@ pub struct EmbeddedConfig {
     pub settings: Settings,
 }
 
-/// Events between two snapshots, as each service's own process takes them by default.
-const SNAPSHOT_EVERY: u64 = 100_000;
-
 /// Every service's settings, as `oms run` takes them (flags, `OMS_*` variables, the
 /// configuration file) under the names each service's own process uses.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
     /// Events between two snapshots of a service's state.
-    #[arg(long, env = "OMS_SNAPSHOT_EVERY", default_value_t = SNAPSHOT_EVERY)]
+    #[arg(long, env = "OMS_SNAPSHOT_EVERY", default_value_t = oms_service::process::SNAPSHOT_EVERY)]
     pub snapshot_every: u64,
     #[command(flatten)]
     pub ledger: oms_inventory_ledger::cli::Settings,
@@ -84,7 +76,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            snapshot_every: SNAPSHOT_EVERY,
+            snapshot_every: oms_service::process::SNAPSHOT_EVERY,
             ledger: Default::default(),
             routing: Default::default(),
             fulfilment: Default::default(),
@@ -137,28 +129,45 @@ pub struct Embedded {
     routing: RunningRouting,
     fulfilment: RunningFulfilment,
     returns: RunningReturns,
-    sandbox: Tasks,
+    feeds: Feeds,
+    /// The sandbox systems and, on Kafka, the feeds' relay.
+    players: Tasks,
 }
 
-async fn bind(host: IpAddr, base_port: u16, offset: u16, service: &str) -> anyhow::Result<TcpListener> {
-    let port = if base_port == 0 { 0 } else { base_port + offset };
-    let addr = SocketAddr::new(host, port);
-    TcpListener::bind(addr).await.with_context(|| {
-        format!("cannot listen on {addr} for {service}: is another OMS running? Stop it, or pass --base-port")
-    })
-}
-
-fn store(config: &EmbeddedConfig, name: &str) -> anyhow::Result<StoreConfig> {
-    match &config.stores {
-        Stores::Sqlite(dir) => {
-            let path = dir.join(format!("{name}.db"));
-            Ok(StoreConfig::from_url(&format!("sqlite://{}", path.display()), name)?)
+impl EmbeddedConfig {
+    /// Where the service store `name` keeps its log.
+    fn store(&self, name: &str) -> anyhow::Result<StoreConfig> {
+        match &self.stores {
+            Stores::Sqlite(dir) => {
+                let path = dir.join(format!("{name}.db"));
+                Ok(StoreConfig::from_url(&format!("sqlite://{}", path.display()), name)?)
+            }
+            Stores::Each(stores) => stores
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, s)| s.clone())
+                .ok_or_else(|| anyhow::anyhow!("no store given for {name}")),
         }
-        Stores::Each(stores) => stores
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, s)| s.clone())
-            .ok_or_else(|| anyhow::anyhow!("no store given for {name}")),
+    }
+
+    /// The API port of `service`, `offset` after the base port (any free port with 0).
+    async fn listener(&self, offset: u16, service: &str) -> anyhow::Result<TcpListener> {
+        let port = if self.base_port == 0 {
+            0
+        } else {
+            self.base_port + offset
+        };
+        let addr = SocketAddr::new(self.host, port);
+        TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} for {service}: is another OMS running? Stop it, or pass --base-port")
+        })
+    }
+
+    fn wiring(&self, outboxes: &Outboxes) -> Wiring {
+        match &self.transport {
+            Transport::InProcess => Wiring::InProcess(outboxes.clone()),
+            Transport::Kafka(kafka) => Wiring::Kafka(kafka.clone()),
+        }
     }
 }
 
@@ -169,164 +178,94 @@ impl Embedded {
                 .with_context(|| format!("cannot create the data directory {}: pass --data-dir", dir.display()))?;
         }
         let outboxes = Outboxes::new();
-        let wiring = || match &config.transport {
-            Transport::InProcess => Wiring::InProcess(outboxes.clone()),
-            Transport::Kafka(kafka) => Wiring::Kafka(kafka.clone()),
-        };
-        let (host, base) = (config.host, config.base_port);
+        let wiring = config.wiring(&outboxes);
+        // The outside systems' feeds first: the services' consumers of them find them.
+        let feeds = Feeds::open(EventStore::connect(&config.store("outside")?).await?, &wiring);
         let settings = &config.settings;
         let ledger = oms_inventory_ledger::service::start(
-            settings.ledger.config(store(&config, "inventory")?, settings.writer()),
-            wiring(),
+            settings.ledger.config(config.store("inventory")?, settings.writer()),
+            wiring.clone(),
             clock.clone(),
-            bind(host, base, 1, "the inventory ledger").await?,
+            config.listener(1, "the inventory ledger").await?,
         )
         .await?;
         let orders = oms_order_capture::service::start(
             OrderCaptureConfig {
-                store: store(&config, "orders")?,
+                store: config.store("orders")?,
                 writer: settings.writer(),
             },
-            wiring(),
+            wiring.clone(),
             clock.clone(),
-            bind(host, base, 0, "order capture").await?,
+            config.listener(0, "order capture").await?,
         )
         .await?;
+        let ledger_url = format!("http://{}", ledger.addr);
         let routing = oms_routing::service::start(
-            settings.routing.config(
-                store(&config, "routing")?,
-                settings.writer(),
-                format!("http://{}", ledger.addr),
-            ),
-            wiring(),
+            settings
+                .routing
+                .config(config.store("routing")?, settings.writer(), ledger_url),
+            wiring.clone(),
             clock.clone(),
-            bind(host, base, 2, "routing").await?,
+            config.listener(2, "routing").await?,
         )
         .await?;
         let fulfilment = oms_store_fulfilment::service::start(
             settings
                 .fulfilment
-                .config(store(&config, "fulfilment")?, settings.writer())?,
-            wiring(),
+                .config(config.store("fulfilment")?, settings.writer())?,
+            wiring.clone(),
             clock.clone(),
-            bind(host, base, 3, "store fulfilment").await?,
+            config.listener(3, "store fulfilment").await?,
         )
         .await?;
+        let orders_url = format!("http://{}", orders.addr);
         let returns = oms_returns::service::start(
-            settings.returns.config(
-                store(&config, "returns")?,
-                settings.writer(),
-                format!("http://{}", orders.addr),
-            )?,
-            wiring(),
+            settings
+                .returns
+                .config(config.store("returns")?, settings.writer(), orders_url)?,
+            wiring.clone(),
             clock,
-            bind(host, base, 4, "returns").await?,
+            config.listener(4, "returns").await?,
         )
         .await?;
-        let mut sandbox = Tasks::new();
+        let mut players = Tasks::new();
         if config.sandbox {
-            let w = wiring();
-            let writer = fulfilment.fulfilment.writer();
-            let from = Publisher::Service("store-fulfilment");
-            assemble::consumer(
-                &mut sandbox,
-                &w,
-                writer,
-                "sandbox.wms",
-                from,
-                "oms.fulfilment.v1",
-                SandboxWms,
-            )
-            .await?;
-            let writer = returns.returns.writer();
-            let from = Publisher::Service("returns");
-            assemble::consumer(
-                &mut sandbox,
-                &w,
-                writer,
-                "sandbox.payments",
-                from,
-                "oms.returns.v1",
-                SandboxPayments,
-            )
-            .await?;
+            crate::sandbox::start(&mut players, &wiring, &feeds).await?;
         }
-        let addrs = Addrs {
-            orders: orders.addr,
-            ledger: ledger.addr,
-            routing: routing.addr,
-            fulfilment: fulfilment.addr,
-            returns: returns.addr,
-        };
+        feeds.relay(&mut players, &wiring)?;
         Ok(Self {
-            addrs,
+            addrs: Addrs {
+                orders: orders.addr,
+                ledger: ledger.addr,
+                routing: routing.addr,
+                fulfilment: fulfilment.addr,
+                returns: returns.addr,
+            },
             ledger,
             orders,
             routing,
             fulfilment,
             returns,
-            sandbox,
+            feeds,
+            players,
         })
+    }
+
+    /// The inbound topics as the embedded mode feeds them: what is sent here reaches the
+    /// services' consumers as it would from the sales channels, POS, WMS and payment
+    /// gateway in production.
+    pub fn feeds(&self) -> &Feeds {
+        &self.feeds
     }
 
     /// Stops everything: each service finishes what it is doing and snapshots.
     pub async fn stop(self) {
-        self.sandbox.stop().await;
+        self.players.stop().await;
         self.returns.stop().await;
         self.fulfilment.stop().await;
         self.routing.stop().await;
         self.orders.stop().await;
         self.ledger.stop().await;
-    }
-}
-
-/// A WMS that ships every job it is given, in full, at once.
-struct SandboxWms;
-
-impl MessageHandler<Fulfilment> for SandboxWms {
-    fn handle(
-        &self,
-        state: &Fulfilment,
-        message: &Message,
-        ctx: &Context<'_>,
-    ) -> Result<Decision<JobEvent, ()>, Handling> {
-        let event = fulfilment::FulfilmentEvent::decode(message.payload.as_slice())
-            .map_err(|e| Handling::poison(format!("not an oms.fulfilment.v1.FulfilmentEvent: {e}")))?;
-        let Some(fulfilment::fulfilment_event::Event::JobRequested(job)) = event.event else {
-            return Ok(Decision::reply(()));
-        };
-        let shipped = job
-            .lines
-            .iter()
-            .map(|l| (l.order_line_id.clone(), l.quantity))
-            .collect();
-        let tracking = format!("SBX{}", job.job_id.len() * 7919 + job.order_id.len());
-        let events = state
-            .node_shipped(&job.job_id, "sandbox".to_owned(), tracking, shipped, ctx.now)
-            .map_err(|e| Handling::poison(e.to_string()))?;
-        Ok(oms_store_fulfilment::app::decision(state, events, ctx.now))
-    }
-}
-
-/// A payment gateway that refunds every request.
-struct SandboxPayments;
-
-impl MessageHandler<Returns> for SandboxPayments {
-    fn handle(
-        &self,
-        state: &Returns,
-        message: &Message,
-        ctx: &Context<'_>,
-    ) -> Result<Decision<ReturnsEvent, ()>, Handling> {
-        let event = returns::ReturnEvent::decode(message.payload.as_slice())
-            .map_err(|e| Handling::poison(format!("not an oms.returns.v1.ReturnEvent: {e}")))?;
-        let Some(returns::return_event::Event::RefundRequested(refund)) = event.event else {
-            return Ok(Decision::reply(()));
-        };
-        let events = state
-            .payment_result(&refund.refund_id, None, ctx.now)
-            .map_err(|e| Handling::poison(e.to_string()))?;
-        Ok(oms_returns::app::decision(state, events, ctx.now))
     }
 }
 

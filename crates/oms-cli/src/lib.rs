@@ -3,6 +3,7 @@
 //! system ([`simulate`]), and replay-and-verify of every service's log ([`verify`]).
 
 pub mod embedded;
+pub mod sandbox;
 pub mod seed;
 pub mod simulate;
 pub mod verify;

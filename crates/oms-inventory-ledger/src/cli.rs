@@ -1,7 +1,7 @@
 //! The ledger's process settings, shared by its binary, `oms serve inventory-ledger` and
 //! (its [`Settings`]) `oms run`.
 
-use std::net::SocketAddr;
+use oms_service::process::ProcessArgs;
 use std::time::Duration;
 
 use oms_eventsourcing::{StoreConfig, WriterConfig};
@@ -56,35 +56,24 @@ impl Settings {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where the ledger keeps its log: postgres://user@host/db?schema=inventory or sqlite://path.
-    #[arg(long, env = "OMS_STORE_URL")]
-    pub store_url: String,
-    /// Address of the gRPC API.
-    #[arg(long, env = "OMS_GRPC_ADDR", default_value = "0.0.0.0:50052")]
-    pub grpc_addr: SocketAddr,
-    /// Events between two snapshots of the ledger.
-    #[arg(long, env = "OMS_SNAPSHOT_EVERY", default_value_t = 100_000)]
-    pub snapshot_every: u64,
+    #[command(flatten)]
+    pub process: ProcessArgs<50052>,
     #[command(flatten)]
     pub settings: Settings,
 }
 
 impl Args {
     pub fn config(&self) -> anyhow::Result<InventoryConfig> {
-        Ok(self.settings.config(
-            StoreConfig::from_url(&self.store_url, "inventory")?,
-            WriterConfig {
-                snapshot_every: self.snapshot_every,
-                ..WriterConfig::default()
-            },
-        ))
+        Ok(self
+            .settings
+            .config(self.process.store("inventory")?, self.process.writer()))
     }
 }
 
 /// Runs the ledger on PostgreSQL (or SQLite) and Kafka until SIGTERM or Ctrl-C.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config()?;
-    oms_service::process::serve(SERVICE, args.grpc_addr, |wiring, clock, listener| {
+    oms_service::process::serve(SERVICE, args.process.grpc_addr, |wiring, clock, listener| {
         service::start(config, wiring, clock, listener)
     })
     .await

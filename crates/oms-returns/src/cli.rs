@@ -1,7 +1,7 @@
 //! The returns service's process settings, shared by its binary, `oms serve returns` and
 //! (its [`Settings`]) `oms run`.
 
-use std::net::SocketAddr;
+use oms_service::process::ProcessArgs;
 
 use oms_eventsourcing::{StoreConfig, WriterConfig};
 
@@ -57,18 +57,11 @@ impl Settings {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where the returns' log is kept: postgres://user@host/db?schema=returns or sqlite://path.
-    #[arg(long, env = "OMS_STORE_URL")]
-    pub store_url: String,
-    /// Address of the gRPC API.
-    #[arg(long, env = "OMS_GRPC_ADDR", default_value = "0.0.0.0:50055")]
-    pub grpc_addr: SocketAddr,
+    #[command(flatten)]
+    pub process: ProcessArgs<50055>,
     /// Order capture's gRPC API, where exchanges place their replacement orders.
     #[arg(long, env = "OMS_ORDERS_URL", default_value = "http://127.0.0.1:50051")]
     pub orders_url: String,
-    /// Events between two snapshots of the returns.
-    #[arg(long, env = "OMS_SNAPSHOT_EVERY", default_value_t = 100_000)]
-    pub snapshot_every: u64,
     #[command(flatten)]
     pub settings: Settings,
 }
@@ -76,11 +69,8 @@ pub struct Args {
 impl Args {
     pub fn config(&self) -> anyhow::Result<ReturnsConfig> {
         self.settings.config(
-            StoreConfig::from_url(&self.store_url, "returns")?,
-            WriterConfig {
-                snapshot_every: self.snapshot_every,
-                ..WriterConfig::default()
-            },
+            self.process.store("returns")?,
+            self.process.writer(),
             self.orders_url.clone(),
         )
     }
@@ -89,7 +79,7 @@ impl Args {
 /// Runs returns on PostgreSQL (or SQLite) and Kafka until SIGTERM or Ctrl-C.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config()?;
-    oms_service::process::serve(SERVICE, args.grpc_addr, |wiring, clock, listener| {
+    oms_service::process::serve(SERVICE, args.process.grpc_addr, |wiring, clock, listener| {
         service::start(config, wiring, clock, listener)
     })
     .await

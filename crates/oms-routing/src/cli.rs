@@ -1,7 +1,7 @@
 //! Routing's process settings, shared by its binary, `oms serve routing` and (its
 //! [`Settings`]) `oms run`.
 
-use std::net::SocketAddr;
+use oms_service::process::ProcessArgs;
 use std::time::Duration;
 
 use oms_eventsourcing::{StoreConfig, WriterConfig};
@@ -57,18 +57,11 @@ impl Settings {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where routing's log is kept: postgres://user@host/db?schema=routing or sqlite://path.
-    #[arg(long, env = "OMS_STORE_URL")]
-    pub store_url: String,
-    /// Address of the gRPC API.
-    #[arg(long, env = "OMS_GRPC_ADDR", default_value = "0.0.0.0:50053")]
-    pub grpc_addr: SocketAddr,
+    #[command(flatten)]
+    pub process: ProcessArgs<50053>,
     /// The inventory ledger's gRPC API, where routed units are reserved.
     #[arg(long, env = "OMS_LEDGER_URL", default_value = "http://127.0.0.1:50052")]
     pub ledger_url: String,
-    /// Events between two snapshots of routing's state.
-    #[arg(long, env = "OMS_SNAPSHOT_EVERY", default_value_t = 100_000)]
-    pub snapshot_every: u64,
     #[command(flatten)]
     pub settings: Settings,
 }
@@ -76,11 +69,8 @@ pub struct Args {
 impl Args {
     pub fn config(&self) -> anyhow::Result<RoutingConfig> {
         Ok(self.settings.config(
-            StoreConfig::from_url(&self.store_url, "routing")?,
-            WriterConfig {
-                snapshot_every: self.snapshot_every,
-                ..WriterConfig::default()
-            },
+            self.process.store("routing")?,
+            self.process.writer(),
             self.ledger_url.clone(),
         ))
     }
@@ -89,7 +79,7 @@ impl Args {
 /// Runs routing on PostgreSQL (or SQLite) and Kafka until SIGTERM or Ctrl-C.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config()?;
-    oms_service::process::serve(SERVICE, args.grpc_addr, |wiring, clock, listener| {
+    oms_service::process::serve(SERVICE, args.process.grpc_addr, |wiring, clock, listener| {
         service::start(config, wiring, clock, listener)
     })
     .await

@@ -1,7 +1,7 @@
 //! Store fulfilment's process settings, shared by its binary, `oms serve store-fulfilment`
 //! and (its [`Settings`]) `oms run`.
 
-use std::net::SocketAddr;
+use oms_service::process::ProcessArgs;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -80,35 +80,23 @@ impl Settings {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where the jobs' log is kept: postgres://user@host/db?schema=fulfilment or sqlite://path.
-    #[arg(long, env = "OMS_STORE_URL")]
-    pub store_url: String,
-    /// Address of the gRPC API.
-    #[arg(long, env = "OMS_GRPC_ADDR", default_value = "0.0.0.0:50054")]
-    pub grpc_addr: SocketAddr,
-    /// Events between two snapshots of the jobs.
-    #[arg(long, env = "OMS_SNAPSHOT_EVERY", default_value_t = 100_000)]
-    pub snapshot_every: u64,
+    #[command(flatten)]
+    pub process: ProcessArgs<50054>,
     #[command(flatten)]
     pub settings: Settings,
 }
 
 impl Args {
     pub fn config(&self) -> anyhow::Result<FulfilmentConfig> {
-        self.settings.config(
-            StoreConfig::from_url(&self.store_url, "fulfilment")?,
-            WriterConfig {
-                snapshot_every: self.snapshot_every,
-                ..WriterConfig::default()
-            },
-        )
+        self.settings
+            .config(self.process.store("fulfilment")?, self.process.writer())
     }
 }
 
 /// Runs store fulfilment on PostgreSQL (or SQLite) and Kafka until SIGTERM or Ctrl-C.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config()?;
-    oms_service::process::serve(SERVICE, args.grpc_addr, |wiring, clock, listener| {
+    oms_service::process::serve(SERVICE, args.process.grpc_addr, |wiring, clock, listener| {
         service::start(config, wiring, clock, listener)
     })
     .await
