@@ -7,9 +7,9 @@ mod support;
 
 use std::sync::Arc;
 
+use oms_eventsourcing::SystemClock;
 use oms_eventsourcing::testing::{TestBackend, TestStore};
-use oms_eventsourcing::{SystemClock, WriterConfig};
-use oms_order_capture::service::{self, OrderCaptureConfig};
+use oms_order_capture::testing;
 use oms_proto::orders::v1 as pb;
 use oms_service::{Outboxes, Wiring};
 use oms_transport::headers;
@@ -40,20 +40,13 @@ async fn beyond_the_limits_is_refused_naming_the_field_on_both_backends_and_noth
     let mut answers = Vec::new();
     for backend in [TestBackend::Postgres, TestBackend::Sqlite] {
         let store = TestStore::new(backend).await;
-        let config = OrderCaptureConfig {
-            store: store.config.clone(),
-            writer: WriterConfig::default(),
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let running = service::start(
-            config,
+        let running = testing::start(
+            testing::config(store.config.clone()),
             Wiring::InProcess(Outboxes::new()),
             Arc::new(SystemClock),
-            listener,
         )
-        .await
-        .expect("order capture starts");
-        let mut client = connect_to(&format!("http://{}", running.addr)).await;
+        .await;
+        let mut client = testing::client(&running).await;
         let mut refusals = Vec::new();
         for (order, field, words) in oversized(1024 * 1024) {
             let status = client

@@ -18,3 +18,5 @@ pub mod ledger;
 pub mod messages;
 pub mod router;
 pub mod service;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -4,13 +4,12 @@
 //! on the fulfilment topic as store systems would.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use oms_eventsourcing::testing::{TestBackend, TestStore};
-use oms_eventsourcing::{SystemClock, WriterConfig};
-use oms_inventory_ledger::domain::LedgerPolicy;
-use oms_inventory_ledger::service::{InventoryConfig, RunningInventory};
-use oms_order_capture::service::{OrderCaptureConfig, RunningOrderCapture};
+use oms_eventsourcing::SystemClock;
+use oms_inventory_ledger::service::RunningInventory;
+use oms_inventory_ledger::testing as ledger;
+use oms_order_capture::service::RunningOrderCapture;
+use oms_order_capture::testing as orders_service;
 use oms_proto::common::v1 as common;
 use oms_proto::fulfilment::v1 as fulfilment;
 use oms_proto::inventory::v1 as inventory;
@@ -20,11 +19,11 @@ use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
 use oms_proto::pos::v1 as pos;
 use oms_proto::routing::v1 as pb;
 use oms_proto::routing::v1::routing_client::RoutingClient;
-use oms_routing::router::RouterConfig;
-use oms_routing::service::{RoutingConfig, RunningRouting};
-use oms_service::Wiring;
+use oms_routing::service::RunningRouting;
+use oms_routing::testing;
 use oms_service::convert::timestamp;
-use oms_transport::testing::{TansuBroker, produce, read_topic, wait_until};
+use oms_service::testing::Testbed;
+use oms_transport::testing::{produce, read_topic, wait_until};
 use oms_transport::{KafkaConfig, Message};
 use prost::Message as _;
 use tonic::transport::Channel;
@@ -32,9 +31,8 @@ use tonic::transport::Channel;
 const NETWORK: &str = include_str!("../../../deploy/network.example.json");
 
 struct Rig {
-    _broker: TansuBroker,
+    _testbed: Testbed,
     kafka: KafkaConfig,
-    _stores: Vec<TestStore>,
     ledger: Option<RunningInventory>,
     orders: Option<RunningOrderCapture>,
     routing: Option<RunningRouting>,
@@ -43,81 +41,28 @@ struct Rig {
     routing_client: RoutingClient<Channel>,
 }
 
-async fn listener() -> tokio::net::TcpListener {
-    tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
-}
-
-async fn channel(addr: std::net::SocketAddr) -> Channel {
-    oms_service::grpc::channel_when_up(addr, Duration::from_secs(30))
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"))
-}
-
 impl Rig {
     async fn start() -> Self {
-        let broker = tokio::task::spawn_blocking(TansuBroker::start).await.unwrap();
-        let kafka = broker.config("routing-test");
-        let ledger_store = TestStore::new(TestBackend::Postgres).await;
-        let orders_store = TestStore::new(TestBackend::Postgres).await;
-        let routing_store = TestStore::new(TestBackend::Postgres).await;
+        let mut testbed = Testbed::kafka("routing-test").await;
         let clock = Arc::new(SystemClock);
-        let ledger = oms_inventory_ledger::service::start(
-            InventoryConfig {
-                store: ledger_store.config.clone(),
-                policy: LedgerPolicy::default(),
-                writer: WriterConfig::default(),
-                expiry_every: Duration::from_secs(1),
-            },
-            Wiring::Kafka(kafka.clone()),
+        let ledger = ledger::start(ledger::config(testbed.store().await), testbed.wiring(), clock.clone()).await;
+        let orders = orders_service::start(
+            orders_service::config(testbed.store().await),
+            testbed.wiring(),
             clock.clone(),
-            listener().await,
         )
-        .await
-        .expect("the ledger starts");
-        let orders = oms_order_capture::service::start(
-            OrderCaptureConfig {
-                store: orders_store.config.clone(),
-                writer: WriterConfig::default(),
-            },
-            Wiring::Kafka(kafka.clone()),
-            clock.clone(),
-            listener().await,
-        )
-        .await
-        .expect("order capture starts");
-        let routing = oms_routing::service::start(
-            RoutingConfig {
-                store: routing_store.config.clone(),
-                writer: WriterConfig::default(),
-                router: RouterConfig {
-                    tick: Duration::from_millis(200),
-                    // Backorders are tried again only when something happens to them: a
-                    // test that waits passes by what routing does at once, not by a timer.
-                    backorder_retry_every: Duration::from_secs(3600),
-                    ..RouterConfig::default()
-                },
-                ledger_url: format!("http://{}", ledger.addr),
-                reservation_ttl: Duration::from_secs(24 * 3600),
-            },
-            Wiring::Kafka(kafka.clone()),
-            clock,
-            listener().await,
-        )
-        .await
-        .expect("routing starts");
-        let ledger_client = InventoryLedgerClient::new(channel(ledger.addr).await);
-        let orders_client = OrderCaptureClient::new(channel(orders.addr).await);
-        let routing_client = RoutingClient::new(channel(routing.addr).await);
+        .await;
+        let config = testing::config(testbed.store().await, format!("http://{}", ledger.addr));
+        let routing = testing::start(config, testbed.wiring(), clock).await;
         let mut rig = Self {
-            _broker: broker,
-            kafka,
-            _stores: vec![ledger_store, orders_store, routing_store],
+            kafka: testbed.kafka_config().clone(),
+            _testbed: testbed,
+            ledger_client: ledger::client(&ledger).await,
+            orders_client: orders_service::client(&orders).await,
+            routing_client: testing::client(&routing).await,
             ledger: Some(ledger),
             orders: Some(orders),
             routing: Some(routing),
-            ledger_client,
-            orders_client,
-            routing_client,
         };
         rig.set_up_network().await;
         rig

@@ -23,6 +23,8 @@ pub mod process;
 pub mod runtime;
 pub mod settings;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod wiring;
 
 /// Every OMS process allocates with mimalloc: a service allocates and frees small buffers

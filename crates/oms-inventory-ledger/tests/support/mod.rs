@@ -3,17 +3,16 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+use oms_eventsourcing::SystemClock;
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::testing::{TestBackend, TestStore};
-use oms_eventsourcing::{SystemClock, WriterConfig};
-use oms_inventory_ledger::domain::LedgerPolicy;
-use oms_inventory_ledger::service::{self, InventoryConfig, RunningInventory};
+use oms_inventory_ledger::service::RunningInventory;
+use oms_inventory_ledger::testing;
 use oms_proto::inventory::v1 as pb;
 use oms_proto::inventory::v1::inventory_ledger_client::InventoryLedgerClient;
+use oms_service::testing::Testbed;
 use oms_service::{Outboxes, Wiring};
-use oms_transport::testing::TansuBroker;
 use oms_transport::{KafkaConfig, Message};
 use prost::Message as _;
 use tonic::transport::Channel;
@@ -21,9 +20,11 @@ use tonic::transport::Channel;
 pub type Client = InventoryLedgerClient<Channel>;
 
 pub struct Rig {
-    pub broker: Option<TansuBroker>,
+    /// Kafka rigs only.
+    pub testbed: Option<Testbed>,
     pub kafka: Option<KafkaConfig>,
-    pub store: TestStore,
+    /// Keeps the embedded rigs' store.
+    pub store: Option<TestStore>,
     pub service: Option<RunningInventory>,
     pub client: Client,
 }
@@ -31,42 +32,33 @@ pub struct Rig {
 impl Rig {
     /// The ledger on PostgreSQL and Kafka (a tansu broker of its own).
     pub async fn kafka() -> Self {
-        let broker = tokio::task::spawn_blocking(TansuBroker::start).await.unwrap();
-        let kafka = broker.config("inventory-test");
-        let store = TestStore::new(TestBackend::Postgres).await;
-        let service = start(&store, Wiring::Kafka(kafka.clone()), Arc::new(SystemClock)).await;
-        let client = connect(&service).await;
-        Self {
-            broker: Some(broker),
-            kafka: Some(kafka),
-            store,
-            service: Some(service),
-            client,
-        }
+        let mut testbed = Testbed::kafka("inventory-test").await;
+        let store = testbed.store().await;
+        let service = testing::start(testing::config(store), testbed.wiring(), Arc::new(SystemClock)).await;
+        Self::of(Some(testbed), None, service).await
     }
 
     /// The ledger on its own, in-process wiring, with the given clock.
     pub async fn embedded(clock: SharedClock) -> Self {
-        let store = TestStore::new(TestBackend::Sqlite).await;
-        let service = start(&store, Wiring::InProcess(Outboxes::new()), clock).await;
-        let client = connect(&service).await;
-        Self {
-            broker: None,
-            kafka: None,
-            store,
-            service: Some(service),
-            client,
-        }
+        Self::in_process(TestStore::new(TestBackend::Sqlite).await, clock).await
     }
 
     /// The ledger on PostgreSQL (a schema of its own), in-process wiring, with the given clock.
     pub async fn postgres(clock: SharedClock) -> Self {
-        let store = TestStore::new(TestBackend::Postgres).await;
-        let service = start(&store, Wiring::InProcess(Outboxes::new()), clock).await;
-        let client = connect(&service).await;
+        Self::in_process(TestStore::new(TestBackend::Postgres).await, clock).await
+    }
+
+    async fn in_process(store: TestStore, clock: SharedClock) -> Self {
+        let config = testing::config(store.config.clone());
+        let service = testing::start(config, Wiring::InProcess(Outboxes::new()), clock).await;
+        Self::of(None, Some(store), service).await
+    }
+
+    async fn of(testbed: Option<Testbed>, store: Option<TestStore>, service: RunningInventory) -> Self {
+        let client = testing::client(&service).await;
         Self {
-            broker: None,
-            kafka: None,
+            kafka: testbed.as_ref().map(|t| t.kafka_config().clone()),
+            testbed,
             store,
             service: Some(service),
             client,
@@ -113,32 +105,10 @@ impl Rig {
     }
 }
 
-pub async fn start(store: &TestStore, wiring: Wiring, clock: SharedClock) -> RunningInventory {
-    let config = InventoryConfig {
-        store: store.config.clone(),
-        policy: LedgerPolicy::default(),
-        writer: WriterConfig::default(),
-        expiry_every: Duration::from_millis(50),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    service::start(config, wiring, clock, listener)
-        .await
-        .expect("the ledger starts")
-}
-
-pub async fn connect(service: &RunningInventory) -> Client {
-    connect_to(&format!("http://{}", service.addr)).await
-}
-
+/// A client of the API at `url`, once it answers.
 pub async fn connect_to(url: &str) -> Client {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match InventoryLedgerClient::connect(url.to_owned()).await {
-            Ok(client) => return client,
-            Err(e) if Instant::now() > deadline => panic!("cannot connect to {url}: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
+    let addr = url.trim_start_matches("http://").parse().expect("http://host:port");
+    InventoryLedgerClient::new(oms_service::testing::channel(addr).await)
 }
 
 pub async fn add_location(client: &mut Client, id: &str, kind: pb::LocationType) {

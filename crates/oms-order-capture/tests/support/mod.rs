@@ -3,16 +3,14 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use oms_eventsourcing::testing::{TestBackend, TestStore};
-use oms_eventsourcing::{SystemClock, WriterConfig};
-use oms_order_capture::service::{self, OrderCaptureConfig, RunningOrderCapture};
+use oms_eventsourcing::{StoreConfig, SystemClock};
+use oms_order_capture::service::RunningOrderCapture;
+use oms_order_capture::testing;
 use oms_proto::common::v1 as common;
 use oms_proto::orders::v1 as pb;
 use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
-use oms_service::Wiring;
-use oms_transport::testing::TansuBroker;
+use oms_service::testing::Testbed;
 use oms_transport::{KafkaConfig, Message};
 use tonic::transport::Channel;
 
@@ -21,30 +19,22 @@ pub use oms_transport::testing::{produce, wait_until};
 pub type Client = OrderCaptureClient<Channel>;
 
 pub struct Rig {
-    pub broker: TansuBroker,
+    pub testbed: Testbed,
     pub kafka: KafkaConfig,
-    pub store: TestStore,
+    pub store: StoreConfig,
     pub service: Option<RunningOrderCapture>,
     pub client: Client,
 }
 
 impl Rig {
     pub async fn start() -> Self {
-        let broker = tokio::task::spawn_blocking(TansuBroker::start).await.unwrap();
-        let kafka = broker.config("orders-test");
-        let store = TestStore::new(TestBackend::Postgres).await;
-        let config = OrderCaptureConfig {
-            store: store.config.clone(),
-            writer: WriterConfig::default(),
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let service = service::start(config, Wiring::Kafka(kafka.clone()), Arc::new(SystemClock), listener)
-            .await
-            .expect("starts");
-        let client = connect_to(&format!("http://{}", service.addr)).await;
+        let mut testbed = Testbed::kafka("orders-test").await;
+        let store = testbed.store().await;
+        let service = testing::start(testing::config(store.clone()), testbed.wiring(), Arc::new(SystemClock)).await;
+        let client = testing::client(&service).await;
         Self {
-            broker,
-            kafka,
+            kafka: testbed.kafka_config().clone(),
+            testbed,
             store,
             service: Some(service),
             client,
@@ -93,15 +83,10 @@ impl Rig {
     }
 }
 
+/// A client of the API at `url`, once it answers.
 pub async fn connect_to(url: &str) -> Client {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match OrderCaptureClient::connect(url.to_owned()).await {
-            Ok(client) => return client,
-            Err(e) if Instant::now() > deadline => panic!("cannot connect to {url}: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
+    let addr = url.trim_start_matches("http://").parse().expect("http://host:port");
+    OrderCaptureClient::new(oms_service::testing::channel(addr).await)
 }
 
 pub fn money(amount_minor: i64) -> Option<common::Money> {

@@ -1,0 +1,36 @@
+//! The inventory ledger started for a test, on a store of the test's own (see
+//! `oms_service::testing::Testbed`), with a client of its API.
+
+use std::time::Duration;
+
+use oms_eventsourcing::clock::SharedClock;
+use oms_eventsourcing::{StoreConfig, WriterConfig};
+use oms_proto::inventory::v1::inventory_ledger_client::InventoryLedgerClient;
+use oms_service::Wiring;
+use tonic::transport::Channel;
+
+use crate::domain::LedgerPolicy;
+use crate::service::{self, InventoryConfig, RunningInventory};
+
+/// The ledger's settings for a test, on `store`: lapsed reservations are looked for every
+/// 50 ms, so a test that moves its clock sees them go at once.
+pub fn config(store: StoreConfig) -> InventoryConfig {
+    InventoryConfig {
+        store,
+        policy: LedgerPolicy::default(),
+        writer: WriterConfig::default(),
+        expiry_every: Duration::from_millis(50),
+    }
+}
+
+/// Starts the ledger on a free loopback port.
+pub async fn start(config: InventoryConfig, wiring: Wiring, clock: SharedClock) -> RunningInventory {
+    service::start(config, wiring, clock, oms_service::testing::listener().await)
+        .await
+        .expect("the ledger starts")
+}
+
+/// A client of its API, once it answers.
+pub async fn client(running: &RunningInventory) -> InventoryLedgerClient<Channel> {
+    InventoryLedgerClient::new(oms_service::testing::channel(running.addr).await)
+}

@@ -1,0 +1,30 @@
+//! Order capture started for a test, on a store of the test's own (see
+//! `oms_service::testing::Testbed`), with a client of its API.
+
+use oms_eventsourcing::clock::SharedClock;
+use oms_eventsourcing::{StoreConfig, WriterConfig};
+use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
+use oms_service::Wiring;
+use tonic::transport::Channel;
+
+use crate::service::{self, OrderCaptureConfig, RunningOrderCapture};
+
+/// Order capture's settings for a test, on `store`.
+pub fn config(store: StoreConfig) -> OrderCaptureConfig {
+    OrderCaptureConfig {
+        store,
+        writer: WriterConfig::default(),
+    }
+}
+
+/// Starts order capture on a free loopback port.
+pub async fn start(config: OrderCaptureConfig, wiring: Wiring, clock: SharedClock) -> RunningOrderCapture {
+    service::start(config, wiring, clock, oms_service::testing::listener().await)
+        .await
+        .expect("order capture starts")
+}
+
+/// A client of its API, once it answers.
+pub async fn client(running: &RunningOrderCapture) -> OrderCaptureClient<Channel> {
+    OrderCaptureClient::new(oms_service::testing::channel(running.addr).await)
+}

@@ -1,0 +1,43 @@
+//! Routing started for a test, on a store of the test's own (see
+//! `oms_service::testing::Testbed`), with a client of its API.
+
+use std::time::Duration;
+
+use oms_eventsourcing::clock::SharedClock;
+use oms_eventsourcing::{StoreConfig, WriterConfig};
+use oms_proto::routing::v1::routing_client::RoutingClient;
+use oms_service::Wiring;
+use tonic::transport::Channel;
+
+use crate::router::RouterConfig;
+use crate::service::{self, RoutingConfig, RunningRouting};
+
+/// Routing's settings for a test, on `store`, reserving at the ledger at `ledger_url`: the
+/// router looks at its clock every 200 ms, and backorders are tried again only when
+/// something happens to them (a test that waits passes by what routing does at once, not
+/// by a timer).
+pub fn config(store: StoreConfig, ledger_url: String) -> RoutingConfig {
+    RoutingConfig {
+        store,
+        writer: WriterConfig::default(),
+        router: RouterConfig {
+            tick: Duration::from_millis(200),
+            backorder_retry_every: Duration::from_secs(3600),
+            ..RouterConfig::default()
+        },
+        ledger_url,
+        reservation_ttl: Duration::from_secs(24 * 3600),
+    }
+}
+
+/// Starts routing on a free loopback port.
+pub async fn start(config: RoutingConfig, wiring: Wiring, clock: SharedClock) -> RunningRouting {
+    service::start(config, wiring, clock, oms_service::testing::listener().await)
+        .await
+        .expect("routing starts")
+}
+
+/// A client of its API, once it answers.
+pub async fn client(running: &RunningRouting) -> RoutingClient<Channel> {
+    RoutingClient::new(oms_service::testing::channel(running.addr).await)
+}
