@@ -9,7 +9,9 @@ use oms_eventsourcing::{CommandError, CommandMeta, Decision, EventStore, Recorde
 use uuid::Uuid;
 
 use crate::domain::orders::OrderFilter;
-use crate::domain::{Order, OrderCommand, OrderDraft, OrderError, OrderEvent, Orders, order_id_for, order_stream};
+use crate::domain::{
+    Order, OrderCommand, OrderDraft, OrderError, OrderEvent, Orders, PlaceOrder, order_id_for, order_stream,
+};
 use crate::messages;
 
 pub type Outcome<T> = Result<T, CommandError<OrderError>>;
@@ -54,12 +56,12 @@ impl OrderCapture {
         let id = order_id.clone();
         self.writer
             .execute(meta, move |orders: &Orders, ctx: &Context<'_>| {
-                let command = OrderCommand::Place {
+                let command = PlaceOrder {
                     order_id: id.clone(),
                     draft: Box::new(draft),
                     at: ctx.now,
                 };
-                let decision = decide(orders, &id, &command, ctx.now)?;
+                let decision = decide(orders, &command, ctx.now)?;
                 let new = !decision.is_empty();
                 Ok(decision.map_reply(|order| Placed { order, new }))
             })
@@ -67,11 +69,11 @@ impl OrderCapture {
     }
 
     /// Runs a command on an existing order. With a request id, a retry returns the first answer.
-    pub async fn act(
+    pub async fn act<C: OrderCommand>(
         &self,
         order_id: String,
         request_id: Option<String>,
-        command: impl FnOnce(DateTime<Utc>) -> OrderCommand + Send + 'static,
+        command: impl FnOnce(DateTime<Utc>) -> C + Send + 'static,
     ) -> Outcome<Order> {
         let mut meta = self.meta();
         meta.correlation_id = Uuid::parse_str(&order_id).ok();
@@ -83,7 +85,7 @@ impl OrderCapture {
                 if orders.get(&order_id).is_none() {
                     return Err(OrderError::UnknownOrder(order_id));
                 }
-                decide(orders, &order_id, &command(ctx.now), ctx.now)
+                decide(orders, &command(ctx.now), ctx.now)
             })
             .await
     }
@@ -113,34 +115,19 @@ impl OrderCapture {
     }
 }
 
-/// Decides `command` for the order and builds what the writer records: the order's events,
-/// the messages announcing them, and the order as it will be.
+/// Decides `command` for its order and builds what the writer records: the order's
+/// events, the messages announcing them, and the order as it will be.
 pub fn decide(
     orders: &Orders,
-    order_id: &str,
-    command: &OrderCommand,
+    command: &impl OrderCommand,
     now: DateTime<Utc>,
 ) -> Result<Decision<OrderEvent, Order>, OrderError> {
-    decide_all(orders, order_id, std::slice::from_ref(command), now)
-}
-
-/// As [`decide`], for several commands in a row: each is decided on the order the ones
-/// before it left.
-pub fn decide_all(
-    orders: &Orders,
-    order_id: &str,
-    commands: &[OrderCommand],
-    now: DateTime<Utc>,
-) -> Result<Decision<OrderEvent, Order>, OrderError> {
+    let order_id = command.order_id();
     let mut order = orders.for_decision(order_id);
     let was = order.status();
-    let mut events = Vec::new();
-    for command in commands {
-        let decided = order.decide(command)?;
-        for event in &decided {
-            order.evolve(event);
-        }
-        events.extend(decided);
+    let events = command.rule(&order)?;
+    for event in &events {
+        order.evolve(event);
     }
     let messages = if events.is_empty() {
         Vec::new()

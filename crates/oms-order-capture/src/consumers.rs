@@ -11,9 +11,11 @@ use oms_service::convert::time;
 use oms_transport::{Handling, Message, MessageHandler};
 use prost::Message as _;
 
-use crate::app::decide_all;
+use crate::app::decide;
 use crate::convert;
-use crate::domain::{LineQuantity, Money, OrderCommand, OrderError, OrderEvent, Orders, order_id_for};
+use crate::domain::{
+    LineQuantity, OrderCommand, OrderError, OrderEvent, Orders, PlaceOrder, RecordReports, order_id_for,
+};
 
 type Handled = Result<Decision<OrderEvent, ()>, Handling>;
 
@@ -26,13 +28,18 @@ fn handling(error: OrderError) -> Handling {
     }
 }
 
-fn run(orders: &Orders, order_id: &str, commands: &[OrderCommand], ctx: &Context<'_>) -> Handled {
-    if commands.is_empty() {
-        return Ok(Decision::reply(()));
-    }
-    decide_all(orders, order_id, commands, ctx.now)
+fn run(orders: &Orders, command: &impl OrderCommand, ctx: &Context<'_>) -> Handled {
+    decide(orders, command, ctx.now)
         .map(|d| d.map_reply(|_| ()))
         .map_err(handling)
+}
+
+/// Records what another service reported about the order.
+fn record(orders: &Orders, order_id: String, reports: Vec<OrderEvent>, ctx: &Context<'_>) -> Handled {
+    if reports.is_empty() {
+        return Ok(Decision::reply(()));
+    }
+    run(orders, &RecordReports { order_id, reports }, ctx)
 }
 
 /// `oms.channel-orders.v1`: a channel's order. The same order sent twice is placed once.
@@ -44,12 +51,12 @@ impl MessageHandler<Orders> for ChannelOrders {
             .map_err(|e| Handling::poison(format!("not an oms.orders.v1.OrderDraft: {e}")))?;
         let draft = convert::draft(&draft).map_err(|bad| Handling::poison(bad.to_string()))?;
         let order_id = order_id_for(draft.channel, &draft.external_order_id);
-        let place = OrderCommand::Place {
-            order_id: order_id.clone(),
+        let place = PlaceOrder {
+            order_id,
             draft: Box::new(draft),
             at: ctx.now,
         };
-        run(orders, &order_id, &[place], ctx)
+        run(orders, &place, ctx)
     }
 }
 
@@ -70,10 +77,10 @@ impl MessageHandler<Orders> for RoutingEvents {
         match event.event {
             Some(Event::OrderRouted(e)) => {
                 let at = e.at.as_ref().and_then(time).unwrap_or(ctx.now);
-                let commands: Vec<OrderCommand> = e
+                let reports: Vec<OrderEvent> = e
                     .allocations
                     .iter()
-                    .map(|a| OrderCommand::RecordAllocation {
+                    .map(|a| OrderEvent::Allocated {
                         request_id: a.fulfilment_request_id.clone(),
                         node_id: a.node_id.clone(),
                         lines: lines(&a.lines),
@@ -81,14 +88,14 @@ impl MessageHandler<Orders> for RoutingEvents {
                         at,
                     })
                     .collect();
-                run(orders, &e.order_id, &commands, ctx)
+                record(orders, e.order_id, reports, ctx)
             }
             Some(Event::OrderBackordered(e)) => {
                 let at = e.at.as_ref().and_then(time).unwrap_or(ctx.now);
-                run(
+                record(
                     orders,
-                    &e.order_id,
-                    &[OrderCommand::RecordBackorder {
+                    e.order_id,
+                    vec![OrderEvent::Backordered {
                         lines: lines(&e.lines),
                         reason: e.reason,
                         at,
@@ -98,10 +105,10 @@ impl MessageHandler<Orders> for RoutingEvents {
             }
             Some(Event::RoutingFailed(e)) => {
                 let at = e.at.as_ref().and_then(time).unwrap_or(ctx.now);
-                run(
+                record(
                     orders,
-                    &e.order_id,
-                    &[OrderCommand::RecordRoutingFailure {
+                    e.order_id,
+                    vec![OrderEvent::RoutingFailed {
                         lines: lines(&e.lines),
                         reason: e.reason,
                         at,
@@ -113,10 +120,10 @@ impl MessageHandler<Orders> for RoutingEvents {
             // were recorded when the order was cancelled.
             Some(Event::FulfilmentCancelled(e)) if e.reroute => {
                 let at = e.at.as_ref().and_then(time).unwrap_or(ctx.now);
-                run(
+                record(
                     orders,
-                    &e.order_id,
-                    &[OrderCommand::RecordFulfilmentDropped {
+                    e.order_id,
+                    vec![OrderEvent::FulfilmentDropped {
                         job_id: e.fulfilment_request_id,
                         lines: lines(&e.lines),
                         reason: e.reason,
@@ -141,10 +148,10 @@ impl MessageHandler<Orders> for FulfilmentEvents {
         let event = fulfilment::FulfilmentEvent::decode(message.payload.as_slice())
             .map_err(|e| Handling::poison(format!("not an oms.fulfilment.v1.FulfilmentEvent: {e}")))?;
         let at = |ts: &Option<prost_types::Timestamp>| ts.as_ref().and_then(time).unwrap_or(ctx.now);
-        let (order_id, command) = match event.event {
+        let (order_id, report) = match event.event {
             Some(Event::JobAccepted(e)) => (
                 e.order_id,
-                OrderCommand::RecordFulfilmentStarted {
+                OrderEvent::FulfilmentStarted {
                     job_id: e.job_id,
                     lines: job_lines(&e.lines),
                     at: at(&e.at),
@@ -152,7 +159,7 @@ impl MessageHandler<Orders> for FulfilmentEvents {
             ),
             Some(Event::JobShipped(e)) => (
                 e.order_id,
-                OrderCommand::RecordShipped {
+                OrderEvent::Shipped {
                     job_id: e.job_id,
                     lines: job_lines(&e.lines),
                     carrier: e.carrier,
@@ -162,7 +169,7 @@ impl MessageHandler<Orders> for FulfilmentEvents {
             ),
             Some(Event::ReadyForPickup(e)) => (
                 e.order_id,
-                OrderCommand::RecordReadyForPickup {
+                OrderEvent::ReadyForPickup {
                     job_id: e.job_id,
                     lines: job_lines(&e.lines),
                     location_id: e.location_id,
@@ -172,7 +179,7 @@ impl MessageHandler<Orders> for FulfilmentEvents {
             ),
             Some(Event::JobCollected(e)) => (
                 e.order_id,
-                OrderCommand::RecordCollected {
+                OrderEvent::Collected {
                     job_id: e.job_id,
                     lines: job_lines(&e.lines),
                     at: at(&e.at),
@@ -180,7 +187,7 @@ impl MessageHandler<Orders> for FulfilmentEvents {
             ),
             Some(Event::JobDelivered(e)) => (
                 e.order_id,
-                OrderCommand::RecordDelivered {
+                OrderEvent::Delivered {
                     job_id: e.job_id,
                     lines: job_lines(&e.lines),
                     at: at(&e.at),
@@ -192,7 +199,7 @@ impl MessageHandler<Orders> for FulfilmentEvents {
                     .to_owned();
                 (
                     e.order_id,
-                    OrderCommand::RecordFulfilmentDropped {
+                    OrderEvent::FulfilmentDropped {
                         job_id: e.job_id,
                         lines: job_lines(&e.lines),
                         reason,
@@ -202,7 +209,7 @@ impl MessageHandler<Orders> for FulfilmentEvents {
             }
             Some(Event::JobCancelled(e)) if e.uncollected => (
                 e.order_id,
-                OrderCommand::RecordPickupExpired {
+                OrderEvent::PickupExpired {
                     job_id: e.job_id,
                     lines: job_lines(&e.lines),
                     at: at(&e.at),
@@ -210,7 +217,7 @@ impl MessageHandler<Orders> for FulfilmentEvents {
             ),
             Some(Event::JobCancelled(e)) => (
                 e.order_id,
-                OrderCommand::RecordFulfilmentDropped {
+                OrderEvent::FulfilmentDropped {
                     job_id: e.job_id,
                     lines: job_lines(&e.lines),
                     reason: e.reason,
@@ -230,7 +237,7 @@ impl MessageHandler<Orders> for FulfilmentEvents {
                 return Ok(Decision::reply(()));
             }
         };
-        run(orders, &order_id, &[command], ctx)
+        record(orders, order_id, vec![report], ctx)
     }
 }
 
@@ -249,10 +256,10 @@ impl MessageHandler<Orders> for ReturnEvents {
                 .map(|l| LineQuantity::new(l.order_line_id.clone(), l.quantity))
                 .collect()
         };
-        let (order_id, command) = match event.event {
+        let (order_id, report) = match event.event {
             Some(Event::ReturnAuthorised(e)) => (
                 e.order_id,
-                OrderCommand::RecordReturnRequested {
+                OrderEvent::ReturnRequested {
                     return_id: e.return_id,
                     lines: lines(&e.lines),
                     at: at(&e.at),
@@ -260,7 +267,7 @@ impl MessageHandler<Orders> for ReturnEvents {
             ),
             Some(Event::ReturnReceived(e)) => (
                 e.order_id,
-                OrderCommand::RecordReturned {
+                OrderEvent::Returned {
                     return_id: e.return_id,
                     lines: lines(&e.lines),
                     at: at(&e.at),
@@ -268,9 +275,9 @@ impl MessageHandler<Orders> for ReturnEvents {
             ),
             Some(Event::RefundConfirmed(e)) => (
                 e.order_id,
-                OrderCommand::RecordRefund {
+                OrderEvent::Refunded {
                     return_id: e.return_id,
-                    amount: Money::new(e.amount_minor, e.currency),
+                    amount_minor: e.amount_minor,
                     at: at(&e.at),
                 },
             ),
@@ -283,7 +290,7 @@ impl MessageHandler<Orders> for ReturnEvents {
             )
             | None => return Ok(Decision::reply(())),
         };
-        run(orders, &order_id, &[command], ctx)
+        record(orders, order_id, vec![report], ctx)
     }
 }
 

@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 use crate::app::OrderCapture;
 use crate::convert;
 use crate::domain::orders::OrderFilter;
-use crate::domain::{OrderCommand, OrderError};
+use crate::domain::{CancelOrder, ChangeDelivery, ChangeShippingAddress, HoldOrder, OrderError, ReleaseOrder};
 
 pub struct OrdersApi {
     orders: OrderCapture,
@@ -195,11 +195,15 @@ impl OrderCaptureApi for OrdersApi {
         let request = request.into_inner();
         required_order_id(&request.order_id)?;
         let lines = convert::line_quantities(&request.lines);
-        let (reason, by) = (request.reason, request.requested_by);
+        let (order_id, reason, by) = (request.order_id.clone(), request.reason, request.requested_by);
         let order = self
             .orders
-            .act(request.order_id, Some(request.request_id), move |at| {
-                OrderCommand::Cancel { lines, reason, by, at }
+            .act(request.order_id, Some(request.request_id), move |at| CancelOrder {
+                order_id,
+                lines,
+                reason,
+                by,
+                at,
             })
             .await
             .map_err(command_status)?;
@@ -215,11 +219,16 @@ impl OrderCaptureApi for OrdersApi {
         let Some(address) = request.address.as_ref().map(crate::domain::Address::from_pb) else {
             return Err(refused("address", "is required"));
         };
-        let by = request.requested_by;
+        let (order_id, by) = (request.order_id.clone(), request.requested_by);
         let order = self
             .orders
             .act(request.order_id, Some(request.request_id), move |at| {
-                OrderCommand::ChangeShippingAddress { address, by, at }
+                ChangeShippingAddress {
+                    order_id,
+                    address,
+                    by,
+                    at,
+                }
             })
             .await
             .map_err(command_status)?;
@@ -242,11 +251,14 @@ impl OrderCaptureApi for OrdersApi {
         let Some(delivery) = delivery else {
             return Err(bad.into_status());
         };
-        let by = request.requested_by;
+        let (order_id, by) = (request.order_id.clone(), request.requested_by);
         let order = self
             .orders
-            .act(request.order_id, Some(request.request_id), move |at| {
-                OrderCommand::ChangeDelivery { delivery, by, at }
+            .act(request.order_id, Some(request.request_id), move |at| ChangeDelivery {
+                order_id,
+                delivery,
+                by,
+                at,
             })
             .await
             .map_err(command_status)?;
@@ -256,10 +268,15 @@ impl OrderCaptureApi for OrdersApi {
     async fn hold_order(&self, request: Request<pb::HoldOrderRequest>) -> Result<Response<pb::Order>, Status> {
         let request = request.into_inner();
         required_order_id(&request.order_id)?;
-        let (reason, by) = (request.reason, request.requested_by);
+        let (order_id, reason, by) = (request.order_id.clone(), request.reason, request.requested_by);
         let order = self
             .orders
-            .act(request.order_id, None, move |at| OrderCommand::Hold { reason, by, at })
+            .act(request.order_id, None, move |at| HoldOrder {
+                order_id,
+                reason,
+                by,
+                at,
+            })
             .await
             .map_err(command_status)?;
         Ok(Response::new(convert::order_pb(&order)))
@@ -268,10 +285,10 @@ impl OrderCaptureApi for OrdersApi {
     async fn release_order(&self, request: Request<pb::ReleaseOrderRequest>) -> Result<Response<pb::Order>, Status> {
         let request = request.into_inner();
         required_order_id(&request.order_id)?;
-        let by = request.requested_by;
+        let (order_id, by) = (request.order_id.clone(), request.requested_by);
         let order = self
             .orders
-            .act(request.order_id, None, move |at| OrderCommand::Release { by, at })
+            .act(request.order_id, None, move |at| ReleaseOrder { order_id, by, at })
             .await
             .map_err(command_status)?;
         Ok(Response::new(convert::order_pb(&order)))

@@ -2,12 +2,12 @@
 //! service or another service acts on it, then these events (or this refusal).
 
 use chrono::{DateTime, Duration, Utc};
-use oms_eventsourcing::Change;
 use oms_eventsourcing::testing::{Scenario, Then};
+use oms_eventsourcing::{Change, Decide};
 use oms_order_capture::domain::{
-    Address, Channel, Customer, Delivery, DeliveryMethod, DraftLine, ForOrder, GeoPoint, LineQuantity, Money, Order,
-    OrderCommand, OrderDraft, OrderError, OrderEvent, OrderStatus, Orders, Payment, PlacedBy, Priority, Tender,
-    order_stream,
+    Address, CancelOrder, ChangeDelivery, ChangeShippingAddress, Channel, Customer, Delivery, DeliveryMethod,
+    DraftLine, GeoPoint, HoldOrder, LineQuantity, Money, Order, OrderCommand, OrderDraft, OrderError, OrderEvent,
+    OrderStatus, Orders, Payment, PlaceOrder, PlacedBy, Priority, RecordReports, ReleaseOrder, Tender, order_stream,
 };
 
 /// The service's scenario harness, told about one order (`o-1`): its events are recorded
@@ -34,8 +34,8 @@ impl OrderStory {
         Self(Scenario::nothing())
     }
 
-    fn when(self, command: OrderCommand) -> OrderTold {
-        OrderTold(self.0.when(ForOrder::new(ORDER, command)))
+    fn when(self, command: impl Decide<Orders, Refusal = OrderError>) -> OrderTold {
+        OrderTold(self.0.when(command))
     }
 }
 
@@ -182,7 +182,7 @@ fn shipped(job: &str, lines: &[(&str, i64)], tracking: &str) -> OrderEvent {
 #[test]
 fn a_valid_order_is_placed_with_its_lines_numbered() {
     let order = OrderStory::nothing()
-        .when(OrderCommand::Place {
+        .when(PlaceOrder {
             order_id: "o-1".into(),
             draft: Box::new(two_line_order()),
             at: t(0),
@@ -199,7 +199,7 @@ fn a_valid_order_is_placed_with_its_lines_numbered() {
 #[test]
 fn the_same_channel_order_placed_again_changes_nothing() {
     OrderStory::given([placed(two_line_order())])
-        .when(OrderCommand::Place {
+        .when(PlaceOrder {
             order_id: "o-1".into(),
             draft: Box::new(two_line_order()),
             at: t(5),
@@ -217,7 +217,7 @@ fn an_order_with_mistakes_is_refused_naming_every_one_of_them() {
     bad.delivery.address = None;
     bad.customer.customer_id.clear();
     let error = OrderStory::nothing()
-        .when(OrderCommand::Place {
+        .when(PlaceOrder {
             order_id: "o-1".into(),
             draft: Box::new(bad),
             at: t(0),
@@ -245,7 +245,7 @@ fn a_pickup_order_needs_a_store_and_an_empty_order_is_no_order() {
     let mut pickup = draft(vec![], DeliveryMethod::ClickAndCollect);
     pickup.delivery.pickup_location = None;
     let error = OrderStory::nothing()
-        .when(OrderCommand::Place {
+        .when(PlaceOrder {
             order_id: "o-1".into(),
             draft: Box::new(pickup),
             at: t(0),
@@ -266,7 +266,7 @@ fn a_pickup_order_needs_a_store_and_an_empty_order_is_no_order() {
 fn a_price_that_overflows_is_refused() {
     let huge = draft(vec![line("SKU-1", 3, i64::MAX / 2)], DeliveryMethod::Standard);
     let error = OrderStory::nothing()
-        .when(OrderCommand::Place {
+        .when(PlaceOrder {
             order_id: "o-1".into(),
             draft: Box::new(huge),
             at: t(0),
@@ -292,13 +292,16 @@ fn a_shipped_order_goes_from_routed_to_delivered() {
         },
         shipped("fr-1", &[("1", 2)], "TRACK-1"),
     ])
-    .when(OrderCommand::RecordShipped {
-        job_id: "fr-1".into(),
-        lines: units(&[("2", 1)]),
-        carrier: "DHL".into(),
-        tracking_number: "TRACK-2".into(),
-        at: t(40),
-    })
+    .when(RecordReports::one(
+        ORDER,
+        OrderEvent::Shipped {
+            job_id: "fr-1".into(),
+            lines: units(&[("2", 1)]),
+            carrier: "DHL".into(),
+            tracking_number: "TRACK-2".into(),
+            at: t(40),
+        },
+    ))
     .then([OrderEvent::Shipped {
         job_id: "fr-1".into(),
         lines: units(&[("2", 1)]),
@@ -340,11 +343,14 @@ fn a_click_and_collect_order_is_ready_then_collected() {
         at: t(20),
     };
     let order = OrderStory::given([placed(pickup), allocated("fr-1", &[("1", 1)]), ready])
-        .when(OrderCommand::RecordCollected {
-            job_id: "fr-1".into(),
-            lines: units(&[("1", 1)]),
-            at: t(90),
-        })
+        .when(RecordReports::one(
+            ORDER,
+            OrderEvent::Collected {
+                job_id: "fr-1".into(),
+                lines: units(&[("1", 1)]),
+                at: t(90),
+            },
+        ))
         .then([OrderEvent::Collected {
             job_id: "fr-1".into(),
             lines: units(&[("1", 1)]),
@@ -370,13 +376,16 @@ fn a_ship_to_store_parcel_is_shipped_then_ready_with_its_code_then_collected() {
         at: t(60),
     };
     let on_the_way = OrderStory::given([placed(pickup.clone()), allocated("fr-1", &[("1", 2)])])
-        .when(OrderCommand::RecordShipped {
-            job_id: "fr-1".into(),
-            lines: units(&[("1", 2)]),
-            carrier: "DHL".into(),
-            tracking_number: "JJD1".into(),
-            at: t(30),
-        })
+        .when(RecordReports::one(
+            ORDER,
+            OrderEvent::Shipped {
+                job_id: "fr-1".into(),
+                lines: units(&[("1", 2)]),
+                carrier: "DHL".into(),
+                tracking_number: "JJD1".into(),
+                at: t(30),
+            },
+        ))
         .then([shipped("fr-1", &[("1", 2)], "JJD1")]);
     // On its way to the store: shipped, not yet something the customer can return or
     // that customer service can still cancel.
@@ -400,11 +409,14 @@ fn a_ship_to_store_parcel_is_shipped_then_ready_with_its_code_then_collected() {
     let detail = &arrived.timeline.last().expect("a timeline").detail;
     assert!(detail.contains("STORE-BERLIN") && detail.contains("4711"), "{detail}");
     let collected = OrderStory::given(history)
-        .when(OrderCommand::RecordCollected {
-            job_id: "fr-1".into(),
-            lines: units(&[("1", 2)]),
-            at: t(90),
-        })
+        .when(RecordReports::one(
+            ORDER,
+            OrderEvent::Collected {
+                job_id: "fr-1".into(),
+                lines: units(&[("1", 2)]),
+                at: t(90),
+            },
+        ))
         .then([OrderEvent::Collected {
             job_id: "fr-1".into(),
             lines: units(&[("1", 2)]),
@@ -442,11 +454,14 @@ fn a_locker_parcel_nobody_collects_is_cancelled_when_it_expires() {
         shipped("fr-1", &[("1", 1)], "JJD2"),
         ready,
     ])
-    .when(OrderCommand::RecordPickupExpired {
-        job_id: "fr-1".into(),
-        lines: units(&[("1", 1)]),
-        at: t(60 * 24 * 8),
-    })
+    .when(RecordReports::one(
+        ORDER,
+        OrderEvent::PickupExpired {
+            job_id: "fr-1".into(),
+            lines: units(&[("1", 1)]),
+            at: t(60 * 24 * 8),
+        },
+    ))
     .then([OrderEvent::PickupExpired {
         job_id: "fr-1".into(),
         lines: units(&[("1", 1)]),
@@ -469,7 +484,8 @@ fn a_locker_parcel_nobody_collects_is_cancelled_when_it_expires() {
 #[test]
 fn a_whole_order_cancelled_before_shipping_is_cancelled() {
     let order = OrderStory::given([placed(two_line_order()), allocated("fr-1", &[("1", 2), ("2", 1)])])
-        .when(OrderCommand::Cancel {
+        .when(CancelOrder {
+            order_id: ORDER.into(),
             lines: vec![],
             reason: "customer changed their mind".into(),
             by: "agent-7".into(),
@@ -493,7 +509,8 @@ fn after_a_partial_shipment_only_what_is_left_can_be_cancelled() {
         shipped("fr-1", &[("1", 2)], "T-1"),
     ];
     let order = OrderStory::given(given.clone())
-        .when(OrderCommand::Cancel {
+        .when(CancelOrder {
+            order_id: ORDER.into(),
             lines: vec![],
             reason: "out of patience".into(),
             by: String::new(),
@@ -512,7 +529,8 @@ fn after_a_partial_shipment_only_what_is_left_can_be_cancelled() {
         "what is left of the order has shipped"
     );
     let refusal = OrderStory::given(given)
-        .when(OrderCommand::Cancel {
+        .when(CancelOrder {
+            order_id: ORDER.into(),
             lines: units(&[("1", 1)]),
             reason: String::new(),
             by: String::new(),
@@ -533,7 +551,8 @@ fn a_fully_shipped_order_cannot_be_cancelled_or_held() {
         shipped("fr-1", &[("1", 2), ("2", 1)], "T-1"),
     ];
     OrderStory::given(given.clone())
-        .when(OrderCommand::Cancel {
+        .when(CancelOrder {
+            order_id: ORDER.into(),
             lines: vec![],
             reason: String::new(),
             by: String::new(),
@@ -544,7 +563,8 @@ fn a_fully_shipped_order_cannot_be_cancelled_or_held() {
             why: "the order is shipped".into(),
         });
     OrderStory::given(given)
-        .when(OrderCommand::Hold {
+        .when(HoldOrder {
+            order_id: ORDER.into(),
             reason: "fraud check".into(),
             by: "agent-1".into(),
             at: t(50),
@@ -561,7 +581,8 @@ fn the_address_changes_before_shipping_and_not_after() {
     moved.city = "Potsdam".into();
     moved.postal_code = "14467".into();
     let order = OrderStory::given([placed(two_line_order())])
-        .when(OrderCommand::ChangeShippingAddress {
+        .when(ChangeShippingAddress {
+            order_id: ORDER.into(),
             address: moved.clone(),
             by: "agent-1".into(),
             at: t(3),
@@ -577,7 +598,8 @@ fn the_address_changes_before_shipping_and_not_after() {
         allocated("fr-1", &[("1", 2)]),
         shipped("fr-1", &[("1", 1)], "T"),
     ])
-    .when(OrderCommand::ChangeShippingAddress {
+    .when(ChangeShippingAddress {
+        order_id: ORDER.into(),
         address: moved.clone(),
         by: String::new(),
         at: t(40),
@@ -589,7 +611,8 @@ fn the_address_changes_before_shipping_and_not_after() {
     let mut broken = moved;
     broken.country = "Germany".into();
     OrderStory::given([placed(two_line_order())])
-        .when(OrderCommand::ChangeShippingAddress {
+        .when(ChangeShippingAddress {
+            order_id: ORDER.into(),
             address: broken,
             by: String::new(),
             at: t(3),
@@ -608,7 +631,8 @@ fn the_delivery_method_changes_from_shipping_to_pickup() {
         pickup_location: Some("STORE-POTSDAM".into()),
     };
     let order = OrderStory::given([placed(two_line_order())])
-        .when(OrderCommand::ChangeDelivery {
+        .when(ChangeDelivery {
+            order_id: ORDER.into(),
             delivery: pickup.clone(),
             by: "agent-1".into(),
             at: t(3),
@@ -625,7 +649,8 @@ fn the_delivery_method_changes_from_shipping_to_pickup() {
         pickup_location: None,
     };
     OrderStory::given([placed(two_line_order())])
-        .when(OrderCommand::ChangeDelivery {
+        .when(ChangeDelivery {
+            order_id: ORDER.into(),
             delivery: no_store,
             by: String::new(),
             at: t(3),
@@ -644,7 +669,8 @@ fn a_held_order_shows_held_until_released() {
         at: t(2),
     };
     let order = OrderStory::given([placed(two_line_order())])
-        .when(OrderCommand::Hold {
+        .when(HoldOrder {
+            order_id: ORDER.into(),
             reason: "address check".into(),
             by: "agent-1".into(),
             at: t(2),
@@ -652,7 +678,8 @@ fn a_held_order_shows_held_until_released() {
         .then([held.clone()]);
     assert_eq!(order.status(), OrderStatus::Held);
     let released = OrderStory::given([placed(two_line_order()), held])
-        .when(OrderCommand::Release {
+        .when(ReleaseOrder {
+            order_id: ORDER.into(),
             by: "agent-2".into(),
             at: t(9),
         })
@@ -662,7 +689,8 @@ fn a_held_order_shows_held_until_released() {
         }]);
     assert_eq!(released.status(), OrderStatus::Placed);
     OrderStory::given([placed(two_line_order())])
-        .when(OrderCommand::Release {
+        .when(ReleaseOrder {
+            order_id: ORDER.into(),
             by: String::new(),
             at: t(9),
         })
@@ -671,7 +699,8 @@ fn a_held_order_shows_held_until_released() {
             why: "the order is not held".into(),
         });
     OrderStory::given([placed(two_line_order())])
-        .when(OrderCommand::Hold {
+        .when(HoldOrder {
+            order_id: ORDER.into(),
             reason: " ".into(),
             by: String::new(),
             at: t(2),
@@ -690,13 +719,16 @@ fn a_backordered_line_is_routed_when_supply_arrives() {
             at: t(1),
         },
     ])
-    .when(OrderCommand::RecordAllocation {
-        request_id: "fr-2".into(),
-        node_id: "DC-1".into(),
-        lines: units(&[("1", 2)]),
-        expected_at: None,
-        at: t(600),
-    })
+    .when(RecordReports::one(
+        ORDER,
+        OrderEvent::Allocated {
+            request_id: "fr-2".into(),
+            node_id: "DC-1".into(),
+            lines: units(&[("1", 2)]),
+            expected_at: None,
+            at: t(600),
+        },
+    ))
     .then([OrderEvent::Allocated {
         request_id: "fr-2".into(),
         node_id: "DC-1".into(),
@@ -716,12 +748,15 @@ fn a_backordered_line_is_routed_when_supply_arrives() {
 #[test]
 fn a_job_a_store_rejects_leaves_its_units_waiting_for_routing_again() {
     let order = OrderStory::given([placed(two_line_order()), allocated("fr-1", &[("1", 2), ("2", 1)])])
-        .when(OrderCommand::RecordFulfilmentDropped {
-            job_id: "fr-1".into(),
-            lines: units(&[("1", 2), ("2", 1)]),
-            reason: "out of stock".into(),
-            at: t(15),
-        })
+        .when(RecordReports::one(
+            ORDER,
+            OrderEvent::FulfilmentDropped {
+                job_id: "fr-1".into(),
+                lines: units(&[("1", 2), ("2", 1)]),
+                reason: "out of stock".into(),
+                at: t(15),
+            },
+        ))
         .then([OrderEvent::FulfilmentDropped {
             job_id: "fr-1".into(),
             lines: units(&[("1", 2), ("2", 1)]),
@@ -744,31 +779,40 @@ fn a_return_ends_refunded() {
             at: t(100),
         },
     ]);
-    let requested = order
-        .decide(&OrderCommand::RecordReturnRequested {
+    let requested = RecordReports::one(
+        ORDER,
+        OrderEvent::ReturnRequested {
             return_id: "rt-1".into(),
             lines: units(&[("1", 2), ("2", 1)]),
             at: t(200),
-        })
-        .unwrap();
+        },
+    )
+    .rule(&order)
+    .unwrap();
     order.evolve(&requested[0]);
     assert_eq!(order.status(), OrderStatus::ReturnRequested);
-    let returned = order
-        .decide(&OrderCommand::RecordReturned {
+    let returned = RecordReports::one(
+        ORDER,
+        OrderEvent::Returned {
             return_id: "rt-1".into(),
             lines: units(&[("1", 2), ("2", 1)]),
             at: t(300),
-        })
-        .unwrap();
+        },
+    )
+    .rule(&order)
+    .unwrap();
     order.evolve(&returned[0]);
     assert_eq!(order.status(), OrderStatus::Returned);
-    let refunded = order
-        .decide(&OrderCommand::RecordRefund {
+    let refunded = RecordReports::one(
+        ORDER,
+        OrderEvent::Refunded {
             return_id: "rt-1".into(),
-            amount: Money::new(4_500, "EUR"),
+            amount_minor: 4_500,
             at: t(310),
-        })
-        .unwrap();
+        },
+    )
+    .rule(&order)
+    .unwrap();
     order.evolve(&refunded[0]);
     assert_eq!(order.status(), OrderStatus::Refunded);
 }
@@ -781,33 +825,42 @@ fn a_report_made_twice_counts_once_and_an_unknown_line_is_refused() {
         shipped("fr-1", &[("1", 2)], "T-1"),
     ];
     OrderStory::given(given.clone())
-        .when(OrderCommand::RecordShipped {
-            job_id: "fr-1".into(),
-            lines: units(&[("1", 2)]),
-            carrier: "DHL".into(),
-            tracking_number: "T-1".into(),
-            at: t(31),
-        })
+        .when(RecordReports::one(
+            ORDER,
+            OrderEvent::Shipped {
+                job_id: "fr-1".into(),
+                lines: units(&[("1", 2)]),
+                carrier: "DHL".into(),
+                tracking_number: "T-1".into(),
+                at: t(31),
+            },
+        ))
         .then_nothing();
     OrderStory::given(given)
-        .when(OrderCommand::RecordShipped {
-            job_id: "fr-2".into(),
-            lines: units(&[("9", 1)]),
-            carrier: "DHL".into(),
-            tracking_number: "T-2".into(),
-            at: t(31),
-        })
+        .when(RecordReports::one(
+            ORDER,
+            OrderEvent::Shipped {
+                job_id: "fr-2".into(),
+                lines: units(&[("9", 1)]),
+                carrier: "DHL".into(),
+                tracking_number: "T-2".into(),
+                at: t(31),
+            },
+        ))
         .then_error(OrderError::UnknownLine {
             order_id: "o-1".into(),
             line_id: "9".into(),
         });
     OrderStory::nothing()
-        .when(OrderCommand::RecordShipped {
-            job_id: "j".into(),
-            lines: vec![],
-            carrier: String::new(),
-            tracking_number: String::new(),
-            at: t(1),
-        })
+        .when(RecordReports::one(
+            ORDER,
+            OrderEvent::Shipped {
+                job_id: "j".into(),
+                lines: vec![],
+                carrier: String::new(),
+                tracking_number: String::new(),
+                at: t(1),
+            },
+        ))
         .then_error(OrderError::UnknownOrder("o-1".into()));
 }

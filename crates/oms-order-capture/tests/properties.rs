@@ -4,13 +4,16 @@
 //! the events equal the live ones.
 
 use chrono::{DateTime, Duration, Utc};
-use oms_eventsourcing::{EventHeader, Model, state_digest};
+use oms_eventsourcing::testing::Scenario;
+use oms_eventsourcing::{Changes, Decide, state_digest};
 use oms_order_capture::domain::{
-    Address, Channel, Customer, Delivery, DeliveryMethod, DraftLine, LineQuantity, Money, Order, OrderCommand,
-    OrderDraft, OrderEvent, OrderStatus, Orders, Payment, PlacedBy, Priority, Tender, order_stream,
+    Address, CancelOrder, Channel, Customer, Delivery, DeliveryMethod, DraftLine, HoldOrder, LineQuantity, Money,
+    Order, OrderDraft, OrderError, OrderEvent, OrderStatus, Orders, Payment, PlaceOrder, PlacedBy, Priority,
+    RecordReports, ReleaseOrder, Tender,
 };
 use proptest::prelude::*;
-use uuid::Uuid;
+
+const ORDER: &str = "o-1";
 
 fn t(minutes: i64) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z").unwrap().to_utc() + Duration::minutes(minutes)
@@ -117,87 +120,141 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-fn command(step: &Step, at: DateTime<Utc>) -> OrderCommand {
+/// What `step` decides against `orders` at `at`.
+fn decide(step: &Step, at: DateTime<Utc>, orders: &Orders) -> Result<Changes<OrderEvent>, OrderError> {
     let units = |line: usize, quantity: i64| vec![LineQuantity::new((line + 1).to_string(), quantity)];
     match step.clone() {
-        Step::Cancel { line, quantity, whole } => OrderCommand::Cancel {
+        Step::Cancel { line, quantity, whole } => CancelOrder {
+            order_id: ORDER.into(),
             lines: if whole { vec![] } else { units(line, quantity) },
             reason: "r".into(),
             by: String::new(),
             at,
-        },
+        }
+        .decide(orders, at),
         Step::Allocate {
             request,
             line,
             quantity,
-        } => OrderCommand::RecordAllocation {
-            request_id: format!("fr-{request}"),
-            node_id: "N".into(),
-            lines: units(line, quantity),
-            expected_at: Some(at + Duration::days(1)),
-            at,
-        },
-        Step::Start { job, line, quantity } => OrderCommand::RecordFulfilmentStarted {
-            job_id: format!("fr-{job}"),
-            lines: units(line, quantity),
-            at,
-        },
-        Step::Drop { job, line, quantity } => OrderCommand::RecordFulfilmentDropped {
-            job_id: format!("fr-{job}"),
-            lines: units(line, quantity),
-            reason: "r".into(),
-            at,
-        },
-        Step::Ship { job, line, quantity } => OrderCommand::RecordShipped {
-            job_id: format!("fr-{job}"),
-            lines: units(line, quantity),
-            carrier: "C".into(),
-            tracking_number: format!("T{job}"),
-            at,
-        },
-        Step::Ready { job, line, quantity } => OrderCommand::RecordReadyForPickup {
-            job_id: format!("fr-{job}"),
-            lines: units(line, quantity),
-            location_id: "S".into(),
-            pickup_code: "1".into(),
-            at,
-        },
-        Step::Collect { job, line, quantity } => OrderCommand::RecordCollected {
-            job_id: format!("fr-{job}"),
-            lines: units(line, quantity),
-            at,
-        },
-        Step::Deliver { job, line, quantity } => OrderCommand::RecordDelivered {
-            job_id: format!("fr-{job}"),
-            lines: units(line, quantity),
-            at,
-        },
-        Step::Backorder { line, quantity } => OrderCommand::RecordBackorder {
-            lines: units(line, quantity),
-            reason: "r".into(),
-            at,
-        },
-        Step::Hold => OrderCommand::Hold {
+        } => RecordReports::one(
+            ORDER,
+            OrderEvent::Allocated {
+                request_id: format!("fr-{request}"),
+                node_id: "N".into(),
+                lines: units(line, quantity),
+                expected_at: Some(at + Duration::days(1)),
+                at,
+            },
+        )
+        .decide(orders, at),
+        Step::Start { job, line, quantity } => RecordReports::one(
+            ORDER,
+            OrderEvent::FulfilmentStarted {
+                job_id: format!("fr-{job}"),
+                lines: units(line, quantity),
+                at,
+            },
+        )
+        .decide(orders, at),
+        Step::Drop { job, line, quantity } => RecordReports::one(
+            ORDER,
+            OrderEvent::FulfilmentDropped {
+                job_id: format!("fr-{job}"),
+                lines: units(line, quantity),
+                reason: "r".into(),
+                at,
+            },
+        )
+        .decide(orders, at),
+        Step::Ship { job, line, quantity } => RecordReports::one(
+            ORDER,
+            OrderEvent::Shipped {
+                job_id: format!("fr-{job}"),
+                lines: units(line, quantity),
+                carrier: "C".into(),
+                tracking_number: format!("T{job}"),
+                at,
+            },
+        )
+        .decide(orders, at),
+        Step::Ready { job, line, quantity } => RecordReports::one(
+            ORDER,
+            OrderEvent::ReadyForPickup {
+                job_id: format!("fr-{job}"),
+                lines: units(line, quantity),
+                location_id: "S".into(),
+                pickup_code: "1".into(),
+                at,
+            },
+        )
+        .decide(orders, at),
+        Step::Collect { job, line, quantity } => RecordReports::one(
+            ORDER,
+            OrderEvent::Collected {
+                job_id: format!("fr-{job}"),
+                lines: units(line, quantity),
+                at,
+            },
+        )
+        .decide(orders, at),
+        Step::Deliver { job, line, quantity } => RecordReports::one(
+            ORDER,
+            OrderEvent::Delivered {
+                job_id: format!("fr-{job}"),
+                lines: units(line, quantity),
+                at,
+            },
+        )
+        .decide(orders, at),
+        Step::Backorder { line, quantity } => RecordReports::one(
+            ORDER,
+            OrderEvent::Backordered {
+                lines: units(line, quantity),
+                reason: "r".into(),
+                at,
+            },
+        )
+        .decide(orders, at),
+        Step::Hold => HoldOrder {
+            order_id: ORDER.into(),
             reason: "check".into(),
             by: String::new(),
             at,
-        },
-        Step::Release => OrderCommand::Release { by: String::new(), at },
-        Step::Return { id, line, quantity } => OrderCommand::RecordReturnRequested {
-            return_id: format!("rt-{id}"),
-            lines: units(line, quantity),
+        }
+        .decide(orders, at),
+        Step::Release => ReleaseOrder {
+            order_id: ORDER.into(),
+            by: String::new(),
             at,
-        },
-        Step::Returned { id, line, quantity } => OrderCommand::RecordReturned {
-            return_id: format!("rt-{id}"),
-            lines: units(line, quantity),
-            at,
-        },
-        Step::Refund { id, amount } => OrderCommand::RecordRefund {
-            return_id: format!("rt-{id}"),
-            amount: Money::new(amount, "EUR"),
-            at,
-        },
+        }
+        .decide(orders, at),
+        Step::Return { id, line, quantity } => RecordReports::one(
+            ORDER,
+            OrderEvent::ReturnRequested {
+                return_id: format!("rt-{id}"),
+                lines: units(line, quantity),
+                at,
+            },
+        )
+        .decide(orders, at),
+        Step::Returned { id, line, quantity } => RecordReports::one(
+            ORDER,
+            OrderEvent::Returned {
+                return_id: format!("rt-{id}"),
+                lines: units(line, quantity),
+                at,
+            },
+        )
+        .decide(orders, at),
+        Step::Refund { id, amount } => RecordReports::one(
+            ORDER,
+            OrderEvent::Refunded {
+                return_id: format!("rt-{id}"),
+                amount_minor: amount,
+                at,
+            },
+        )
+        .decide(orders, at),
     }
 }
 
@@ -209,26 +266,19 @@ proptest! {
         quantities in proptest::collection::vec(1i64..5, 1..4),
         steps in proptest::collection::vec(step(), 0..60),
     ) {
-        let order_id = "o-1";
-        let stream = order_stream(order_id);
-        let mut live = Orders::default();
-        let mut log: Vec<OrderEvent> = Vec::new();
-        let apply = |orders: &mut Orders, log: &mut Vec<OrderEvent>, events: Vec<OrderEvent>| {
-            for event in events {
-                let header = EventHeader { stream_id: &stream, version: 0, event_id: Uuid::nil(), recorded_at: event.at(), correlation_id: None, causation_id: None };
-                orders.apply(&header, &event);
-                log.push(event);
-            }
-        };
-        let placed = orders_decide(&live, order_id, &OrderCommand::Place { order_id: order_id.into(), draft: Box::new(draft(&quantities)), at: t(0) });
-        apply(&mut live, &mut log, placed.expect("a valid order"));
+        let order_id = ORDER;
+        let placed = PlaceOrder { order_id: order_id.into(), draft: Box::new(draft(&quantities)), at: t(0) };
+        let placed = placed.decide(&Orders::default(), t(0)).expect("a valid order");
+        let mut log = placed.clone();
+        let mut live = Scenario::<Orders>::given(placed);
         for (i, step) in steps.iter().enumerate() {
-            let before = live.get(order_id).cloned().unwrap();
-            let cmd = command(step, t(i as i64 + 1));
-            if let Ok(events) = orders_decide(&live, order_id, &cmd) {
-                apply(&mut live, &mut log, events);
+            let before = live.state().get(order_id).cloned().unwrap();
+            let at = t(i as i64 + 1);
+            if let Ok(changes) = decide(step, at, live.state()) {
+                log.extend(changes.clone());
+                live = live.at(at).and(changes);
             }
-            let order = live.get(order_id).unwrap();
+            let order = live.state().get(order_id).unwrap();
             for (line, was) in order.lines.iter().zip(&before.lines) {
                 prop_assert!(line.cancelled <= line.ordered, "{line:?}");
                 prop_assert!(line.cancelled >= was.cancelled);
@@ -244,18 +294,9 @@ proptest! {
                 prop_assert_eq!(status, OrderStatus::Held);
             }
         }
-        let mut rebuilt = Orders::default();
-        let mut ignored = Vec::new();
-        apply(&mut rebuilt, &mut ignored, log.clone());
-        prop_assert_eq!(state_digest(&rebuilt), state_digest(&live));
-        prop_assert_eq!(Order::from_events(&log), live.get(order_id).cloned().unwrap());
+        let rebuilt = Scenario::<Orders>::given(log.clone());
+        prop_assert_eq!(state_digest(rebuilt.state()), state_digest(live.state()));
+        let events: Vec<OrderEvent> = log.into_iter().map(|c| c.event).collect();
+        prop_assert_eq!(Order::from_events(&events), live.state().get(order_id).cloned().unwrap());
     }
-}
-
-fn orders_decide(
-    orders: &Orders,
-    order_id: &str,
-    command: &OrderCommand,
-) -> Result<Vec<OrderEvent>, oms_order_capture::domain::OrderError> {
-    orders.for_decision(order_id).decide(command)
 }

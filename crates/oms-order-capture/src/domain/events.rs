@@ -261,6 +261,20 @@ impl OrderEvent {
         }
     }
 
+    /// Something another service reports about the order's units (routing, the nodes,
+    /// returns), not an act of the channel or of customer service.
+    pub fn is_report(&self) -> bool {
+        !matches!(
+            self,
+            OrderEvent::Placed { .. }
+                | OrderEvent::Cancelled { .. }
+                | OrderEvent::Held { .. }
+                | OrderEvent::Released { .. }
+                | OrderEvent::ShippingAddressChanged { .. }
+                | OrderEvent::DeliveryChanged { .. }
+        )
+    }
+
     /// What another service reported, as `kind:id`: the order records each report once.
     pub fn record_key(&self) -> Option<String> {
         Some(match self {

@@ -22,7 +22,10 @@ pub use errors::OrderError;
 pub use events::OrderEvent;
 pub use order::{LineState, Order};
 pub use orders::Orders;
-pub use rules::{ForOrder, OrderCommand};
+pub use rules::{
+    CancelOrder, ChangeDelivery, ChangeShippingAddress, HoldOrder, OrderCommand, PlaceOrder, RecordReports,
+    ReleaseOrder,
+};
 pub use status::OrderStatus;
 
 use uuid::Uuid;

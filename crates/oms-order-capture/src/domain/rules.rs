@@ -1,225 +1,200 @@
-//! The rules of an order: each command of customer service, of the channels and of the
-//! other services, decided against the order as it is — one named rule per command.
+//! The commands of order capture, one type each — a channel placing an order, customer
+//! service acting on it, other services reporting what happened to its units — each
+//! decided against the order as it is by one named rule.
+
+use std::fmt::Debug;
 
 use chrono::{DateTime, Utc};
-use oms_eventsourcing::{Change, Changes, Decide};
+use oms_eventsourcing::{Change, Changes, Decide, DomainEvent};
 
 use super::events::Units;
 use super::{
-    Address, Delivery, LineQuantity, LineState, Money, Order, OrderDraft, OrderError, OrderEvent, Orders, Violations,
+    Address, Delivery, LineQuantity, LineState, Order, OrderDraft, OrderError, OrderEvent, Orders, Violations,
     order_stream,
 };
 
-/// What can happen to an order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OrderCommand {
-    Place {
-        order_id: String,
-        draft: Box<OrderDraft>,
-        at: DateTime<Utc>,
-    },
-    /// No lines: everything that can still be cancelled.
-    Cancel {
-        lines: Units,
-        reason: String,
-        by: String,
-        at: DateTime<Utc>,
-    },
-    ChangeShippingAddress {
-        address: Address,
-        by: String,
-        at: DateTime<Utc>,
-    },
-    ChangeDelivery {
-        delivery: Delivery,
-        by: String,
-        at: DateTime<Utc>,
-    },
-    Hold {
-        reason: String,
-        by: String,
-        at: DateTime<Utc>,
-    },
-    Release {
-        by: String,
-        at: DateTime<Utc>,
-    },
-    RecordAllocation {
-        request_id: String,
-        node_id: String,
-        lines: Units,
-        expected_at: Option<DateTime<Utc>>,
-        at: DateTime<Utc>,
-    },
-    RecordBackorder {
-        lines: Units,
-        reason: String,
-        at: DateTime<Utc>,
-    },
-    RecordRoutingFailure {
-        lines: Units,
-        reason: String,
-        at: DateTime<Utc>,
-    },
-    RecordFulfilmentStarted {
-        job_id: String,
-        lines: Units,
-        at: DateTime<Utc>,
-    },
-    RecordFulfilmentDropped {
-        job_id: String,
-        lines: Units,
-        reason: String,
-        at: DateTime<Utc>,
-    },
-    RecordShipped {
-        job_id: String,
-        lines: Units,
-        carrier: String,
-        tracking_number: String,
-        at: DateTime<Utc>,
-    },
-    RecordReadyForPickup {
-        job_id: String,
-        lines: Units,
-        location_id: String,
-        pickup_code: String,
-        at: DateTime<Utc>,
-    },
-    RecordCollected {
-        job_id: String,
-        lines: Units,
-        at: DateTime<Utc>,
-    },
-    RecordPickupExpired {
-        job_id: String,
-        lines: Units,
-        at: DateTime<Utc>,
-    },
-    RecordDelivered {
-        job_id: String,
-        lines: Units,
-        at: DateTime<Utc>,
-    },
-    RecordReturnRequested {
-        return_id: String,
-        lines: Units,
-        at: DateTime<Utc>,
-    },
-    RecordReturned {
-        return_id: String,
-        lines: Units,
-        at: DateTime<Utc>,
-    },
-    RecordRefund {
-        return_id: String,
-        amount: Money,
-        at: DateTime<Utc>,
-    },
+/// A command about one order, decided against the order as it stands by its rule.
+pub trait OrderCommand: Debug + Send + 'static {
+    /// The order it is about.
+    fn order_id(&self) -> &str;
+
+    /// What the command does to `order`: its events, or why it is refused.
+    fn rule(&self, order: &Order) -> Result<Vec<OrderEvent>, OrderError>;
 }
 
-/// A command for one order of the service.
+/// Places a channel's order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ForOrder {
+pub struct PlaceOrder {
     pub order_id: String,
-    pub command: OrderCommand,
+    pub draft: Box<OrderDraft>,
+    pub at: DateTime<Utc>,
 }
 
-impl ForOrder {
-    pub fn new(order_id: impl Into<String>, command: OrderCommand) -> Self {
+/// Cancels units of the order; no lines: everything that can still be cancelled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CancelOrder {
+    pub order_id: String,
+    pub lines: Units,
+    pub reason: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeShippingAddress {
+    pub order_id: String,
+    pub address: Address,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeDelivery {
+    pub order_id: String,
+    pub delivery: Delivery,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoldOrder {
+    pub order_id: String,
+    pub reason: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleaseOrder {
+    pub order_id: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// What other services report about the order's units — routing's allocations,
+/// backorders and failures, the nodes' steps, returns and refunds — in the order they
+/// reported them: each recorded once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordReports {
+    pub order_id: String,
+    pub reports: Vec<OrderEvent>,
+}
+
+impl RecordReports {
+    pub fn one(order_id: impl Into<String>, report: OrderEvent) -> Self {
         Self {
             order_id: order_id.into(),
-            command,
+            reports: vec![report],
         }
     }
 }
 
-impl Decide<Orders> for ForOrder {
-    type Refusal = OrderError;
+impl OrderCommand for PlaceOrder {
+    fn order_id(&self) -> &str {
+        &self.order_id
+    }
 
-    fn decide(&self, orders: &Orders, _now: DateTime<Utc>) -> Result<Changes<OrderEvent>, OrderError> {
-        let stream = order_stream(&self.order_id);
-        let events = orders.for_decision(&self.order_id).decide(&self.command)?;
-        Ok(events.into_iter().map(|e| Change::new(stream.clone(), e)).collect())
+    fn rule(&self, order: &Order) -> Result<Vec<OrderEvent>, OrderError> {
+        order.place(self.order_id.clone(), self.draft.clone(), self.at)
     }
 }
+
+impl OrderCommand for CancelOrder {
+    fn order_id(&self) -> &str {
+        &self.order_id
+    }
+
+    fn rule(&self, order: &Order) -> Result<Vec<OrderEvent>, OrderError> {
+        order.cancel(&self.lines, &self.reason, &self.by, self.at)
+    }
+}
+
+impl OrderCommand for ChangeShippingAddress {
+    fn order_id(&self) -> &str {
+        &self.order_id
+    }
+
+    fn rule(&self, order: &Order) -> Result<Vec<OrderEvent>, OrderError> {
+        order.change_address(self.address.clone(), self.by.clone(), self.at)
+    }
+}
+
+impl OrderCommand for ChangeDelivery {
+    fn order_id(&self) -> &str {
+        &self.order_id
+    }
+
+    fn rule(&self, order: &Order) -> Result<Vec<OrderEvent>, OrderError> {
+        order.change_delivery(self.delivery.clone(), self.by.clone(), self.at)
+    }
+}
+
+impl OrderCommand for HoldOrder {
+    fn order_id(&self) -> &str {
+        &self.order_id
+    }
+
+    fn rule(&self, order: &Order) -> Result<Vec<OrderEvent>, OrderError> {
+        order.hold(self.reason.clone(), self.by.clone(), self.at)
+    }
+}
+
+impl OrderCommand for ReleaseOrder {
+    fn order_id(&self) -> &str {
+        &self.order_id
+    }
+
+    fn rule(&self, order: &Order) -> Result<Vec<OrderEvent>, OrderError> {
+        order.release(self.by.clone(), self.at)
+    }
+}
+
+impl OrderCommand for RecordReports {
+    fn order_id(&self) -> &str {
+        &self.order_id
+    }
+
+    /// Each report is decided on the order the ones before it left.
+    fn rule(&self, order: &Order) -> Result<Vec<OrderEvent>, OrderError> {
+        let mut order = order.clone();
+        let mut events = Vec::new();
+        for report in &self.reports {
+            let recorded = order.report(report.clone())?;
+            for event in &recorded {
+                order.evolve(event);
+            }
+            events.extend(recorded);
+        }
+        Ok(events)
+    }
+}
+
+/// Every order command is a command of the service's model, recorded on its order's stream.
+macro_rules! decided_on_the_order {
+    ($($command:ident),+ $(,)?) => {
+        $(impl Decide<Orders> for $command {
+            type Refusal = OrderError;
+
+            fn decide(&self, orders: &Orders, _now: DateTime<Utc>) -> Result<Changes<OrderEvent>, OrderError> {
+                let stream = order_stream(self.order_id());
+                let events = self.rule(&orders.for_decision(self.order_id()))?;
+                Ok(events.into_iter().map(|e| Change::new(stream.clone(), e)).collect())
+            }
+        })+
+    };
+}
+
+decided_on_the_order!(
+    PlaceOrder,
+    CancelOrder,
+    ChangeShippingAddress,
+    ChangeDelivery,
+    HoldOrder,
+    ReleaseOrder,
+    RecordReports,
+);
 
 impl Order {
-    /// What `command` does to the order: its events, or why it is refused.
-    pub fn decide(&self, command: &OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
-        use OrderCommand as C;
-        use OrderEvent as E;
-        match command.clone() {
-            C::Place { order_id, draft, at } => self.place(order_id, draft, at),
-            C::Cancel { lines, reason, by, at } => self.cancel(&lines, &reason, &by, at),
-            C::ChangeShippingAddress { address, by, at } => self.change_address(address, by, at),
-            C::ChangeDelivery { delivery, by, at } => self.change_delivery(delivery, by, at),
-            C::Hold { reason, by, at } => self.hold(reason, by, at),
-            C::Release { by, at } => self.release(by, at),
-            C::RecordAllocation {
-                request_id,
-                node_id,
-                lines,
-                expected_at,
-                at,
-            } => self.report(E::Allocated {
-                request_id,
-                node_id,
-                lines,
-                expected_at,
-                at,
-            }),
-            C::RecordBackorder { lines, reason, at } => self.routing_news(E::Backordered { lines, reason, at }),
-            C::RecordRoutingFailure { lines, reason, at } => self.routing_news(E::RoutingFailed { lines, reason, at }),
-            C::RecordFulfilmentStarted { job_id, lines, at } => self.report(E::FulfilmentStarted { job_id, lines, at }),
-            C::RecordFulfilmentDropped {
-                job_id,
-                lines,
-                reason,
-                at,
-            } => self.report(E::FulfilmentDropped {
-                job_id,
-                lines,
-                reason,
-                at,
-            }),
-            C::RecordShipped {
-                job_id,
-                lines,
-                carrier,
-                tracking_number,
-                at,
-            } => self.report(E::Shipped {
-                job_id,
-                lines,
-                carrier,
-                tracking_number,
-                at,
-            }),
-            C::RecordReadyForPickup {
-                job_id,
-                lines,
-                location_id,
-                pickup_code,
-                at,
-            } => self.report(E::ReadyForPickup {
-                job_id,
-                lines,
-                location_id,
-                pickup_code,
-                at,
-            }),
-            C::RecordCollected { job_id, lines, at } => self.report(E::Collected { job_id, lines, at }),
-            C::RecordPickupExpired { job_id, lines, at } => self.report(E::PickupExpired { job_id, lines, at }),
-            C::RecordDelivered { job_id, lines, at } => self.report(E::Delivered { job_id, lines, at }),
-            C::RecordReturnRequested { return_id, lines, at } => {
-                self.report(E::ReturnRequested { return_id, lines, at })
-            }
-            C::RecordReturned { return_id, lines, at } => self.report(E::Returned { return_id, lines, at }),
-            C::RecordRefund { return_id, amount, at } => self.refund(return_id, &amount, at),
-        }
-    }
-
     /// A channel's order, placed once: the same channel order again changes nothing.
     fn place(
         &self,
@@ -366,32 +341,24 @@ impl Order {
         Ok(vec![OrderEvent::Released { by, at }])
     }
 
-    /// A refund confirmed for a return, counted once.
-    fn refund(&self, return_id: String, amount: &Money, at: DateTime<Utc>) -> Result<Vec<OrderEvent>, OrderError> {
+    /// Another service's report about the order's units: recorded once (the same report
+    /// delivered twice counts once). What routing says of units that wait (backordered) or
+    /// that it gave up on has no key: it is recorded every time, each a new state of the
+    /// lines. A refund is never negative.
+    fn report(&self, event: OrderEvent) -> Result<Vec<OrderEvent>, OrderError> {
+        if !event.is_report() {
+            return Err(OrderError::not_now(
+                "recording",
+                format!("{} is not what another service reports", event.event_type()),
+            ));
+        }
         self.require()?;
-        if amount.amount_minor < 0 {
+        self.known_lines(event.lines())?;
+        if let OrderEvent::Refunded { amount_minor, .. } = &event
+            && *amount_minor < 0
+        {
             return Err(OrderError::invalid("amount_minor", "cannot be negative"));
         }
-        self.report(OrderEvent::Refunded {
-            return_id,
-            amount_minor: amount.amount_minor,
-            at,
-        })
-    }
-
-    /// What routing says of units that wait (backordered) or that it gave up on: recorded
-    /// every time, since each is a new state of the lines.
-    fn routing_news(&self, event: OrderEvent) -> Result<Vec<OrderEvent>, OrderError> {
-        self.require()?;
-        self.known_lines(event.lines())?;
-        Ok(vec![event])
-    }
-
-    /// Another service's report about the order's units: recorded once (the same report
-    /// delivered twice counts once).
-    fn report(&self, event: OrderEvent) -> Result<Vec<OrderEvent>, OrderError> {
-        self.require()?;
-        self.known_lines(event.lines())?;
         match event.record_key() {
             Some(key) if self.recorded.contains(&key) => Ok(Vec::new()),
             _ => Ok(vec![event]),
