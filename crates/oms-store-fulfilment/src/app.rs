@@ -93,7 +93,7 @@ impl FulfilmentService {
                 Ok(decision(state, changes, ctx.now))
             })
             .await?;
-        match self.job(&job_id) {
+        match self.job(job_id.as_str()) {
             Some(job) => Ok(job),
             None => Err(CommandError::Rejected(FulfilmentError::UnknownJob(job_id))),
         }

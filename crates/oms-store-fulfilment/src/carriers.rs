@@ -4,13 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Job, JobKind, ShipTo};
+use crate::domain::{Address, DeliveryMethod, Job, JobKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CarrierService {
     pub carrier: String,
-    /// standard, express or same_day.
-    pub service: String,
+    /// The shipped method it serves: `standard`, `express` or `same_day`.
+    pub service: DeliveryMethod,
     pub rate_minor: i64,
     pub transit_days: u32,
     /// Tracking numbers start with this.
@@ -26,31 +26,31 @@ pub struct Carriers {
 
 impl Default for Carriers {
     fn default() -> Self {
-        let service = |carrier: &str, service: &str, rate_minor, transit_days, prefix: &str| CarrierService {
+        let service = |carrier: &str, service, rate_minor, transit_days, prefix: &str| CarrierService {
             carrier: carrier.to_owned(),
-            service: service.to_owned(),
+            service,
             rate_minor,
             transit_days,
             tracking_prefix: prefix.to_owned(),
         };
         Self {
             services: vec![
-                service("dhl", "standard", 490, 2, "JJD"),
-                service("dpd", "standard", 450, 3, "DPD"),
-                service("ups", "express", 990, 1, "1Z"),
-                service("courier", "same_day", 1290, 0, "SD"),
+                service("dhl", DeliveryMethod::Standard, 490, 2, "JJD"),
+                service("dpd", DeliveryMethod::Standard, 450, 3, "DPD"),
+                service("ups", DeliveryMethod::Express, 990, 1, "1Z"),
+                service("courier", DeliveryMethod::SameDay, 1290, 0, "SD"),
             ],
         }
     }
 }
 
 impl Carriers {
-    /// The service for a delivery method: the cheapest, then the fastest.
-    pub fn choose(&self, delivery_method: &str) -> Option<&CarrierService> {
+    /// The service for a delivery method: the cheapest, then the fastest. A parcel for a
+    /// pickup store or a locker goes standard.
+    pub fn choose(&self, delivery_method: DeliveryMethod) -> Option<&CarrierService> {
         let wanted = match delivery_method {
-            "DELIVERY_METHOD_EXPRESS" => "express",
-            "DELIVERY_METHOD_SAME_DAY" => "same_day",
-            _ => "standard",
+            DeliveryMethod::Express | DeliveryMethod::SameDay => delivery_method,
+            _ => DeliveryMethod::Standard,
         };
         self.services
             .iter()
@@ -71,16 +71,16 @@ pub fn tracking_number(service: &CarrierService, job_id: &str) -> String {
 pub fn label(job: &Job, service: &CarrierService, tracking_number: &str) -> String {
     // A parcel for a pickup store or a locker bank goes there, whatever the customer's
     // address is.
-    let pickup = |what: &str| ShipTo {
+    let pickup = |what: &str| Address {
         name: format!("{what} {} (pickup for {})", job.pickup_store_id, job.customer_name),
-        ..ShipTo::default()
+        ..Address::default()
     };
     let to = match job.kind {
         JobKind::ShipToLocker => pickup("Locker"),
         JobKind::ShipToStore => pickup("Store"),
         _ => job.ship_to.clone().unwrap_or_else(|| pickup("Store")),
     };
-    let ShipTo {
+    let Address {
         name,
         lines,
         city,
@@ -91,11 +91,14 @@ pub fn label(job: &Job, service: &CarrierService, tracking_number: &str) -> Stri
     let clean = |s: &str| s.replace(['^', '~'], " ");
     let mut zpl = String::new();
     zpl.push_str("^XA^CI28\n");
-    zpl.push_str(&format!("^FO40,40^A0N,30,30^FDFrom: {}^FS\n", clean(&job.node_id)));
+    zpl.push_str(&format!(
+        "^FO40,40^A0N,30,30^FDFrom: {}^FS\n",
+        clean(job.node_id.as_str())
+    ));
     zpl.push_str(&format!(
         "^FO40,90^A0N,40,40^FD{} {}^FS\n",
         clean(&service.carrier.to_uppercase()),
-        clean(&service.service.to_uppercase())
+        clean(&service.service.code().to_uppercase())
     ));
     zpl.push_str(&format!("^FO40,160^A0N,36,36^FD{}^FS\n", clean(&name)));
     let mut y = 205;
@@ -112,8 +115,8 @@ pub fn label(job: &Job, service: &CarrierService, tracking_number: &str) -> Stri
     zpl.push_str(&format!("^FO40,520^BY3^BCN,160,Y,N,N^FD{tracking_number}^FS\n"));
     zpl.push_str(&format!(
         "^FO40,760^A0N,28,28^FDOrder {} / job {}^FS\n",
-        clean(&job.order_id),
-        clean(&job.job_id)
+        clean(job.order_id.as_str()),
+        clean(job.job_id.as_str())
     ));
     zpl.push_str(&format!(
         "^FO40,800^A0N,28,28^FD{} package(s), {} g^FS\n",
@@ -130,9 +133,10 @@ mod tests {
     #[test]
     fn the_cheapest_service_of_the_method_wins() {
         let carriers = Carriers::default();
-        assert_eq!(carriers.choose("DELIVERY_METHOD_STANDARD").unwrap().carrier, "dpd");
-        assert_eq!(carriers.choose("DELIVERY_METHOD_EXPRESS").unwrap().carrier, "ups");
-        assert_eq!(carriers.choose("DELIVERY_METHOD_SAME_DAY").unwrap().carrier, "courier");
+        assert_eq!(carriers.choose(DeliveryMethod::Standard).unwrap().carrier, "dpd");
+        assert_eq!(carriers.choose(DeliveryMethod::Express).unwrap().carrier, "ups");
+        assert_eq!(carriers.choose(DeliveryMethod::SameDay).unwrap().carrier, "courier");
+        assert_eq!(carriers.choose(DeliveryMethod::ShipToStore).unwrap().carrier, "dpd");
     }
 
     #[test]

@@ -3,10 +3,11 @@
 use oms_proto::fulfilment::v1 as pb;
 use oms_proto::fulfilment::v1::store_fulfilment_server::{StoreFulfilment, StoreFulfilmentServer};
 use oms_service::convert::timestamp;
-use oms_service::{FieldViolations, ToStatus, command_status};
+use oms_service::{ToStatus, Violations, command_status};
 use tonic::{Request, Response, Status};
 
 use crate::app::{FulfilmentService, pickup_code};
+use crate::convert::priority_rank;
 use crate::domain::{
     AcceptJob, DepositInLocker, FulfilmentError, HandOver, Job, JobRef, JobStatus, LabelJob, LineUnits,
     MarkReadyForPickup, PackJob, PickJob, ReceiveParcel, RecordCustomerArrival, RejectJob, RejectReason, ShipJob,
@@ -25,7 +26,7 @@ impl FulfilmentApi {
 
     /// Takes `step` on the job it names; answers the job as it is after it.
     async fn step(&self, step: impl StaffStep) -> Result<Response<pb::Job>, Status> {
-        required(&step.job().store_id, &step.job().job_id)?;
+        required(step.job().store_id.as_str(), step.job().job_id.as_str())?;
         let job = self.service.step(step, "").await.map_err(command_status)?;
         Ok(Response::new(job_pb(&job)))
     }
@@ -34,13 +35,7 @@ impl FulfilmentApi {
 impl ToStatus for FulfilmentError {
     fn to_status(&self) -> Status {
         match self {
-            FulfilmentError::Invalid(fields) => {
-                let mut violations = FieldViolations::new();
-                for (field, description) in fields {
-                    violations.add(field.clone(), description.clone());
-                }
-                violations.into_status()
-            }
+            FulfilmentError::Invalid(violations) => violations.clone().into_status(),
             FulfilmentError::UnknownJob(_) => Status::not_found(self.to_string()),
             FulfilmentError::WrongStore { .. } => Status::permission_denied(self.to_string()),
             FulfilmentError::NotNow { .. } => Status::failed_precondition(self.to_string()),
@@ -49,9 +44,9 @@ impl ToStatus for FulfilmentError {
 }
 
 fn required(store_id: &str, job_id: &str) -> Result<(), Status> {
-    let mut bad = FieldViolations::new();
-    bad.check(store_id.trim().is_empty(), "store_id", "is required");
-    bad.check(job_id.trim().is_empty(), "job_id", "is required");
+    let mut bad = Violations::new();
+    bad.require(store_id, "store_id");
+    bad.require(job_id, "job_id");
     bad.into_result()
 }
 
@@ -75,27 +70,27 @@ fn status_pb(status: JobStatus) -> pb::JobStatus {
 
 pub fn job_pb(job: &Job) -> pb::Job {
     pb::Job {
-        job_id: job.job_id.clone(),
-        order_id: job.order_id.clone(),
-        location_id: job.node_id.clone(),
-        node_type: job.node_type.clone(),
+        job_id: job.job_id.to_string(),
+        order_id: job.order_id.to_string(),
+        location_id: job.node_id.to_string(),
+        node_type: job.node_type.proto_name().to_owned(),
         kind: job.kind.name().to_owned(),
         status: status_pb(job.status) as i32,
         lines: job
             .lines
             .iter()
             .map(|l| pb::PickedLine {
-                order_line_id: l.line_id.clone(),
-                sku: l.sku.clone(),
+                order_line_id: l.line_id.to_string(),
+                sku: l.sku.to_string(),
                 ordered: l.ordered,
                 picked: l.picked.unwrap_or(0),
             })
             .collect(),
-        delivery_method: job.delivery_method.clone(),
+        delivery_method: job.delivery_method.proto_name().to_owned(),
         ship_to: ship_to_pb(job),
-        pickup_store_id: job.pickup_store_id.clone(),
+        pickup_store_id: job.pickup_store_id.to_string(),
         customer_name: job.customer_name.clone(),
-        priority: job.priority,
+        priority: priority_rank(job.priority),
         promised_at: job.promised_at.map(timestamp),
         accept_by: job.accept_by.map(timestamp),
         created_at: Some(timestamp(job.created_at)),
@@ -109,7 +104,7 @@ pub fn job_pb(job: &Job) -> pb::Job {
         collect_by: job.collect_by.map(timestamp),
         curbside_bay: job.curbside_bay.clone(),
         reason: job.reason.clone(),
-        reservation_id: job.reservation_id.clone(),
+        reservation_id: job.reservation_id.to_string(),
         late: job.late,
     }
 }
@@ -121,8 +116,8 @@ impl StoreFulfilment for FulfilmentApi {
         request: Request<pb::ListQueueRequest>,
     ) -> Result<Response<pb::ListQueueResponse>, Status> {
         let request = request.into_inner();
-        let mut bad = FieldViolations::new();
-        bad.check(request.store_id.trim().is_empty(), "store_id", "is required");
+        let mut bad = Violations::new();
+        bad.require(&request.store_id, "store_id");
         bad.into_result()?;
         let jobs = self
             .service
@@ -142,9 +137,9 @@ impl StoreFulfilment for FulfilmentApi {
             .ok_or_else(|| Status::not_found(format!("job {} does not exist", r.job_id)))?;
         if !job.concerns(&r.store_id) {
             return Err(FulfilmentError::WrongStore {
-                job_id: r.job_id,
-                store_id: r.store_id,
-                owner: job.store_of().to_owned(),
+                job_id: r.job_id.into(),
+                store_id: r.store_id.into(),
+                owner: job.store_of().clone(),
             }
             .to_status());
         }
@@ -166,9 +161,9 @@ impl StoreFulfilment for FulfilmentApi {
             Ok(pb::RejectReason::Damaged) => RejectReason::Damaged,
             Ok(pb::RejectReason::Capacity) => RejectReason::Capacity,
             _ => {
-                let mut bad = FieldViolations::new();
-                bad.add("reason", "must be out of stock, damaged or capacity");
-                return Err(bad.into_status());
+                return Err(
+                    FulfilmentError::invalid("reason", "must be out of stock, damaged or capacity").to_status(),
+                );
             }
         };
         self.step(RejectJob {
@@ -180,7 +175,7 @@ impl StoreFulfilment for FulfilmentApi {
 
     async fn pick_job(&self, request: Request<pb::PickJobRequest>) -> Result<Response<pb::Job>, Status> {
         let r = request.into_inner();
-        let mut bad = FieldViolations::new();
+        let mut bad = Violations::new();
         bad.check(
             r.lines.is_empty(),
             "lines",
@@ -223,7 +218,7 @@ impl StoreFulfilment for FulfilmentApi {
         let job = self
             .service
             .job(&r.job_id)
-            .filter(|j| j.node_id == r.store_id)
+            .filter(|j| j.node_id == *r.store_id)
             .ok_or_else(|| Status::not_found(format!("{} has no job {}", r.store_id, r.job_id)))?;
         if job.label.is_empty() {
             return Err(Status::failed_precondition(format!(
@@ -232,7 +227,7 @@ impl StoreFulfilment for FulfilmentApi {
             )));
         }
         Ok(Response::new(pb::Label {
-            job_id: job.job_id,
+            job_id: job.job_id.into_string(),
             carrier: job.carrier,
             tracking_number: job.tracking_number,
             content_type: "application/zpl".to_owned(),
@@ -286,8 +281,8 @@ impl StoreFulfilment for FulfilmentApi {
 
     async fn hand_over(&self, request: Request<pb::HandOverRequest>) -> Result<Response<pb::Job>, Status> {
         let r = request.into_inner();
-        let mut bad = FieldViolations::new();
-        bad.check(r.pickup_code.trim().is_empty(), "pickup_code", "is required");
+        let mut bad = Violations::new();
+        bad.require(&r.pickup_code, "pickup_code");
         bad.into_result()?;
         self.step(HandOver {
             job: JobRef::new(r.store_id, r.job_id),

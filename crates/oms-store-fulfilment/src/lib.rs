@@ -4,12 +4,14 @@
 //! Reads top-down: [`domain`] holds the job lifecycle (pure), [`carriers`] chooses carrier
 //! and service and draws labels, [`app`] runs decisions through the writer and keeps the
 //! deadlines, [`grpc`] is the staff API, [`consumers`] take routing's requests and the
-//! nodes' confirmations, [`messages`] are what it announces, and [`service`] wires it.
+//! nodes' confirmations, [`messages`] are what it announces, [`convert`] reads what the
+//! contract kernel does not, and [`service`] wires it.
 
 pub mod app;
 pub mod carriers;
 pub mod cli;
 pub mod consumers;
+pub mod convert;
 pub mod domain;
 pub mod grpc;
 pub mod messages;

@@ -12,28 +12,29 @@ use pb::fulfilment_event::Event;
 use prost::Message as _;
 use uuid::Uuid;
 
-use crate::domain::{Job, JobEvent, JobKind, JobLine, LineUnits, RejectReason};
+use crate::convert::priority_rank;
+use crate::domain::{Address, Job, JobEvent, JobKind, JobLine, LineId, LineUnits, OrderId, RejectReason, Sku};
 
 pub const TOPIC: &str = "oms.fulfilment.v1";
 
-fn lines_pb(lines: impl IntoIterator<Item = (String, String, i64)>) -> Vec<pb::JobLine> {
+fn lines_pb<'a>(lines: impl IntoIterator<Item = (&'a LineId, &'a Sku, i64)>) -> Vec<pb::JobLine> {
     lines
         .into_iter()
         .filter(|(_, _, q)| *q > 0)
         .map(|(order_line_id, sku, quantity)| pb::JobLine {
-            sku,
+            sku: sku.to_string(),
             quantity,
-            order_line_id,
+            order_line_id: order_line_id.to_string(),
         })
         .collect()
 }
 
 fn ordered(lines: &[JobLine]) -> Vec<pb::JobLine> {
-    lines_pb(lines.iter().map(|l| (l.line_id.clone(), l.sku.clone(), l.ordered)))
+    lines_pb(lines.iter().map(|l| (&l.line_id, &l.sku, l.ordered)))
 }
 
 fn delivered(lines: &[JobLine]) -> Vec<pb::JobLine> {
-    lines_pb(lines.iter().map(|l| (l.line_id.clone(), l.sku.clone(), l.units())))
+    lines_pb(lines.iter().map(|l| (&l.line_id, &l.sku, l.units())))
 }
 
 pub fn reject_reason_pb(reason: RejectReason) -> pb::RejectReason {
@@ -46,23 +47,14 @@ pub fn reject_reason_pb(reason: RejectReason) -> pb::RejectReason {
 }
 
 pub fn ship_to_pb(job: &Job) -> Option<common::Address> {
-    job.ship_to.as_ref().map(|a| common::Address {
-        name: a.name.clone(),
-        lines: a.lines.clone(),
-        city: a.city.clone(),
-        region: a.region.clone(),
-        postal_code: a.postal_code.clone(),
-        country: a.country.clone(),
-        phone: a.phone.clone(),
-        ..Default::default()
-    })
+    job.ship_to.as_ref().map(Address::to_pb)
 }
 
 /// Where a shipped parcel goes when the customer collects it there; empty when it goes to
 /// the customer.
 fn parcel_destination(job: &Job) -> String {
     if job.kind.goes_to_pickup() {
-        job.pickup_store_id.clone()
+        job.pickup_store_id.to_string()
     } else {
         String::new()
     }
@@ -143,9 +135,9 @@ fn with_not_found(event: Event, job: &Job, given: &[LineUnits], at: DateTime<Utc
 
 fn accepted(job: &Job, at: DateTime<Utc>) -> Event {
     Event::JobAccepted(pb::JobAccepted {
-        job_id: job.job_id.clone(),
-        order_id: job.order_id.clone(),
-        location_id: job.node_id.clone(),
+        job_id: job.job_id.to_string(),
+        order_id: job.order_id.to_string(),
+        location_id: job.node_id.to_string(),
         lines: ordered(&job.lines),
         at: Some(timestamp(at)),
     })
@@ -153,9 +145,9 @@ fn accepted(job: &Job, at: DateTime<Utc>) -> Event {
 
 fn picked(job: &Job, lines: &[LineUnits], at: DateTime<Utc>) -> Event {
     Event::JobPicked(pb::JobPicked {
-        job_id: job.job_id.clone(),
-        order_id: job.order_id.clone(),
-        location_id: job.node_id.clone(),
+        job_id: job.job_id.to_string(),
+        order_id: job.order_id.to_string(),
+        location_id: job.node_id.to_string(),
         lines: found(job, lines),
         at: Some(timestamp(at)),
     })
@@ -163,9 +155,9 @@ fn picked(job: &Job, lines: &[LineUnits], at: DateTime<Utc>) -> Event {
 
 fn packed(job: &Job, packages: u32, weight_grams: u32, at: DateTime<Utc>) -> Event {
     Event::JobPacked(pb::JobPacked {
-        job_id: job.job_id.clone(),
-        order_id: job.order_id.clone(),
-        location_id: job.node_id.clone(),
+        job_id: job.job_id.to_string(),
+        order_id: job.order_id.to_string(),
+        location_id: job.node_id.to_string(),
         packages,
         weight_grams,
         at: Some(timestamp(at)),
@@ -174,9 +166,9 @@ fn packed(job: &Job, packages: u32, weight_grams: u32, at: DateTime<Utc>) -> Eve
 
 fn ready_for_pickup(job: &Job, pickup_code: &str, collect_by: DateTime<Utc>, at: DateTime<Utc>) -> Event {
     Event::ReadyForPickup(pb::ReadyForPickup {
-        job_id: job.job_id.clone(),
-        order_id: job.order_id.clone(),
-        location_id: job.pickup_location().to_owned(),
+        job_id: job.job_id.to_string(),
+        order_id: job.order_id.to_string(),
+        location_id: job.pickup_location().to_string(),
         lines: delivered(&job.lines),
         pickup_code: pickup_code.to_owned(),
         at: Some(timestamp(at)),
@@ -188,10 +180,10 @@ fn ready_for_pickup(job: &Job, pickup_code: &str, collect_by: DateTime<Utc>, at:
 /// warehouse, and the ledger takes nothing twice.
 fn collected(job: &Job, at: DateTime<Utc>) -> Event {
     Event::JobCollected(pb::JobCollected {
-        job_id: job.job_id.clone(),
-        order_id: job.order_id.clone(),
-        location_id: job.node_id.clone(),
-        reservation_id: job.reservation_id.clone(),
+        job_id: job.job_id.to_string(),
+        order_id: job.order_id.to_string(),
+        location_id: job.node_id.to_string(),
+        reservation_id: job.reservation_id.to_string(),
         lines: delivered(&job.lines),
         at: Some(timestamp(at)),
     })
@@ -199,9 +191,9 @@ fn collected(job: &Job, at: DateTime<Utc>) -> Event {
 
 fn sla_breached(job: &Job, deadline: &str, due_at: DateTime<Utc>, at: DateTime<Utc>) -> Event {
     Event::SlaBreached(pb::SlaBreached {
-        job_id: job.job_id.clone(),
-        order_id: job.order_id.clone(),
-        location_id: job.node_id.clone(),
+        job_id: job.job_id.to_string(),
+        order_id: job.order_id.to_string(),
+        location_id: job.node_id.to_string(),
         deadline: deadline.to_owned(),
         due_at: Some(timestamp(due_at)),
         at: Some(timestamp(at)),
@@ -212,35 +204,35 @@ fn sla_breached(job: &Job, deadline: &str, due_at: DateTime<Utc>, at: DateTime<U
 fn requested(job: &Job) -> Event {
     let destination = |kind: JobKind| {
         if job.kind == kind {
-            job.pickup_store_id.clone()
+            job.pickup_store_id.to_string()
         } else {
             String::new()
         }
     };
     Event::JobRequested(pb::JobRequested {
-        job_id: job.job_id.clone(),
-        order_id: job.order_id.clone(),
-        location_id: job.node_id.clone(),
-        node_type: job.node_type.clone(),
+        job_id: job.job_id.to_string(),
+        order_id: job.order_id.to_string(),
+        location_id: job.node_id.to_string(),
+        node_type: job.node_type.proto_name().to_owned(),
         lines: ordered(&job.lines),
-        delivery_method: job.delivery_method.clone(),
+        delivery_method: job.delivery_method.proto_name().to_owned(),
         ship_to: ship_to_pb(job),
         destination_store_id: destination(JobKind::ShipToStore),
         destination_locker_id: destination(JobKind::ShipToLocker),
         customer_name: job.customer_name.clone(),
         promised_at: job.promised_at.map(timestamp),
-        priority: job.priority,
-        reservation_id: job.reservation_id.clone(),
+        priority: priority_rank(job.priority),
+        reservation_id: job.reservation_id.to_string(),
         at: Some(timestamp(job.created_at)),
     })
 }
 
 fn rejected(job: &Job, lines: Vec<pb::JobLine>, reason: pb::RejectReason, at: DateTime<Utc>) -> Event {
     Event::JobRejected(pb::JobRejected {
-        job_id: job.job_id.clone(),
-        order_id: job.order_id.clone(),
-        location_id: job.node_id.clone(),
-        reservation_id: job.reservation_id.clone(),
+        job_id: job.job_id.to_string(),
+        order_id: job.order_id.to_string(),
+        location_id: job.node_id.to_string(),
+        reservation_id: job.reservation_id.to_string(),
         lines,
         reason: reason as i32,
         at: Some(timestamp(at)),
@@ -252,32 +244,30 @@ fn found(job: &Job, given: &[LineUnits]) -> Vec<pb::JobLine> {
     lines_pb(
         job.lines
             .iter()
-            .map(|l| (l.line_id.clone(), l.sku.clone(), units_of(given, &l.line_id))),
+            .map(|l| (&l.line_id, &l.sku, units_of(given, &l.line_id))),
     )
 }
 
 /// Units not found go back to routing, and off the node's stock.
 fn not_found(job: &Job, given: &[LineUnits], at: DateTime<Utc>) -> Option<Event> {
-    let missing = lines_pb(job.lines.iter().map(|l| {
-        (
-            l.line_id.clone(),
-            l.sku.clone(),
-            l.ordered - units_of(given, &l.line_id),
-        )
-    }));
+    let missing = lines_pb(
+        job.lines
+            .iter()
+            .map(|l| (&l.line_id, &l.sku, l.ordered - units_of(given, &l.line_id))),
+    );
     (!missing.is_empty()).then(|| rejected(job, missing, pb::RejectReason::OutOfStock, at))
 }
 
-fn units_of(given: &[LineUnits], line_id: &str) -> i64 {
-    given.iter().find(|g| g.line_id == line_id).map_or(0, |g| g.units)
+fn units_of(given: &[LineUnits], line_id: &LineId) -> i64 {
+    given.iter().find(|g| g.line_id == *line_id).map_or(0, |g| g.units)
 }
 
 fn shipped(job: &Job, lines: Vec<pb::JobLine>, carrier: &str, tracking_number: &str, at: DateTime<Utc>) -> Event {
     Event::JobShipped(pb::JobShipped {
-        job_id: job.job_id.clone(),
-        order_id: job.order_id.clone(),
-        location_id: job.node_id.clone(),
-        reservation_id: job.reservation_id.clone(),
+        job_id: job.job_id.to_string(),
+        order_id: job.order_id.to_string(),
+        location_id: job.node_id.to_string(),
+        reservation_id: job.reservation_id.to_string(),
         lines,
         carrier: carrier.to_owned(),
         tracking_number: tracking_number.to_owned(),
@@ -291,31 +281,34 @@ fn shipped(job: &Job, lines: Vec<pb::JobLine>, carrier: &str, tracking_number: &
 fn cancelled(job: &Job, reason: &str, by_routing: bool, uncollected: bool, at: DateTime<Utc>) -> Event {
     if by_routing {
         return Event::JobWithdrawn(pb::JobWithdrawn {
-            job_id: job.job_id.clone(),
-            order_id: job.order_id.clone(),
-            location_id: job.node_id.clone(),
+            job_id: job.job_id.to_string(),
+            order_id: job.order_id.to_string(),
+            location_id: job.node_id.to_string(),
             lines: delivered(&job.lines),
             reason: reason.to_owned(),
             at: Some(timestamp(at)),
         });
     }
     Event::JobCancelled(pb::JobCancelled {
-        job_id: job.job_id.clone(),
-        order_id: job.order_id.clone(),
-        location_id: job.node_id.clone(),
-        reservation_id: job.reservation_id.clone(),
+        job_id: job.job_id.to_string(),
+        order_id: job.order_id.to_string(),
+        location_id: job.node_id.to_string(),
+        reservation_id: job.reservation_id.to_string(),
         lines: delivered(&job.lines),
         reason: reason.to_owned(),
         at: Some(timestamp(at)),
         uncollected,
         returned_to_location_id: match uncollected {
-            true => job.uncollected_return_location().unwrap_or_default().to_owned(),
+            true => job
+                .uncollected_return_location()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             false => String::new(),
         },
     })
 }
 
-fn message(order_id: &str, event: Event, at: DateTime<Utc>) -> OutboxMessage {
+fn message(order_id: &OrderId, event: Event, at: DateTime<Utc>) -> OutboxMessage {
     let kind = match &event {
         Event::JobShipped(_) => "JobShipped",
         Event::JobCollected(_) => "JobCollected",
@@ -333,10 +326,10 @@ fn message(order_id: &str, event: Event, at: DateTime<Utc>) -> OutboxMessage {
     OutboxMessage {
         message_id: Uuid::now_v7(),
         topic: TOPIC.to_owned(),
-        key: order_id.to_owned(),
+        key: order_id.to_string(),
         message_type: format!("oms.fulfilment.v1.{kind}"),
         payload: pb::FulfilmentEvent { event: Some(event) }.encode_to_vec(),
-        headers: vec![("oms_correlation_id".to_owned(), order_id.to_owned())],
+        headers: vec![("oms_correlation_id".to_owned(), order_id.to_string())],
         created_at: at,
     }
 }

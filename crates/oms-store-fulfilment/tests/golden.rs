@@ -4,7 +4,10 @@
 use chrono::{DateTime, Duration, Utc};
 use oms_eventsourcing::DomainEvent;
 use oms_eventsourcing::testing::{check_golden_events, scenario_time};
-use oms_store_fulfilment::domain::{JobCreated, JobEvent, JobKind, LineUnits, RejectReason, RequestedLine, ShipTo};
+use oms_store_fulfilment::domain::{
+    Address, DeliveryMethod, JobCreated, JobEvent, JobKind, LineUnits, LocationId, NodeType, Priority, RejectReason,
+    RequestedLine,
+};
 
 fn at() -> DateTime<Utc> {
     scenario_time()
@@ -15,7 +18,7 @@ fn created() -> JobCreated {
         job_id: "fr-1".into(),
         order_id: "o-1".into(),
         node_id: "store-kreuzberg".into(),
-        node_type: "NODE_TYPE_STORE".into(),
+        node_type: NodeType::Store,
         kind: JobKind::Ship,
         lines: vec![
             RequestedLine {
@@ -29,8 +32,8 @@ fn created() -> JobCreated {
                 units: 1,
             },
         ],
-        delivery_method: "DELIVERY_METHOD_STANDARD".into(),
-        ship_to: Some(ShipTo {
+        delivery_method: DeliveryMethod::Standard,
+        ship_to: Some(Address {
             name: "Ada Lovelace".into(),
             lines: vec!["Unter den Linden 1".into()],
             city: "Berlin".into(),
@@ -38,10 +41,12 @@ fn created() -> JobCreated {
             postal_code: "10117".into(),
             country: "DE".into(),
             phone: "+49 30 1234".into(),
+            email: String::new(),
+            location: None,
         }),
-        pickup_store_id: String::new(),
+        pickup_store_id: LocationId::default(),
         customer_name: "Ada".into(),
-        priority: 1,
+        priority: Priority::High,
         promised_at: Some(at() + Duration::days(2)),
         accept_by: Some(at() + Duration::hours(1)),
         reservation_id: "fr-1".into(),
@@ -130,6 +135,7 @@ fn old(event_type: &str, version: u16) -> JobEvent {
 
 #[test]
 fn a_job_created_before_its_event_had_a_schema_of_its_own_reads_as_the_request_it_was() {
+    // v1 held the contract's names, routing's rank and an address without email or point.
     assert_eq!(old("Created", 1), JobEvent::Created(Box::new(created())));
 }
 
@@ -137,4 +143,21 @@ fn a_job_created_before_its_event_had_a_schema_of_its_own_reads_as_the_request_i
 fn picks_and_node_shipments_stored_as_pairs_read_as_named_line_units() {
     assert_eq!(old("Picked", 1), picked());
     assert_eq!(old("NodeShipped", 1), node_shipped());
+}
+
+#[test]
+fn a_v1_node_type_stored_by_its_code_reads_too_and_a_rank_routing_never_had_is_named() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/Created.v1.json");
+    let v1: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let with = |pointer: &str, value: serde_json::Value| {
+        let mut json = v1.clone();
+        *json.pointer_mut(pointer).unwrap() = value;
+        JobEvent::decode("Created", 1, &serde_json::to_vec(&json).unwrap())
+    };
+    assert_eq!(
+        with("/Created/job/node_type", "store".into()),
+        Ok(JobEvent::Created(Box::new(created())))
+    );
+    let unread = with("/Created/job/priority", 7.into()).unwrap_err().to_string();
+    assert!(unread.contains("priority: 7"), "{unread}");
 }

@@ -5,12 +5,14 @@ use chrono::{DateTime, Utc};
 use oms_eventsourcing::{Changes, Decide};
 
 use super::requests::take_back;
-use super::{Fulfilment, FulfilmentError, Job, JobEvent, JobStatus, LineUnits, RejectReason, on_job};
+use super::{
+    Fulfilment, FulfilmentError, Job, JobEvent, JobId, JobStatus, LineId, LineUnits, RejectReason, Sku, on_job,
+};
 
 /// A node's system took the job on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeAccepted {
-    pub job_id: String,
+    pub job_id: JobId,
     pub at: DateTime<Utc>,
 }
 
@@ -32,15 +34,16 @@ fn node_accepted(job: &Job, at: DateTime<Utc>) -> Option<JobEvent> {
 /// Units of a line as a node's system names them: by our order line id, or only by SKU.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfirmedLine {
-    pub order_line_id: String,
-    pub sku: String,
+    /// Empty when the system names the line by SKU only.
+    pub order_line_id: LineId,
+    pub sku: Sku,
     pub units: i64,
 }
 
 /// A node's system shipped the job, or part of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeShipped {
-    pub job_id: String,
+    pub job_id: JobId,
     pub carrier: String,
     pub tracking_number: String,
     pub lines: Vec<ConfirmedLine>,
@@ -105,7 +108,7 @@ fn node_shipped(
 /// A node's system cancelled the job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeCancelled {
-    pub job_id: String,
+    pub job_id: JobId,
     pub reason: String,
     pub at: DateTime<Utc>,
 }

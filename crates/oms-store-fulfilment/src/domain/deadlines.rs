@@ -37,7 +37,7 @@ impl Decide<Fulfilment> for SweepDeadlines {
             .flat_map(|job| {
                 due(job, now)
                     .into_iter()
-                    .map(|event| Change::new(job_stream(&job.job_id), event))
+                    .map(|event| Change::new(job_stream(job.job_id.as_str()), event))
             })
             .collect())
     }

@@ -6,21 +6,22 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use oms_eventsourcing::{EventHeader, Model};
 use serde::{Deserialize, Serialize};
 
-use super::{FulfilmentError, Job, JobCreated, JobEvent};
+use super::{FulfilmentError, Job, JobCreated, JobEvent, JobId, LocationId};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Fulfilment {
-    jobs: HashMap<String, Job>,
+    jobs: HashMap<JobId, Job>,
     /// Store → its jobs (those it works and ship-to-store parcels it receives).
-    stores: BTreeMap<String, BTreeSet<String>>,
+    stores: BTreeMap<LocationId, BTreeSet<JobId>>,
     /// Jobs with a deadline still to watch.
-    open: BTreeSet<String>,
+    open: BTreeSet<JobId>,
 }
 
 impl Model for Fulfilment {
     type Event = JobEvent;
     const NAME: &'static str = "store-fulfilment";
-    const SNAPSHOT_VERSION: u32 = 1;
+    // 2: a job holds its node type, delivery method, priority and address as kernel values.
+    const SNAPSHOT_VERSION: u32 = 2;
 
     fn apply(&mut self, header: &EventHeader<'_>, event: &JobEvent) {
         if let JobEvent::Created(created) = event {
@@ -44,24 +45,22 @@ impl Fulfilment {
     fn created(&mut self, created: &JobCreated) {
         let job = Job::from(created);
         for place in job.queues() {
-            self.stores
-                .entry(place.to_owned())
-                .or_default()
-                .insert(job.job_id.clone());
+            self.stores.entry(place.clone()).or_default().insert(job.job_id.clone());
         }
         self.open.insert(job.job_id.clone());
         self.jobs.entry(job.job_id.clone()).or_insert(job);
     }
 
-    pub fn job(&self, job_id: &str) -> Option<&Job> {
-        self.jobs.get(job_id)
+    pub fn job(&self, job_id: impl AsRef<str>) -> Option<&Job> {
+        self.jobs.get(job_id.as_ref())
     }
 
     /// The job, or why a command about it is refused.
-    pub fn known(&self, job_id: &str) -> Result<&Job, FulfilmentError> {
+    pub fn known(&self, job_id: impl AsRef<str>) -> Result<&Job, FulfilmentError> {
+        let job_id = job_id.as_ref();
         self.jobs
             .get(job_id)
-            .ok_or_else(|| FulfilmentError::UnknownJob(job_id.to_owned()))
+            .ok_or_else(|| FulfilmentError::UnknownJob(job_id.into()))
     }
 
     /// Jobs not finished yet, whose deadlines the clock may pass.
@@ -87,7 +86,7 @@ impl Fulfilment {
             .filter_map(|id| self.jobs.get(id))
             // A parcel between two places shows where it is worked now (the sending
             // store's queue, then the pickup store's), unless the store asks for history.
-            .filter(|j| include_finished || (!j.status.is_finished() && j.store_of() == store_id))
+            .filter(|j| include_finished || (!j.status.is_finished() && *j.store_of() == *store_id))
             .collect();
         jobs.sort_by(|a, b| {
             b.priority

@@ -4,7 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{FulfilmentError, JobCreated, JobEvent, LineUnits, ShipTo};
+use super::{
+    Address, DeliveryMethod, FulfilmentError, JobCreated, JobEvent, JobId, LineId, LineUnits, LocationId, NodeType,
+    OrderId, Priority, ReservationId, Sku, Violations,
+};
 
 /// How a job is worked, from the node's type, the order's delivery method and where the
 /// customer collects.
@@ -31,41 +34,35 @@ pub enum JobKind {
     External,
 }
 
-/// Whether a node type (as routing names it) is a store.
-pub fn is_store_type(node_type: &str) -> bool {
-    node_type.eq_ignore_ascii_case("NODE_TYPE_STORE") || node_type.eq_ignore_ascii_case("store")
-}
-
-/// Whether a node type (as routing names it) is a locker bank.
-pub fn is_locker_type(node_type: &str) -> bool {
-    node_type.eq_ignore_ascii_case("NODE_TYPE_LOCKER") || node_type.eq_ignore_ascii_case("locker")
-}
-
 impl JobKind {
     /// The kind of job for units at `node_id` (of `node_type`) going to a customer who
-    /// collects at `pickup_location_id` (of `pickup_location_type`), or to an address.
+    /// collects at `pickup_location_id` (of `pickup_location_type`, when routing knows it),
+    /// or to an address.
     pub fn of(
-        node_type: &str,
-        delivery_method: &str,
-        node_id: &str,
-        pickup_location_id: &str,
-        pickup_location_type: &str,
+        node_type: NodeType,
+        delivery_method: DeliveryMethod,
+        node_id: &LocationId,
+        pickup_location_id: &LocationId,
+        pickup_location_type: Option<NodeType>,
     ) -> Self {
-        let store = is_store_type(node_type);
         let pickup_elsewhere = !pickup_location_id.is_empty() && pickup_location_id != node_id;
         if pickup_elsewhere {
-            return if is_locker_type(pickup_location_type) {
+            // A pickup place whose type routing does not know is taken to be a store, whose
+            // staff receive the parcel.
+            return if pickup_location_type == Some(NodeType::Locker) {
                 JobKind::ShipToLocker
             } else {
                 JobKind::ShipToStore
             };
         }
-        match (store, delivery_method) {
-            (true, "DELIVERY_METHOD_CLICK_AND_COLLECT" | "DELIVERY_METHOD_SHIP_TO_STORE") => JobKind::Pickup,
-            (true, "DELIVERY_METHOD_CURBSIDE") => JobKind::Curbside,
-            (true, "DELIVERY_METHOD_LOCKER") => JobKind::Locker,
-            (true, _) => JobKind::Ship,
-            (false, _) => JobKind::External,
+        if node_type != NodeType::Store {
+            return JobKind::External;
+        }
+        match delivery_method {
+            DeliveryMethod::ClickAndCollect | DeliveryMethod::ShipToStore => JobKind::Pickup,
+            DeliveryMethod::Curbside => JobKind::Curbside,
+            DeliveryMethod::Locker => JobKind::Locker,
+            DeliveryMethod::Standard | DeliveryMethod::Express | DeliveryMethod::SameDay => JobKind::Ship,
         }
     }
 
@@ -160,8 +157,8 @@ impl JobStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobLine {
-    pub line_id: String,
-    pub sku: String,
+    pub line_id: LineId,
+    pub sku: Sku,
     pub ordered: i64,
     /// Units found, once picked (or shipped, for a node's own system).
     pub picked: Option<i64>,
@@ -176,23 +173,23 @@ impl JobLine {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
-    pub job_id: String,
-    pub order_id: String,
-    pub node_id: String,
-    pub node_type: String,
+    pub job_id: JobId,
+    pub order_id: OrderId,
+    pub node_id: LocationId,
+    pub node_type: NodeType,
     pub kind: JobKind,
     pub status: JobStatus,
     pub lines: Vec<JobLine>,
-    /// `DELIVERY_METHOD_*` of oms.orders.v1.
-    pub delivery_method: String,
-    pub ship_to: Option<ShipTo>,
-    pub pickup_store_id: String,
+    pub delivery_method: DeliveryMethod,
+    pub ship_to: Option<Address>,
+    /// Where the customer collects, when not at the node (empty otherwise).
+    pub pickup_store_id: LocationId,
     pub customer_name: String,
-    pub priority: i32,
+    pub priority: Priority,
     pub promised_at: Option<DateTime<Utc>>,
     pub accept_by: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
-    pub reservation_id: String,
+    pub reservation_id: ReservationId,
     pub carrier: String,
     pub service: String,
     pub tracking_number: String,
@@ -217,7 +214,7 @@ impl Job {
     pub fn worked_by_staff(&self) -> bool {
         match self.kind {
             JobKind::Ship | JobKind::Pickup | JobKind::Curbside | JobKind::Locker => true,
-            JobKind::ShipToStore | JobKind::ShipToLocker => is_store_type(&self.node_type),
+            JobKind::ShipToStore | JobKind::ShipToLocker => self.node_type == NodeType::Store,
             JobKind::External => false,
         }
     }
@@ -238,7 +235,7 @@ impl Job {
     /// Where the job is worked now (the store, or locker bank, whose steps it awaits): its
     /// node, or, once a parcel left for the pickup store or locker (or when a warehouse's
     /// system ships it), that place.
-    pub fn store_of(&self) -> &str {
+    pub fn store_of(&self) -> &LocationId {
         if self.kind.goes_to_pickup() && (self.left_node() || !self.worked_by_staff()) {
             &self.pickup_store_id
         } else {
@@ -248,13 +245,13 @@ impl Job {
 
     /// The places whose queues show the job at some point: its node when staff work it
     /// there, and the pickup store or locker a parcel goes to.
-    pub fn queues(&self) -> Vec<&str> {
+    pub fn queues(&self) -> Vec<&LocationId> {
         let mut queues = Vec::with_capacity(2);
         if self.worked_by_staff() {
-            queues.push(self.node_id.as_str());
+            queues.push(&self.node_id);
         }
         if self.kind.goes_to_pickup() {
-            queues.push(self.pickup_store_id.as_str());
+            queues.push(&self.pickup_store_id);
         }
         queues
     }
@@ -263,16 +260,16 @@ impl Job {
     /// store a parcel went to.
     pub fn is_curbside(&self) -> bool {
         self.kind == JobKind::Curbside
-            || (self.kind == JobKind::ShipToStore && self.delivery_method == "DELIVERY_METHOD_CURBSIDE")
+            || (self.kind == JobKind::ShipToStore && self.delivery_method == DeliveryMethod::Curbside)
     }
 
     /// Whether `place` has a part in the job: its node, or where its parcel goes.
     pub fn concerns(&self, place: &str) -> bool {
-        self.node_id == place || (self.kind.goes_to_pickup() && self.pickup_store_id == place)
+        self.node_id == *place || (self.kind.goes_to_pickup() && self.pickup_store_id == *place)
     }
 
     /// Where the customer collects it.
-    pub fn pickup_location(&self) -> &str {
+    pub fn pickup_location(&self) -> &LocationId {
         if self.pickup_store_id.is_empty() {
             &self.node_id
         } else {
@@ -283,7 +280,7 @@ impl Job {
     /// Where uncollected units go back on sale, when they had left their node: a parcel at
     /// a pickup store stays there; a locker's parcel is taken back to the node that sent
     /// it. `None` when they never left (the node still holds them under its reservation).
-    pub fn uncollected_return_location(&self) -> Option<&str> {
+    pub fn uncollected_return_location(&self) -> Option<&LocationId> {
         match self.kind {
             JobKind::ShipToStore if self.left_node() => Some(&self.pickup_store_id),
             JobKind::ShipToLocker if self.left_node() => Some(&self.node_id),
@@ -298,7 +295,7 @@ impl From<&JobCreated> for Job {
             job_id: created.job_id.clone(),
             order_id: created.order_id.clone(),
             node_id: created.node_id.clone(),
-            node_type: created.node_type.clone(),
+            node_type: created.node_type,
             kind: created.kind,
             status: JobStatus::Requested,
             lines: created
@@ -311,7 +308,7 @@ impl From<&JobCreated> for Job {
                     picked: None,
                 })
                 .collect(),
-            delivery_method: created.delivery_method.clone(),
+            delivery_method: created.delivery_method,
             ship_to: created.ship_to.clone(),
             pickup_store_id: created.pickup_store_id.clone(),
             customer_name: created.customer_name.clone(),
@@ -338,41 +335,36 @@ impl From<&JobCreated> for Job {
 
 impl Job {
     /// The units a line was given, by a picker or a node's system; 0 for a line left out.
-    fn units_of(lines: &[LineUnits], line_id: &str) -> i64 {
-        lines.iter().find(|l| l.line_id == line_id).map_or(0, |l| l.units)
+    fn units_of(lines: &[LineUnits], line_id: &LineId) -> i64 {
+        lines.iter().find(|l| l.line_id == *line_id).map_or(0, |l| l.units)
     }
 
     /// Every line of the job once, with 0 to the ordered units (a pick, or what a node's
     /// system shipped).
     pub fn check_units(&self, given: &[LineUnits]) -> Result<(), FulfilmentError> {
-        let mut bad = Vec::new();
+        let mut bad = Violations::new();
         for (i, given) in given.iter().enumerate() {
             match self.lines.iter().find(|l| l.line_id == given.line_id) {
-                None => bad.push((
+                None => bad.add(
                     format!("lines[{i}].order_line_id"),
-                    format!("the job has no line {:?}", given.line_id),
-                )),
-                Some(line) if given.units < 0 || given.units > line.ordered => bad.push((
+                    format!("the job has no line {:?}", given.line_id.as_str()),
+                ),
+                Some(line) if given.units < 0 || given.units > line.ordered => bad.add(
                     format!("lines[{i}].picked"),
                     format!("must be between 0 and {}", line.ordered),
-                )),
+                ),
                 Some(_) => {}
             }
         }
         for line in &self.lines {
             let times = given.iter().filter(|g| g.line_id == line.line_id).count();
-            if times != 1 {
-                bad.push((
-                    "lines".to_owned(),
-                    format!("line {} must be given once (given {times} times)", line.line_id),
-                ));
-            }
+            bad.check(
+                times != 1,
+                "lines",
+                format!("line {} must be given once (given {times} times)", line.line_id),
+            );
         }
-        if bad.is_empty() {
-            Ok(())
-        } else {
-            Err(FulfilmentError::Invalid(bad))
-        }
+        bad.or_ok(()).map_err(FulfilmentError::Invalid)
     }
 
     /// The job was picked with exactly these units already.

@@ -13,12 +13,15 @@ mod requests;
 mod steps;
 
 use oms_eventsourcing::{Change, Changes};
+pub use oms_proto::kernel::{
+    Address, DeliveryMethod, JobId, LineId, LocationId, NodeType, OrderId, Priority, ReservationId, Sku, Violations,
+};
 
 pub use confirmations::{ConfirmedLine, NodeAccepted, NodeCancelled, NodeShipped};
 pub use deadlines::{Deadlines, SweepDeadlines};
-pub use events::{JobCreated, JobEvent, LineUnits, RejectReason, RequestedLine, ShipTo, job_stream};
+pub use events::{JobCreated, JobEvent, LineUnits, RejectReason, RequestedLine, job_stream};
 pub use fulfilment::Fulfilment;
-pub use job::{Job, JobKind, JobLine, JobStatus, is_locker_type, is_store_type};
+pub use job::{Job, JobKind, JobLine, JobStatus};
 pub use requests::{CreateJob, WithdrawJob};
 pub use steps::{
     AcceptJob, DepositInLocker, HandOver, JobRef, LabelJob, MarkReadyForPickup, PackJob, PickJob, ReceiveParcel,
@@ -28,25 +31,33 @@ pub use steps::{
 /// Why a command about a job is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FulfilmentError {
-    #[error("{}", .0.iter().map(|(f, d)| format!("{f}: {d}")).collect::<Vec<_>>().join("; "))]
-    Invalid(Vec<(String, String)>),
+    /// The command is malformed; every bad field is named.
+    #[error("{0}")]
+    Invalid(Violations),
     #[error("job {0} does not exist")]
-    UnknownJob(String),
+    UnknownJob(JobId),
     #[error("job {job_id} belongs to {owner}, not to {store_id}")]
     WrongStore {
-        job_id: String,
-        store_id: String,
-        owner: String,
+        job_id: JobId,
+        store_id: LocationId,
+        owner: LocationId,
     },
     #[error("job {job_id} is {status}: cannot {step} it now")]
     NotNow {
-        job_id: String,
+        job_id: JobId,
         status: &'static str,
         step: &'static str,
     },
 }
 
 impl FulfilmentError {
+    /// `field` is wrong: `description` says how.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        let mut bad = Violations::new();
+        bad.add(field, description);
+        FulfilmentError::Invalid(bad)
+    }
+
     /// `step` does not fit the job where it stands.
     fn not_now(job: &Job, step: &'static str) -> Self {
         FulfilmentError::NotNow {
@@ -60,7 +71,7 @@ impl FulfilmentError {
 /// The change recording `event` (if any) on the job's stream.
 fn on_job(job: &Job, event: Option<JobEvent>) -> Changes<JobEvent> {
     event
-        .map(|event| Change::new(job_stream(&job.job_id), event))
+        .map(|event| Change::new(job_stream(job.job_id.as_str()), event))
         .into_iter()
         .collect()
 }

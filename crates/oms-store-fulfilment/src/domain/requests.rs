@@ -4,7 +4,9 @@
 use chrono::{DateTime, Duration, Utc};
 use oms_eventsourcing::{Change, Changes, Decide};
 
-use super::{Fulfilment, FulfilmentError, Job, JobCreated, JobEvent, JobKind, JobStatus, job_stream, on_job};
+use super::{
+    Fulfilment, FulfilmentError, Job, JobCreated, JobEvent, JobId, JobKind, JobStatus, Violations, job_stream, on_job,
+};
 
 /// Routing asks a node to fulfil units of an order.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,48 +32,43 @@ fn create_job(
     job: &JobCreated,
     accept_within: Duration,
 ) -> Result<Changes<JobEvent>, FulfilmentError> {
-    let bad = violations(job);
-    if !bad.is_empty() {
-        return Err(FulfilmentError::Invalid(bad));
-    }
+    violations(job).or_ok(()).map_err(FulfilmentError::Invalid)?;
     if state.job(&job.job_id).is_some() {
         return Ok(Vec::new());
     }
     let mut created = job.clone();
     created.accept_by = Job::from(job).worked_by_staff().then(|| job.at + accept_within);
     Ok(vec![Change::new(
-        job_stream(&job.job_id),
+        job_stream(job.job_id.as_str()),
         JobEvent::Created(Box::new(created)),
     )])
 }
 
-/// What a request lacks to be a job: (field, what is wrong).
-fn violations(job: &JobCreated) -> Vec<(String, String)> {
-    let mut bad = Vec::new();
-    if job.job_id.trim().is_empty() {
-        bad.push(("fulfilment_request_id".to_owned(), "is required".to_owned()));
-    }
-    if job.node_id.trim().is_empty() {
-        bad.push(("node_id".to_owned(), "is required".to_owned()));
-    }
-    if job.lines.is_empty() {
-        bad.push(("lines".to_owned(), "at least one line is required".to_owned()));
-    }
+/// What a request lacks to be a job.
+fn violations(job: &JobCreated) -> Violations {
+    let mut bad = Violations::new();
+    bad.require(job.job_id.as_str(), "fulfilment_request_id");
+    bad.require(job.node_id.as_str(), "node_id");
+    bad.check(job.lines.is_empty(), "lines", "at least one line is required");
     for (i, line) in job.lines.iter().enumerate() {
-        if line.sku.is_empty() || line.units <= 0 {
-            bad.push((format!("lines[{i}]"), "needs a SKU and 1 unit or more".to_owned()));
-        }
+        bad.check(
+            line.sku.is_empty() || line.units <= 0,
+            format!("lines[{i}]"),
+            "needs a SKU and 1 unit or more",
+        );
     }
-    if job.kind == JobKind::Ship && job.ship_to.is_none() {
-        bad.push(("shipping_address".to_owned(), "is required to ship".to_owned()));
-    }
+    bad.check(
+        job.kind == JobKind::Ship && job.ship_to.is_none(),
+        "shipping_address",
+        "is required to ship",
+    );
     bad
 }
 
 /// Routing takes a job back: the order was cancelled, or its units go elsewhere.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WithdrawJob {
-    pub job_id: String,
+    pub job_id: JobId,
     pub reason: String,
 }
 

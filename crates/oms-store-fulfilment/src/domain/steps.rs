@@ -7,18 +7,20 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use oms_eventsourcing::{Changes, Decide};
 
-use super::{Fulfilment, FulfilmentError, Job, JobEvent, JobKind, JobStatus, LineUnits, RejectReason, on_job};
+use super::{
+    Fulfilment, FulfilmentError, Job, JobEvent, JobId, JobKind, JobStatus, LineUnits, LocationId, RejectReason, on_job,
+};
 use crate::carriers::{self, CarrierService, Carriers};
 
 /// The job a step is about, and the store (or locker bank) whose staff take it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRef {
-    pub store_id: String,
-    pub job_id: String,
+    pub store_id: LocationId,
+    pub job_id: JobId,
 }
 
 impl JobRef {
-    pub fn new(store_id: impl Into<String>, job_id: impl Into<String>) -> Self {
+    pub fn new(store_id: impl Into<LocationId>, job_id: impl Into<JobId>) -> Self {
         Self {
             store_id: store_id.into(),
             job_id: job_id.into(),
@@ -37,11 +39,11 @@ type Step = Result<Option<JobEvent>, FulfilmentError>;
 /// The job, if it is worked at the store taking the step.
 fn at_store<'s>(state: &'s Fulfilment, job: &JobRef) -> Result<&'s Job, FulfilmentError> {
     let found = state.known(&job.job_id)?;
-    if found.store_of() != job.store_id {
+    if *found.store_of() != job.store_id {
         return Err(FulfilmentError::WrongStore {
             job_id: job.job_id.clone(),
             store_id: job.store_id.clone(),
-            owner: found.store_of().to_owned(),
+            owner: found.store_of().clone(),
         });
     }
     Ok(found)
@@ -185,10 +187,10 @@ fn pack(job: &Job, weights: &[u32], at: DateTime<Utc>) -> Step {
     match job.status {
         JobStatus::Picked if job.kind.is_parcel() => {
             if weights.is_empty() || weights.contains(&0) {
-                return Err(FulfilmentError::Invalid(vec![(
-                    "packages".to_owned(),
-                    "at least one package, each weighing more than 0 g".to_owned(),
-                )]));
+                return Err(FulfilmentError::invalid(
+                    "packages",
+                    "at least one package, each weighing more than 0 g",
+                ));
             }
             Ok(Some(JobEvent::Packed {
                 packages: u32::try_from(weights.len()).unwrap_or(u32::MAX),
@@ -213,11 +215,11 @@ impl Decide<Fulfilment> for LabelJob {
 
     fn decide(&self, state: &Fulfilment, now: DateTime<Utc>) -> Result<Changes<JobEvent>, FulfilmentError> {
         let job = state.known(&self.job.job_id)?;
-        let service = self.carriers.choose(&job.delivery_method).ok_or_else(|| {
-            FulfilmentError::Invalid(vec![(
-                "delivery_method".to_owned(),
-                format!("no carrier is configured for {}", job.delivery_method),
-            )])
+        let service = self.carriers.choose(job.delivery_method).ok_or_else(|| {
+            FulfilmentError::invalid(
+                "delivery_method",
+                format!("no carrier is configured for {} delivery", job.delivery_method.label()),
+            )
         })?;
         step_on(state, &self.job, |job| label(job, service, now))
     }
@@ -226,10 +228,10 @@ impl Decide<Fulfilment> for LabelJob {
 fn label(job: &Job, service: &CarrierService, at: DateTime<Utc>) -> Step {
     match job.status {
         JobStatus::Packed => {
-            let tracking_number = carriers::tracking_number(service, &job.job_id);
+            let tracking_number = carriers::tracking_number(service, job.job_id.as_str());
             Ok(Some(JobEvent::Labelled {
                 carrier: service.carrier.clone(),
-                service: service.service.clone(),
+                service: service.service.code().to_owned(),
                 label: carriers::label(job, service, &tracking_number),
                 tracking_number,
                 at,
@@ -347,10 +349,10 @@ fn deposit_in_locker(
         return Err(FulfilmentError::not_now(job, "deposit in a locker"));
     }
     if locker_id.trim().is_empty() {
-        return Err(FulfilmentError::Invalid(vec![(
-            "locker_id".to_owned(),
-            "is required: the locker (compartment) the parcel is in".to_owned(),
-        )]));
+        return Err(FulfilmentError::invalid(
+            "locker_id",
+            "is required: the locker (compartment) the parcel is in",
+        ));
     }
     Ok(Some(waiting_for_the_customer(pickup_code, locker_id, collect_by, at)))
 }
@@ -400,10 +402,10 @@ fn hand_over(job: &Job, pickup_code: &str, at: DateTime<Utc>) -> Step {
     match job.status {
         JobStatus::ReadyForPickup | JobStatus::CustomerWaiting if job.kind.is_collected() => {
             if pickup_code.trim() != job.pickup_code {
-                return Err(FulfilmentError::Invalid(vec![(
-                    "pickup_code".to_owned(),
-                    "does not match the order's pickup code".to_owned(),
-                )]));
+                return Err(FulfilmentError::invalid(
+                    "pickup_code",
+                    "does not match the order's pickup code",
+                ));
             }
             Ok(Some(JobEvent::Collected { at }))
         }

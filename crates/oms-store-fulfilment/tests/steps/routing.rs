@@ -37,7 +37,7 @@ fn a_warehouse_job_has_no_acceptance_deadline_here_its_system_works_it() {
 fn a_request_without_its_id_node_lines_or_an_address_to_ship_to_is_refused_naming_each() {
     let mut incomplete = ship_from_kreuzberg();
     incomplete.job_id = " ".into();
-    incomplete.node_id = String::new();
+    incomplete.node_id = LocationId::default();
     incomplete.ship_to = None;
     incomplete.lines[1].units = 0;
     Scenario::<Fulfilment>::nothing()

@@ -188,7 +188,7 @@ fn a_delivery_method_no_carrier_serves_cannot_be_labelled() {
         services: Carriers::default()
             .services
             .into_iter()
-            .filter(|s| s.service == "express")
+            .filter(|s| s.service == DeliveryMethod::Express)
             .collect(),
     };
     Scenario::<Fulfilment>::given([created(ship_from_kreuzberg()), accepted(), picked(2, 1), packed()])

@@ -8,10 +8,10 @@ pub use oms_eventsourcing::Change;
 pub use oms_eventsourcing::testing::{Scenario, scenario_time};
 pub use oms_store_fulfilment::carriers::Carriers;
 pub use oms_store_fulfilment::domain::{
-    AcceptJob, ConfirmedLine, CreateJob, DepositInLocker, Fulfilment, FulfilmentError, HandOver, JobCreated, JobEvent,
-    JobKind, JobRef, JobStatus, LabelJob, LineUnits, MarkReadyForPickup, NodeAccepted, NodeCancelled, NodeShipped,
-    PackJob, PickJob, ReceiveParcel, RecordCustomerArrival, RejectJob, RejectReason, RequestedLine, ShipJob, ShipTo,
-    SweepDeadlines, WithdrawJob, job_stream,
+    AcceptJob, Address, ConfirmedLine, CreateJob, DeliveryMethod, DepositInLocker, Fulfilment, FulfilmentError,
+    HandOver, JobCreated, JobEvent, JobKind, JobRef, JobStatus, LabelJob, LineUnits, LocationId, MarkReadyForPickup,
+    NodeAccepted, NodeCancelled, NodeShipped, NodeType, PackJob, PickJob, Priority, ReceiveParcel,
+    RecordCustomerArrival, RejectJob, RejectReason, RequestedLine, ShipJob, SweepDeadlines, WithdrawJob, job_stream,
 };
 
 pub const JOB: &str = "o-1/1";
@@ -34,12 +34,18 @@ pub fn collect_within() -> Duration {
 
 /// What routing asks of `node` (of `node_type`) for a job of `kind`: two jackets and a
 /// scarf of order o-1, promised for Thursday evening.
-pub fn asked(node: &str, node_type: &str, kind: JobKind, delivery_method: &str, pickup_at: &str) -> JobCreated {
+pub fn asked(
+    node: &str,
+    node_type: NodeType,
+    kind: JobKind,
+    delivery_method: DeliveryMethod,
+    pickup_at: &str,
+) -> JobCreated {
     JobCreated {
         job_id: JOB.into(),
         order_id: "o-1".into(),
         node_id: node.into(),
-        node_type: node_type.into(),
+        node_type,
         kind,
         lines: vec![
             RequestedLine {
@@ -53,18 +59,18 @@ pub fn asked(node: &str, node_type: &str, kind: JobKind, delivery_method: &str, 
                 units: 1,
             },
         ],
-        delivery_method: delivery_method.into(),
-        ship_to: (kind == JobKind::Ship || node_type == "NODE_TYPE_WAREHOUSE").then(|| ShipTo {
+        delivery_method,
+        ship_to: (kind == JobKind::Ship || node_type == NodeType::Warehouse).then(|| Address {
             name: "Ada Lovelace".into(),
             lines: vec!["Unter den Linden 1".into()],
             city: "Berlin".into(),
             postal_code: "10117".into(),
             country: "DE".into(),
-            ..ShipTo::default()
+            ..Address::default()
         }),
         pickup_store_id: pickup_at.into(),
         customer_name: "Ada".into(),
-        priority: 0,
+        priority: Priority::Normal,
         promised_at: Some(now() + Duration::days(2)),
         accept_by: None,
         reservation_id: JOB.into(),
@@ -73,21 +79,15 @@ pub fn asked(node: &str, node_type: &str, kind: JobKind, delivery_method: &str, 
 }
 
 pub fn ship_from_kreuzberg() -> JobCreated {
-    asked(
-        KREUZBERG,
-        "NODE_TYPE_STORE",
-        JobKind::Ship,
-        "DELIVERY_METHOD_STANDARD",
-        "",
-    )
+    asked(KREUZBERG, NodeType::Store, JobKind::Ship, DeliveryMethod::Standard, "")
 }
 
 pub fn click_and_collect_at_kreuzberg() -> JobCreated {
     asked(
         KREUZBERG,
-        "NODE_TYPE_STORE",
+        NodeType::Store,
         JobKind::Pickup,
-        "DELIVERY_METHOD_CLICK_AND_COLLECT",
+        DeliveryMethod::ClickAndCollect,
         "",
     )
 }
@@ -95,29 +95,23 @@ pub fn click_and_collect_at_kreuzberg() -> JobCreated {
 pub fn curbside_at_kreuzberg() -> JobCreated {
     asked(
         KREUZBERG,
-        "NODE_TYPE_STORE",
+        NodeType::Store,
         JobKind::Curbside,
-        "DELIVERY_METHOD_CURBSIDE",
+        DeliveryMethod::Curbside,
         "",
     )
 }
 
 pub fn locker_at_kreuzberg() -> JobCreated {
-    asked(
-        KREUZBERG,
-        "NODE_TYPE_STORE",
-        JobKind::Locker,
-        "DELIVERY_METHOD_LOCKER",
-        "",
-    )
+    asked(KREUZBERG, NodeType::Store, JobKind::Locker, DeliveryMethod::Locker, "")
 }
 
 pub fn kreuzberg_ships_to_mitte() -> JobCreated {
     asked(
         KREUZBERG,
-        "NODE_TYPE_STORE",
+        NodeType::Store,
         JobKind::ShipToStore,
-        "DELIVERY_METHOD_CLICK_AND_COLLECT",
+        DeliveryMethod::ClickAndCollect,
         MITTE,
     )
 }
@@ -125,9 +119,9 @@ pub fn kreuzberg_ships_to_mitte() -> JobCreated {
 pub fn warehouse_ships_to_the_customer() -> JobCreated {
     asked(
         WAREHOUSE,
-        "NODE_TYPE_WAREHOUSE",
+        NodeType::Warehouse,
         JobKind::External,
-        "DELIVERY_METHOD_STANDARD",
+        DeliveryMethod::Standard,
         "",
     )
 }
@@ -135,9 +129,9 @@ pub fn warehouse_ships_to_the_customer() -> JobCreated {
 pub fn warehouse_ships_to_the_locker_bank() -> JobCreated {
     asked(
         WAREHOUSE,
-        "NODE_TYPE_WAREHOUSE",
+        NodeType::Warehouse,
         JobKind::ShipToLocker,
-        "DELIVERY_METHOD_LOCKER",
+        DeliveryMethod::Locker,
         LOCKER_BANK,
     )
 }
@@ -145,7 +139,7 @@ pub fn warehouse_ships_to_the_locker_bank() -> JobCreated {
 /// The job as created: staff have an hour to accept it; a node's own system has no
 /// deadline here.
 pub fn created(asked: JobCreated) -> Change<JobEvent> {
-    let staff = asked.node_type == "NODE_TYPE_STORE";
+    let staff = asked.node_type == NodeType::Store;
     let accept_by = staff.then(|| asked.at + accept_within());
     job(JobEvent::Created(Box::new(JobCreated { accept_by, ..asked })))
 }
@@ -317,7 +311,7 @@ pub fn not_now(status: &'static str, step: &'static str) -> FulfilmentError {
 
 pub fn invalid_fields(refusal: &FulfilmentError) -> Vec<String> {
     match refusal {
-        FulfilmentError::Invalid(fields) => fields.iter().map(|(f, _)| f.clone()).collect(),
+        FulfilmentError::Invalid(violations) => violations.iter().map(|v| v.field.clone()).collect(),
         _ => Vec::new(),
     }
 }
