@@ -10,15 +10,14 @@ use oms_eventsourcing::writer::Context;
 use oms_eventsourcing::{
     Changes, CommandError, CommandMeta, Decide, Decision, EventStore, StoreError, Writer, WriterConfig,
 };
-use oms_proto::common::v1 as common;
 use oms_proto::orders::v1 as orders;
 use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
 use prost::Message as _;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::domain::{
-    InspectReturn, Policy, ReceiveReturn, RecordExchange, RetryRefunds, Return, Returns, ReturnsError, ReturnsEvent,
-    StartReturn,
+    InspectReturn, OrderId, Policy, ReceiveReturn, RecordExchange, RetryRefunds, Return, ReturnId, Returns,
+    ReturnsError, ReturnsEvent, StartReturn, Tender,
 };
 use crate::messages;
 
@@ -96,9 +95,9 @@ impl ReturnsService {
             .await
     }
 
-    fn answer(&self, return_id: &str) -> Outcome<Return> {
-        self.get(return_id)
-            .ok_or_else(|| CommandError::Rejected(ReturnsError::UnknownReturn(return_id.to_owned())))
+    fn answer(&self, return_id: &ReturnId) -> Outcome<Return> {
+        self.get(return_id.as_str())
+            .ok_or_else(|| CommandError::Rejected(ReturnsError::UnknownReturn(return_id.clone())))
     }
 
     /// Authorises the return; for an exchange, places the replacement order too.
@@ -116,7 +115,7 @@ impl ReturnsService {
                     self.run("", exchange).await?;
                 }
                 Err(e) => {
-                    tracing::warn!(return_id, error = %e, "the replacement order was not placed; start the return again to retry")
+                    tracing::warn!(%return_id, error = %e, "the replacement order was not placed; start the return again to retry")
                 }
             }
         }
@@ -125,7 +124,7 @@ impl ReturnsService {
 
     /// The replacement order: the original order's customer, delivery and address, the
     /// exchanged units priced as the returned ones, paid by the return.
-    async fn place_replacement(&self, ret: &Return) -> Result<String, tonic::Status> {
+    async fn place_replacement(&self, ret: &Return) -> Result<OrderId, tonic::Status> {
         let original = self
             .writer
             .read(|s| s.order(&ret.order_id).map(|o| o.draft.clone()))
@@ -144,12 +143,9 @@ impl ReturnsService {
             .enumerate()
             .map(|(i, x)| orders::OrderLine {
                 line_id: (i + 1).to_string(),
-                sku: x.sku.clone(),
+                sku: x.sku.to_string(),
                 quantity: x.quantity,
-                unit_price: Some(common::Money {
-                    amount_minor: price(&x.line_id),
-                    currency: ret.currency.clone(),
-                }),
+                unit_price: Some(ret.money(price(x.line_id.as_str())).to_pb()),
                 description: format!("exchange for line {} of order {}", x.line_id, ret.order_id),
             })
             .collect();
@@ -157,11 +153,8 @@ impl ReturnsService {
         draft.release_at = None;
         draft.payments = vec![orders::Payment {
             reference: format!("return:{}", ret.return_id),
-            tender: orders::TenderType::StoreCredit as i32,
-            authorised: Some(common::Money {
-                amount_minor: ret.exchange_minor(),
-                currency: ret.currency.clone(),
-            }),
+            tender: Tender::StoreCredit.to_pb() as i32,
+            authorised: Some(ret.money(ret.exchange_minor()).to_pb()),
         }];
         let placed = self
             .orders
@@ -170,7 +163,7 @@ impl ReturnsService {
                 order: Some(draft),
             }))
             .await?;
-        Ok(placed.into_inner().order_id)
+        Ok(placed.into_inner().order_id.into())
     }
 
     pub async fn receive(&self, receipt: ReceiveReturn) -> Outcome<Return> {
@@ -186,11 +179,12 @@ impl ReturnsService {
     }
 
     pub async fn retry_refund(&self, return_id: &str) -> Outcome<Return> {
+        let return_id = ReturnId::from(return_id);
         let retry = RetryRefunds {
-            return_id: return_id.to_owned(),
+            return_id: return_id.clone(),
         };
         self.run("", retry).await?;
-        self.answer(return_id)
+        self.answer(&return_id)
     }
 
     pub fn get(&self, return_id: &str) -> Option<Return> {

@@ -1,10 +1,9 @@
 //! The returns API.
 
-use oms_proto::common::v1 as common;
 use oms_proto::returns::v1 as pb;
 use oms_proto::returns::v1::returns_server::{Returns as ReturnsApi, ReturnsServer};
 use oms_service::convert::timestamp;
-use oms_service::{FieldViolations, ToStatus, command_status};
+use oms_service::{ToStatus, Violations, command_status};
 use tonic::{Request, Response, Status};
 
 use crate::app::ReturnsService;
@@ -26,13 +25,7 @@ impl ReturnsGrpc {
 impl ToStatus for ReturnsError {
     fn to_status(&self) -> Status {
         match self {
-            ReturnsError::Invalid(fields) => {
-                let mut violations = FieldViolations::new();
-                for (field, description) in fields {
-                    violations.add(field.clone(), description.clone());
-                }
-                violations.into_status()
-            }
+            ReturnsError::Invalid(violations) => violations.clone().into_status(),
             ReturnsError::UnknownOrder(_) | ReturnsError::UnknownReturn(_) | ReturnsError::UnknownRefund(_) => {
                 Status::not_found(self.to_string())
             }
@@ -41,17 +34,10 @@ impl ToStatus for ReturnsError {
     }
 }
 
-fn money(amount_minor: i64, currency: &str) -> Option<common::Money> {
-    Some(common::Money {
-        amount_minor,
-        currency: currency.to_owned(),
-    })
-}
-
 pub fn return_pb(r: &Return) -> pb::Return {
     pb::Return {
-        return_id: r.return_id.clone(),
-        order_id: r.order_id.clone(),
+        return_id: r.return_id.to_string(),
+        order_id: r.order_id.to_string(),
         status: match r.status {
             ReturnStatus::Authorised => pb::ReturnStatus::Authorised,
             ReturnStatus::Received => pb::ReturnStatus::Received,
@@ -65,29 +51,29 @@ pub fn return_pb(r: &Return) -> pb::Return {
             Method::Mail => pb::ReturnMethod::Mail,
             Method::Locker => pb::ReturnMethod::Locker,
         } as i32,
-        store_id: r.store_id.clone(),
-        location_id: r.location_id.clone(),
+        store_id: r.store_id.to_string(),
+        location_id: r.location_id.to_string(),
         lines: r
             .lines
             .iter()
             .map(|l| pb::ReturnLineState {
-                order_line_id: l.line_id.clone(),
-                sku: l.sku.clone(),
+                order_line_id: l.line_id.to_string(),
+                sku: l.sku.to_string(),
                 quantity: l.quantity,
                 reason_code: l.reason_code.clone(),
                 received: l.received,
                 resellable: l.resellable,
                 damaged: l.damaged,
-                unit_price: money(l.unit_price_minor, &r.currency),
+                unit_price: Some(r.money(l.unit_price_minor).to_pb()),
             })
             .collect(),
         refunds: r
             .refunds
             .iter()
             .map(|f| pb::Refund {
-                refund_id: f.refund_id.clone(),
-                amount: money(f.amount_minor, &r.currency),
-                tender: f.tender.clone(),
+                refund_id: f.refund_id.to_string(),
+                amount: Some(r.money(f.amount_minor).to_pb()),
+                tender: f.tender.proto_name().to_owned(),
                 payment_reference: f.reference.clone(),
                 status: match f.status {
                     RefundStatus::Requested => "requested",
@@ -99,8 +85,8 @@ pub fn return_pb(r: &Return) -> pb::Return {
                 reason: f.reason.clone(),
             })
             .collect(),
-        refunded: money(r.refunded_minor(), &r.currency),
-        replacement_order_id: r.replacement_order_id.clone(),
+        refunded: Some(r.money(r.refunded_minor()).to_pb()),
+        replacement_order_id: r.replacement_order_id.to_string(),
         store_credit: r.store_credit,
         requested_by: r.requested_by.clone(),
         created_at: Some(timestamp(r.created_at)),
@@ -108,8 +94,8 @@ pub fn return_pb(r: &Return) -> pb::Return {
 }
 
 fn required(value: &str, field: &str) -> Result<(), Status> {
-    let mut bad = FieldViolations::new();
-    bad.check(value.trim().is_empty(), field, "is required");
+    let mut bad = Violations::new();
+    bad.require(value, field);
     bad.into_result()
 }
 
@@ -117,8 +103,8 @@ fn required(value: &str, field: &str) -> Result<(), Status> {
 impl ReturnsApi for ReturnsGrpc {
     async fn start_return(&self, request: Request<pb::StartReturnRequest>) -> Result<Response<pb::Return>, Status> {
         let r = request.into_inner();
-        let mut bad = FieldViolations::new();
-        bad.check(r.order_id.trim().is_empty(), "order_id", "is required");
+        let mut bad = Violations::new();
+        bad.require(&r.order_id, "order_id");
         let method = match pb::ReturnMethod::try_from(r.method) {
             Ok(pb::ReturnMethod::InStore) => Method::InStore,
             Ok(pb::ReturnMethod::Mail) => Method::Mail,
@@ -136,26 +122,26 @@ impl ReturnsApi for ReturnsGrpc {
             format!("RET-{}", r.request_id)
         };
         let request = StartReturn {
-            return_id,
-            order_id: r.order_id,
+            return_id: return_id.into(),
+            order_id: r.order_id.into(),
             lines: r
                 .lines
                 .into_iter()
                 .map(|l| ReturnRequestLine {
-                    line_id: l.order_line_id,
+                    line_id: l.order_line_id.into(),
                     quantity: l.quantity,
                     reason_code: l.reason_code,
                 })
                 .collect(),
             method,
-            store_id: r.store_id,
+            store_id: r.store_id.into(),
             store_credit: r.store_credit,
             exchange: r
                 .exchange
                 .into_iter()
                 .map(|x| ExchangeLine {
-                    line_id: x.order_line_id,
-                    sku: x.sku,
+                    line_id: x.order_line_id.into(),
+                    sku: x.sku.into(),
                     quantity: x.quantity,
                 })
                 .collect(),
@@ -178,8 +164,8 @@ impl ReturnsApi for ReturnsGrpc {
         let r = request.into_inner();
         required(&r.return_id, "return_id")?;
         let receipt = ReceiveReturn {
-            return_id: r.return_id,
-            location_id: r.location_id,
+            return_id: r.return_id.into(),
+            location_id: r.location_id.into(),
             lines: r
                 .lines
                 .into_iter()
@@ -194,12 +180,12 @@ impl ReturnsApi for ReturnsGrpc {
         let r = request.into_inner();
         required(&r.return_id, "return_id")?;
         let inspection = InspectReturn {
-            return_id: r.return_id,
+            return_id: r.return_id.into(),
             lines: r
                 .lines
                 .into_iter()
                 .map(|l| InspectedLine {
-                    line_id: l.order_line_id,
+                    line_id: l.order_line_id.into(),
                     resellable: l.resellable,
                     damaged: l.damaged,
                 })

@@ -11,14 +11,16 @@ use pb::return_event::Event;
 use prost::Message as _;
 use uuid::Uuid;
 
-use crate::domain::{InspectedLine, LineUnits, RefundStatus, Return, ReturnsEvent};
+use crate::domain::{
+    InspectedLine, LineId, LineUnits, LocationId, RefundId, RefundStatus, Return, ReturnId, ReturnsEvent, Sku,
+};
 
 pub const TOPIC: &str = "oms.returns.v1";
 
-fn line(line_id: &str, sku: &str, quantity: i64) -> pb::ReturnLine {
+fn line(line_id: &LineId, sku: &Sku, quantity: i64) -> pb::ReturnLine {
     pb::ReturnLine {
-        order_line_id: line_id.to_owned(),
-        sku: sku.to_owned(),
+        order_line_id: line_id.to_string(),
+        sku: sku.to_string(),
         quantity,
     }
 }
@@ -58,25 +60,28 @@ fn announce(ret: &Return, event: &ReturnsEvent) -> Vec<Event> {
             reference,
             at,
             ..
-        } => vec![Event::RefundRequested(pb::RefundRequested {
-            refund_id: refund_id.clone(),
-            return_id: ret.return_id.clone(),
-            order_id: ret.order_id.clone(),
-            amount_minor: *amount_minor,
-            currency: ret.currency.clone(),
-            tender: tender.clone(),
-            payment_reference: reference.clone(),
-            at: Some(timestamp(*at)),
-        })],
+        } => {
+            let amount = ret.money(*amount_minor);
+            vec![Event::RefundRequested(pb::RefundRequested {
+                refund_id: refund_id.to_string(),
+                return_id: ret.return_id.to_string(),
+                order_id: ret.order_id.to_string(),
+                amount_minor: amount.amount_minor,
+                currency: amount.currency,
+                tender: tender.proto_name().to_owned(),
+                payment_reference: reference.clone(),
+                at: Some(timestamp(*at)),
+            })]
+        }
         ReturnsEvent::RefundFailed { refund_id, reason, at } => vec![refund_failed(ret, refund_id, reason, *at)],
         ReturnsEvent::RefundConfirmed { refund_id, at } => refund_confirmed(ret, refund_id, *at).into_iter().collect(),
         ReturnsEvent::ExchangeCreated {
             replacement_order_id,
             at,
         } => vec![Event::ExchangeCreated(pb::ExchangeCreated {
-            return_id: ret.return_id.clone(),
-            order_id: ret.order_id.clone(),
-            replacement_order_id: replacement_order_id.clone(),
+            return_id: ret.return_id.to_string(),
+            order_id: ret.order_id.to_string(),
+            replacement_order_id: replacement_order_id.to_string(),
             at: Some(timestamp(*at)),
         })],
         ReturnsEvent::OrderSold(_) | ReturnsEvent::Delivered { .. } => Vec::new(),
@@ -85,18 +90,18 @@ fn announce(ret: &Return, event: &ReturnsEvent) -> Vec<Event> {
 
 fn authorised(ret: &Return) -> Event {
     Event::ReturnAuthorised(pb::ReturnAuthorised {
-        return_id: ret.return_id.clone(),
-        order_id: ret.order_id.clone(),
+        return_id: ret.return_id.to_string(),
+        order_id: ret.order_id.to_string(),
         lines: ret.lines.iter().map(|l| line(&l.line_id, &l.sku, l.quantity)).collect(),
         at: Some(timestamp(ret.created_at)),
     })
 }
 
-fn received(ret: &Return, location_id: &str, lines: &[LineUnits], at: DateTime<Utc>) -> Event {
+fn received(ret: &Return, location_id: &LocationId, lines: &[LineUnits], at: DateTime<Utc>) -> Event {
     Event::ReturnReceived(pb::ReturnReceived {
-        return_id: ret.return_id.clone(),
-        order_id: ret.order_id.clone(),
-        location_id: location_id.to_owned(),
+        return_id: ret.return_id.to_string(),
+        order_id: ret.order_id.to_string(),
+        location_id: location_id.to_string(),
         lines: lines
             .iter()
             .filter(|l| l.units > 0)
@@ -109,12 +114,12 @@ fn received(ret: &Return, location_id: &str, lines: &[LineUnits], at: DateTime<U
 /// Resellable units go back on sale where they were received (the ledger restocks them);
 /// damaged ones are written off.
 fn inspected(ret: &Return, lines: &[InspectedLine], at: DateTime<Utc>) -> Vec<Event> {
-    let sku = |l: &str| ret.line(l).map(|x| x.sku.clone()).unwrap_or_default();
+    let sku = |l: &LineId| ret.line(l).map(|x| x.sku.clone()).unwrap_or_default();
     let restocked: Vec<pb::RestockedLine> = lines
         .iter()
         .filter(|l| l.resellable > 0)
         .map(|l| pb::RestockedLine {
-            sku: sku(&l.line_id),
+            sku: sku(&l.line_id).into_string(),
             quantity: l.resellable,
         })
         .collect();
@@ -126,18 +131,18 @@ fn inspected(ret: &Return, lines: &[InspectedLine], at: DateTime<Utc>) -> Vec<Ev
     let mut out = Vec::new();
     if !restocked.is_empty() {
         out.push(Event::ItemsRestocked(pb::ItemsRestocked {
-            return_id: ret.return_id.clone(),
-            order_id: ret.order_id.clone(),
-            location_id: ret.location_id.clone(),
+            return_id: ret.return_id.to_string(),
+            order_id: ret.order_id.to_string(),
+            location_id: ret.location_id.to_string(),
             lines: restocked,
             at: Some(timestamp(at)),
         }));
     }
     if !damaged.is_empty() {
         out.push(Event::ItemsWrittenOff(pb::ItemsWrittenOff {
-            return_id: ret.return_id.clone(),
-            order_id: ret.order_id.clone(),
-            location_id: ret.location_id.clone(),
+            return_id: ret.return_id.to_string(),
+            order_id: ret.order_id.to_string(),
+            location_id: ret.location_id.to_string(),
             lines: damaged,
             at: Some(timestamp(at)),
         }));
@@ -145,11 +150,11 @@ fn inspected(ret: &Return, lines: &[InspectedLine], at: DateTime<Utc>) -> Vec<Ev
     out
 }
 
-fn refund_failed(ret: &Return, refund_id: &str, reason: &str, at: DateTime<Utc>) -> Event {
+fn refund_failed(ret: &Return, refund_id: &RefundId, reason: &str, at: DateTime<Utc>) -> Event {
     Event::RefundFailed(pb::RefundFailed {
-        refund_id: refund_id.to_owned(),
-        return_id: ret.return_id.clone(),
-        order_id: ret.order_id.clone(),
+        refund_id: refund_id.to_string(),
+        return_id: ret.return_id.to_string(),
+        order_id: ret.order_id.to_string(),
         amount_minor: ret.refund(refund_id).map_or(0, |r| r.amount_minor),
         reason: reason.to_owned(),
         at: Some(timestamp(at)),
@@ -157,24 +162,25 @@ fn refund_failed(ret: &Return, refund_id: &str, reason: &str, at: DateTime<Utc>)
 }
 
 /// Order capture records one refund per return: announced when all of it is.
-fn refund_confirmed(ret: &Return, refund_id: &str, at: DateTime<Utc>) -> Option<Event> {
+fn refund_confirmed(ret: &Return, refund_id: &RefundId, at: DateTime<Utc>) -> Option<Event> {
     let all = ret
         .refunds
         .iter()
         .all(|r| matches!(r.status, RefundStatus::Confirmed | RefundStatus::Retried));
     all.then(|| {
+        let refunded = ret.money(ret.refunded_minor());
         Event::RefundConfirmed(pb::RefundConfirmed {
-            return_id: ret.return_id.clone(),
-            order_id: ret.order_id.clone(),
-            amount_minor: ret.refunded_minor(),
-            currency: ret.currency.clone(),
+            return_id: ret.return_id.to_string(),
+            order_id: ret.order_id.to_string(),
+            amount_minor: refunded.amount_minor,
+            currency: refunded.currency,
             at: Some(timestamp(at)),
-            refund_id: refund_id.to_owned(),
+            refund_id: refund_id.to_string(),
         })
     })
 }
 
-fn message(return_id: &str, event: Event, at: DateTime<Utc>) -> OutboxMessage {
+fn message(return_id: &ReturnId, event: Event, at: DateTime<Utc>) -> OutboxMessage {
     let kind = match &event {
         Event::ItemsRestocked(_) => "ItemsRestocked",
         Event::ReturnAuthorised(_) => "ReturnAuthorised",
@@ -188,10 +194,10 @@ fn message(return_id: &str, event: Event, at: DateTime<Utc>) -> OutboxMessage {
     OutboxMessage {
         message_id: Uuid::now_v7(),
         topic: TOPIC.to_owned(),
-        key: return_id.to_owned(),
+        key: return_id.to_string(),
         message_type: format!("oms.returns.v1.{kind}"),
         payload: pb::ReturnEvent { event: Some(event) }.encode_to_vec(),
-        headers: vec![("oms_correlation_id".to_owned(), return_id.to_owned())],
+        headers: vec![("oms_correlation_id".to_owned(), return_id.to_string())],
         created_at: at,
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use oms_eventsourcing::DomainEvent;
 use oms_eventsourcing::testing::{check_golden_events, scenario_time};
 use oms_returns::domain::{
-    AuthorisedLine, ExchangeLine, InspectedLine, LineSold, LineUnits, Method, OrderSold, ReturnAuthorised,
+    AuthorisedLine, ExchangeLine, InspectedLine, LineSold, LineUnits, Method, OrderSold, Payment, ReturnAuthorised,
     ReturnsEvent, Tender,
 };
 
@@ -23,15 +23,15 @@ fn sold() -> OrderSold {
             quantity: 2,
             unit_price_minor: 8_000,
         }],
-        tenders: vec![
-            Tender {
+        payments: vec![
+            Payment {
                 reference: "gift-1".into(),
-                tender: "TENDER_TYPE_GIFT_CARD".into(),
+                tender: Tender::GiftCard,
                 authorised_minor: 5_000,
             },
-            Tender {
+            Payment {
                 reference: "psp-1".into(),
-                tender: "TENDER_TYPE_CARD".into(),
+                tender: Tender::Card,
                 authorised_minor: 11_000,
             },
         ],
@@ -80,6 +80,17 @@ fn received() -> ReturnsEvent {
     }
 }
 
+fn refund_requested() -> ReturnsEvent {
+    ReturnsEvent::RefundRequested {
+        refund_id: "RET-1/refund-2".into(),
+        amount_minor: 5_000,
+        tender: Tender::GiftCard,
+        reference: "gift-1".into(),
+        retries: "RET-1/refund-1".into(),
+        at: at(),
+    }
+}
+
 fn inspected() -> ReturnsEvent {
     ReturnsEvent::Inspected {
         lines: vec![InspectedLine {
@@ -99,14 +110,7 @@ fn samples() -> Vec<ReturnsEvent> {
         ReturnsEvent::Authorised(Box::new(authorised())),
         received(),
         inspected(),
-        ReturnsEvent::RefundRequested {
-            refund_id: "RET-1/refund-2".into(),
-            amount_minor: 5_000,
-            tender: "TENDER_TYPE_GIFT_CARD".into(),
-            reference: "gift-1".into(),
-            retries: "RET-1/refund-1".into(),
-            at: at(),
-        },
+        refund_requested(),
         ReturnsEvent::RefundConfirmed {
             refund_id: "RET-1/refund-2".into(),
             at: at(),
@@ -139,6 +143,7 @@ fn old(event_type: &str, version: u16) -> ReturnsEvent {
 
 #[test]
 fn orders_and_returns_stored_as_returns_kept_them_read_as_what_was_sold_and_authorised() {
+    // OrderSold v1 also held its payments as `tenders`, each by its contract name.
     assert_eq!(old("OrderSold", 1), ReturnsEvent::OrderSold(Box::new(sold())));
     assert_eq!(old("Authorised", 1), ReturnsEvent::Authorised(Box::new(authorised())));
 }
@@ -148,4 +153,9 @@ fn lines_stored_as_tuples_read_as_named_units() {
     assert_eq!(old("Delivered", 1), delivered());
     assert_eq!(old("Received", 1), received());
     assert_eq!(old("Inspected", 1), inspected());
+}
+
+#[test]
+fn a_refund_stored_with_its_tenders_contract_name_reads_as_its_code() {
+    assert_eq!(old("RefundRequested", 1), refund_requested());
 }

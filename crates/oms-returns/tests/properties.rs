@@ -6,9 +6,10 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use oms_eventsourcing::testing::Scenario;
 use oms_eventsourcing::{Change, Decide, state_digest};
 use oms_returns::domain::{
-    DeliveredLine, ExchangeLine, InspectReturn, InspectedLine, LearnOrder, LineSold, Method, OrderSold, PaymentOutcome,
-    Policy, ReceiveReturn, RecordDelivery, RecordPaymentResult, RefundStatus, RetryRefunds, ReturnRequestLine, Returns,
-    ReturnsError, ReturnsEvent, StartReturn, Tender,
+    DeliveredLine, ExchangeLine, InspectReturn, InspectedLine, LearnOrder, LineId, LineSold, LocationId, Method,
+    OrderSold, Payment, PaymentOutcome, Policy, ReceiveReturn, RecordDelivery, RecordPaymentResult, RefundId,
+    RefundStatus, RetryRefunds, ReturnId, ReturnRequestLine, Returns, ReturnsError, ReturnsEvent, Sku, StartReturn,
+    Tender,
 };
 use proptest::prelude::*;
 
@@ -49,7 +50,7 @@ fn step() -> impl Strategy<Value = Step> {
 struct World {
     live: Option<Scenario<Returns>>,
     log: Vec<Change<ReturnsEvent>>,
-    answers: Vec<(String, bool)>,
+    answers: Vec<(RefundId, bool)>,
 }
 
 impl World {
@@ -71,9 +72,9 @@ impl World {
     }
 }
 
-fn pay(refund_id: &str, ok: bool, at: DateTime<Utc>) -> RecordPaymentResult {
+fn pay(refund_id: &RefundId, ok: bool, at: DateTime<Utc>) -> RecordPaymentResult {
     RecordPaymentResult {
-        refund_id: refund_id.to_owned(),
+        refund_id: refund_id.clone(),
         outcome: if ok {
             PaymentOutcome::Refunded
         } else {
@@ -100,11 +101,11 @@ proptest! {
             order_id: "o-1".into(),
             currency: "EUR".into(),
             lines: lines.iter().enumerate().map(|(i, (q, p))| LineSold {
-                line_id: (i + 1).to_string(), sku: format!("sku-{i}"), quantity: *q, unit_price_minor: *p,
+                line_id: (i + 1).to_string().into(), sku: format!("sku-{i}").into(), quantity: *q, unit_price_minor: *p,
             }).collect(),
-            tenders: vec![
-                Tender { reference: "gift".into(), tender: "TENDER_TYPE_GIFT_CARD".into(), authorised_minor: gift },
-                Tender { reference: "card".into(), tender: "TENDER_TYPE_CARD".into(), authorised_minor: total - gift },
+            payments: vec![
+                Payment { reference: "gift".into(), tender: Tender::GiftCard, authorised_minor: gift },
+                Payment { reference: "card".into(), tender: Tender::Card, authorised_minor: total - gift },
             ],
             draft: Vec::new(),
         };
@@ -115,37 +116,37 @@ proptest! {
         world.record(learnt.unwrap_or_default(), t(0));
         let policy = Policy::default();
         let mut clock = 0;
-        let mut returns: Vec<String> = Vec::new();
+        let mut returns: Vec<ReturnId> = Vec::new();
         let mut jobs = 0;
         for step in steps {
             clock += 1;
             let now = t(clock);
-            let line_id = |k: usize| ((k % lines.len()) + 1).to_string();
+            let line_id = |k: usize| LineId::from(((k % lines.len()) + 1).to_string());
             let result = match step {
                 Step::Deliver(k, q) => {
                     jobs += 1;
                     let delivery = RecordDelivery {
                         order_id: "o-1".into(),
-                        job_id: format!("job-{jobs}"),
-                        lines: vec![DeliveredLine { order_line_id: line_id(k), sku: String::new(), units: q }],
+                        job_id: format!("job-{jobs}").into(),
+                        lines: vec![DeliveredLine { order_line_id: line_id(k), sku: Sku::default(), units: q }],
                         at: now,
                     };
                     world.decide(delivery, now)
                 }
                 Step::Return(k, q, credit, exchange) => {
-                    let id = format!("r-{}", returns.len() + 1);
+                    let id = ReturnId::from(format!("r-{}", returns.len() + 1));
                     let request = StartReturn {
                         return_id: id.clone(),
                         order_id: "o-1".into(),
                         lines: vec![ReturnRequestLine { line_id: line_id(k), quantity: q, reason_code: "reason".into() }],
                         method: Method::Mail,
-                        store_id: String::new(),
+                        store_id: LocationId::default(),
                         store_credit: credit,
                         exchange: if exchange { vec![ExchangeLine { line_id: line_id(k), sku: "other".into(), quantity: 1 }] } else { Vec::new() },
                         requested_by: "customer".into(),
                         window: policy.window,
                     };
-                    let before = world.state().order("o-1").unwrap().line(&line_id(k)).cloned().unwrap();
+                    let before = world.state().order("o-1").unwrap().line(line_id(k)).cloned().unwrap();
                     let r = world.decide(request, now);
                     if r.is_ok() {
                         prop_assert!(before.returned + q <= before.delivered, "{before:?} + {q}");
@@ -165,7 +166,7 @@ proptest! {
                     world.decide(InspectReturn { return_id: id, lines, refund_damaged: policy.refund_damaged }, now)
                 }
                 Step::Pay(k, ok) => {
-                    let refunds: Vec<String> = returns.iter()
+                    let refunds: Vec<RefundId> = returns.iter()
                         .flat_map(|r| world.state().get(r).unwrap().refunds.iter().map(|f| f.refund_id.clone()).collect::<Vec<_>>())
                         .collect();
                     if refunds.is_empty() { continue; }

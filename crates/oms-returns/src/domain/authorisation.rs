@@ -4,7 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ExchangeLine, InspectedLine, LineUnits, Method, ReturnAuthorised, ReturnsEvent};
+use super::{
+    ExchangeLine, InspectedLine, LineId, LineUnits, LocationId, Method, Money, OrderId, RefundId, ReturnAuthorised,
+    ReturnId, ReturnsEvent, Sku, Tender,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReturnStatus {
@@ -18,8 +21,8 @@ pub enum ReturnStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReturnLine {
-    pub line_id: String,
-    pub sku: String,
+    pub line_id: LineId,
+    pub sku: Sku,
     pub quantity: i64,
     pub reason_code: String,
     pub unit_price_minor: i64,
@@ -39,9 +42,9 @@ pub enum RefundStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refund {
-    pub refund_id: String,
+    pub refund_id: RefundId,
     pub amount_minor: i64,
-    pub tender: String,
+    pub tender: Tender,
     pub reference: String,
     pub status: RefundStatus,
     pub reason: String,
@@ -56,17 +59,19 @@ impl Refund {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Return {
-    pub return_id: String,
-    pub order_id: String,
+    pub return_id: ReturnId,
+    pub order_id: OrderId,
     pub status: ReturnStatus,
     pub method: Method,
-    pub store_id: String,
-    pub location_id: String,
+    pub store_id: LocationId,
+    /// Where it was received (empty until then).
+    pub location_id: LocationId,
     pub lines: Vec<ReturnLine>,
     pub refunds: Vec<Refund>,
     pub store_credit: bool,
     pub exchange: Vec<ExchangeLine>,
-    pub replacement_order_id: String,
+    /// Empty until the replacement order of an exchange is placed.
+    pub replacement_order_id: OrderId,
     pub requested_by: String,
     pub currency: String,
     pub created_at: DateTime<Utc>,
@@ -80,7 +85,7 @@ impl From<&ReturnAuthorised> for Return {
             status: ReturnStatus::Authorised,
             method: authorised.method,
             store_id: authorised.store_id.clone(),
-            location_id: String::new(),
+            location_id: LocationId::default(),
             lines: authorised
                 .lines
                 .iter()
@@ -98,7 +103,7 @@ impl From<&ReturnAuthorised> for Return {
             refunds: Vec::new(),
             store_credit: authorised.store_credit,
             exchange: authorised.exchange.clone(),
-            replacement_order_id: String::new(),
+            replacement_order_id: OrderId::default(),
             requested_by: authorised.requested_by.clone(),
             currency: authorised.currency.clone(),
             created_at: authorised.at,
@@ -107,12 +112,19 @@ impl From<&ReturnAuthorised> for Return {
 }
 
 impl Return {
-    pub fn line(&self, line_id: &str) -> Option<&ReturnLine> {
+    pub fn line(&self, line_id: impl AsRef<str>) -> Option<&ReturnLine> {
+        let line_id = line_id.as_ref();
         self.lines.iter().find(|l| l.line_id == line_id)
     }
 
-    pub fn refund(&self, refund_id: &str) -> Option<&Refund> {
+    pub fn refund(&self, refund_id: impl AsRef<str>) -> Option<&Refund> {
+        let refund_id = refund_id.as_ref();
         self.refunds.iter().find(|r| r.refund_id == refund_id)
+    }
+
+    /// `amount_minor` in the return's currency (the order's).
+    pub fn money(&self, amount_minor: i64) -> Money {
+        Money::new(amount_minor, self.currency.clone())
     }
 
     pub fn refunded_minor(&self) -> i64 {
@@ -157,7 +169,7 @@ impl Return {
                 self.refunds.push(Refund {
                     refund_id: refund_id.clone(),
                     amount_minor: *amount_minor,
-                    tender: tender.clone(),
+                    tender: *tender,
                     reference: reference.clone(),
                     status: RefundStatus::Requested,
                     reason: String::new(),
@@ -178,8 +190,8 @@ impl Return {
     }
 
     /// The units arrived at `location_id`; a line not named had none.
-    fn received(&mut self, location_id: &str, lines: &[LineUnits]) {
-        location_id.clone_into(&mut self.location_id);
+    fn received(&mut self, location_id: &LocationId, lines: &[LineUnits]) {
+        self.location_id.clone_from(location_id);
         for line in &mut self.lines {
             line.received = lines.iter().find(|l| l.line_id == line.line_id).map_or(0, |l| l.units);
         }
@@ -196,8 +208,8 @@ impl Return {
         self.status = ReturnStatus::Inspected;
     }
 
-    fn refund_answered(&mut self, refund_id: &str, status: RefundStatus, reason: &str) {
-        if let Some(refund) = self.refunds.iter_mut().find(|r| r.refund_id == refund_id) {
+    fn refund_answered(&mut self, refund_id: &RefundId, status: RefundStatus, reason: &str) {
+        if let Some(refund) = self.refunds.iter_mut().find(|r| r.refund_id == *refund_id) {
             refund.status = status;
             if status == RefundStatus::Failed {
                 reason.clone_into(&mut refund.reason);

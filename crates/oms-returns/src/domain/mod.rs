@@ -10,10 +10,12 @@ mod refunds;
 mod returns;
 mod rules;
 
+pub use oms_proto::kernel::{JobId, LineId, LocationId, Money, OrderId, RefundId, ReturnId, Sku, Tender, Violations};
+
 pub use authorisation::{Refund, RefundStatus, Return, ReturnLine, ReturnStatus};
 pub use events::{
-    AuthorisedLine, ExchangeLine, InspectedLine, LineSold, LineUnits, Method, OrderSold, ReturnAuthorised,
-    ReturnsEvent, Tender, order_stream, return_stream,
+    AuthorisedLine, ExchangeLine, InspectedLine, LineSold, LineUnits, Method, OrderSold, Payment, ReturnAuthorised,
+    ReturnsEvent, order_stream, return_stream,
 };
 pub use orders::{DeliveredLine, LearnOrder, RecordDelivery, SoldLine, SoldOrder};
 pub use returns::Returns;
@@ -24,17 +26,18 @@ pub use rules::{
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReturnsError {
-    #[error("{}", .0.iter().map(|(f, d)| format!("{f}: {d}")).collect::<Vec<_>>().join("; "))]
-    Invalid(Vec<(String, String)>),
+    /// The command is malformed; every bad field is named.
+    #[error("{0}")]
+    Invalid(Violations),
     #[error("order {0} is not known to returns")]
-    UnknownOrder(String),
+    UnknownOrder(OrderId),
     #[error("return {0} does not exist")]
-    UnknownReturn(String),
+    UnknownReturn(ReturnId),
     #[error("refund {0} does not exist")]
-    UnknownRefund(String),
+    UnknownRefund(RefundId),
     #[error("return {return_id} is {status:?}: cannot {step} now")]
     NotNow {
-        return_id: String,
+        return_id: ReturnId,
         status: ReturnStatus,
         step: &'static str,
     },

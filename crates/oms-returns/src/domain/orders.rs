@@ -5,12 +5,14 @@ use chrono::{DateTime, Utc};
 use oms_eventsourcing::{Change, Changes, Decide};
 use serde::{Deserialize, Serialize};
 
-use super::{LineUnits, OrderSold, Returns, ReturnsError, ReturnsEvent, Tender, order_stream};
+use super::{
+    JobId, LineId, LineUnits, OrderId, OrderSold, Payment, Returns, ReturnsError, ReturnsEvent, Sku, order_stream,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SoldLine {
-    pub line_id: String,
-    pub sku: String,
+    pub line_id: LineId,
+    pub sku: Sku,
     pub quantity: i64,
     pub unit_price_minor: i64,
     /// Units shipped or collected.
@@ -24,15 +26,16 @@ pub struct SoldLine {
 /// An order as returns knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SoldOrder {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub currency: String,
     pub lines: Vec<SoldLine>,
-    pub tenders: Vec<Tender>,
+    /// In the order they are refunded.
+    pub payments: Vec<Payment>,
     /// The order as placed (`oms.orders.v1.OrderDraft`, encoded): the template of a
     /// replacement order.
     pub draft: Vec<u8>,
     /// Jobs whose deliveries were counted.
-    pub jobs: Vec<String>,
+    pub jobs: Vec<JobId>,
 }
 
 impl From<&OrderSold> for SoldOrder {
@@ -53,7 +56,7 @@ impl From<&OrderSold> for SoldOrder {
                     returned: 0,
                 })
                 .collect(),
-            tenders: sold.tenders.clone(),
+            payments: sold.payments.clone(),
             draft: sold.draft.clone(),
             jobs: Vec::new(),
         }
@@ -61,17 +64,18 @@ impl From<&OrderSold> for SoldOrder {
 }
 
 impl SoldOrder {
-    pub fn line(&self, line_id: &str) -> Option<&SoldLine> {
+    pub fn line(&self, line_id: impl AsRef<str>) -> Option<&SoldLine> {
+        let line_id = line_id.as_ref();
         self.lines.iter().find(|l| l.line_id == line_id)
     }
 
     pub fn paid_minor(&self) -> i64 {
-        self.tenders.iter().map(|t| t.authorised_minor).sum()
+        self.payments.iter().map(|p| p.authorised_minor).sum()
     }
 
     /// Units of a job reached the customer at `at`: never more than were sold.
-    pub(super) fn delivered(&mut self, job_id: &str, lines: &[LineUnits], at: DateTime<Utc>) {
-        self.jobs.push(job_id.to_owned());
+    pub(super) fn delivered(&mut self, job_id: &JobId, lines: &[LineUnits], at: DateTime<Utc>) {
+        self.jobs.push(job_id.clone());
         for delivered in lines {
             if let Some(line) = self.lines.iter_mut().find(|l| l.line_id == delivered.line_id) {
                 line.delivered = (line.delivered + delivered.units).min(line.quantity);
@@ -95,7 +99,7 @@ impl Decide<Returns> for LearnOrder {
             return Ok(Vec::new());
         }
         Ok(vec![Change::new(
-            order_stream(&self.order.order_id),
+            order_stream(self.order.order_id.as_str()),
             ReturnsEvent::OrderSold(Box::new(self.order.clone())),
         )])
     }
@@ -104,16 +108,17 @@ impl Decide<Returns> for LearnOrder {
 /// Units of a line as fulfilment names them: by order line id, or only by SKU.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveredLine {
-    pub order_line_id: String,
-    pub sku: String,
+    /// Empty when fulfilment names the line by SKU only.
+    pub order_line_id: LineId,
+    pub sku: Sku,
     pub units: i64,
 }
 
 /// Fulfilment announced units of a job shipped to the customer or collected.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordDelivery {
-    pub order_id: String,
-    pub job_id: String,
+    pub order_id: OrderId,
+    pub job_id: JobId,
     pub lines: Vec<DeliveredLine>,
     pub at: DateTime<Utc>,
 }
@@ -131,7 +136,7 @@ impl Decide<Returns> for RecordDelivery {
             return Ok(Vec::new());
         }
         Ok(vec![Change::new(
-            order_stream(&self.order_id),
+            order_stream(self.order_id.as_str()),
             ReturnsEvent::Delivered {
                 job_id: self.job_id.clone(),
                 lines: delivered_lines(order, &self.lines),

@@ -4,16 +4,13 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{InspectedLine, Return, Returns, ReturnsEvent, SoldOrder, Tender};
-
-/// The tender a store credit refund is recorded under (as oms.orders.v1 names it).
-const STORE_CREDIT: &str = "TENDER_TYPE_STORE_CREDIT";
+use super::{InspectedLine, Payment, RefundId, Return, Returns, ReturnsEvent, SoldOrder, Tender};
 
 /// A refund to request: how much, to which tender and payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct RefundTo {
     pub amount_minor: i64,
-    pub tender: String,
+    pub tender: Tender,
     pub reference: String,
 }
 
@@ -49,7 +46,7 @@ pub(super) fn refunds_of(state: &Returns, order: &SoldOrder, ret: &Return, amoun
     if ret.store_credit {
         return vec![RefundTo {
             amount_minor: amount,
-            tender: STORE_CREDIT.to_owned(),
+            tender: Tender::StoreCredit,
             reference: format!("store-credit:{}", ret.return_id),
         }];
     }
@@ -62,24 +59,24 @@ pub(super) fn refunds_of(state: &Returns, order: &SoldOrder, ret: &Return, amoun
             .map(|r| r.amount_minor)
             .sum()
     };
-    split_between_tenders(&order.tenders, refunded_to, amount)
+    split_between_tenders(&order.payments, refunded_to, amount)
 }
 
-/// `amount` to the original tenders, in the order they were paid with: each takes up to
-/// what it authorised less what `refunded_to` it already.
-fn split_between_tenders(tenders: &[Tender], refunded_to: impl Fn(&str) -> i64, amount: i64) -> Vec<RefundTo> {
+/// `amount` to the original tenders, in the order they were paid with: each payment takes
+/// up to what it authorised less what `refunded_to` it already.
+fn split_between_tenders(payments: &[Payment], refunded_to: impl Fn(&str) -> i64, amount: i64) -> Vec<RefundTo> {
     let mut left = amount;
     let mut refunds = Vec::new();
-    for tender in tenders {
+    for payment in payments {
         if left == 0 {
             break;
         }
-        let take = left.min(tender.authorised_minor - refunded_to(&tender.reference));
+        let take = left.min(payment.authorised_minor - refunded_to(&payment.reference));
         if take > 0 {
             refunds.push(RefundTo {
                 amount_minor: take,
-                tender: tender.tender.clone(),
-                reference: tender.reference.clone(),
+                tender: payment.tender,
+                reference: payment.reference.clone(),
             });
             left -= take;
         }
@@ -89,12 +86,12 @@ fn split_between_tenders(tenders: &[Tender], refunded_to: impl Fn(&str) -> i64, 
 
 /// The requests of `refunds` for the return, numbered after its refunds so far; `retries`
 /// names, for each, the failed refund it retries (if any).
-pub(super) fn requested(ret: &Return, refunds: Vec<(RefundTo, String)>, at: DateTime<Utc>) -> Vec<ReturnsEvent> {
+pub(super) fn requested(ret: &Return, refunds: Vec<(RefundTo, RefundId)>, at: DateTime<Utc>) -> Vec<ReturnsEvent> {
     refunds
         .into_iter()
         .zip(ret.refunds.len() + 1..)
         .map(|((refund, retries), n)| ReturnsEvent::RefundRequested {
-            refund_id: format!("{}/refund-{n}", ret.return_id),
+            refund_id: format!("{}/refund-{n}", ret.return_id).into(),
             amount_minor: refund.amount_minor,
             tender: refund.tender,
             reference: refund.reference,

@@ -6,22 +6,23 @@ use std::collections::HashMap;
 use oms_eventsourcing::{EventHeader, Model};
 use serde::{Deserialize, Serialize};
 
-use super::{Return, ReturnAuthorised, ReturnsError, ReturnsEvent, SoldOrder};
+use super::{OrderId, RefundId, Return, ReturnAuthorised, ReturnId, ReturnsError, ReturnsEvent, SoldOrder};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Returns {
-    orders: HashMap<String, SoldOrder>,
-    returns: HashMap<String, Return>,
+    orders: HashMap<OrderId, SoldOrder>,
+    returns: HashMap<ReturnId, Return>,
     /// Order → its returns, oldest first.
-    by_order: HashMap<String, Vec<String>>,
+    by_order: HashMap<OrderId, Vec<ReturnId>>,
     /// Refund → its return.
-    refunds: HashMap<String, String>,
+    refunds: HashMap<RefundId, ReturnId>,
 }
 
 impl Model for Returns {
     type Event = ReturnsEvent;
     const NAME: &'static str = "returns";
-    const SNAPSHOT_VERSION: u32 = 1;
+    // 2: an order's payments and a return's refunds hold their tender as a kernel value.
+    const SNAPSHOT_VERSION: u32 = 2;
 
     fn apply(&mut self, header: &EventHeader<'_>, event: &ReturnsEvent) {
         match event {
@@ -71,32 +72,33 @@ impl Returns {
             .insert(authorised.return_id.clone(), Return::from(authorised));
     }
 
-    pub fn order(&self, order_id: &str) -> Option<&SoldOrder> {
-        self.orders.get(order_id)
+    pub fn order(&self, order_id: impl AsRef<str>) -> Option<&SoldOrder> {
+        self.orders.get(order_id.as_ref())
     }
 
-    pub fn get(&self, return_id: &str) -> Option<&Return> {
-        self.returns.get(return_id)
+    pub fn get(&self, return_id: impl AsRef<str>) -> Option<&Return> {
+        self.returns.get(return_id.as_ref())
     }
 
     /// The return, or why a command about it is refused.
-    pub fn known(&self, return_id: &str) -> Result<&Return, ReturnsError> {
+    pub fn known(&self, return_id: impl AsRef<str>) -> Result<&Return, ReturnsError> {
+        let return_id = return_id.as_ref();
         self.returns
             .get(return_id)
-            .ok_or_else(|| ReturnsError::UnknownReturn(return_id.to_owned()))
+            .ok_or_else(|| ReturnsError::UnknownReturn(return_id.into()))
     }
 
-    pub fn of_order(&self, order_id: &str) -> Vec<&Return> {
+    pub fn of_order(&self, order_id: impl AsRef<str>) -> Vec<&Return> {
         self.by_order
-            .get(order_id)
+            .get(order_id.as_ref())
             .into_iter()
             .flatten()
             .filter_map(|id| self.returns.get(id))
             .collect()
     }
 
-    pub fn return_of_refund(&self, refund_id: &str) -> Option<&Return> {
-        self.refunds.get(refund_id).and_then(|id| self.returns.get(id))
+    pub fn return_of_refund(&self, refund_id: impl AsRef<str>) -> Option<&Return> {
+        self.refunds.get(refund_id.as_ref()).and_then(|id| self.returns.get(id))
     }
 
     pub fn len(&self) -> usize {
@@ -108,7 +110,7 @@ impl Returns {
     }
 
     /// Money refunded or being refunded for an order, over all its returns.
-    pub fn refunding_minor(&self, order_id: &str) -> i64 {
+    pub fn refunding_minor(&self, order_id: impl AsRef<str>) -> i64 {
         self.of_order(order_id)
             .iter()
             .flat_map(|r| &r.refunds)

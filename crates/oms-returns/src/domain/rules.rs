@@ -6,8 +6,9 @@ use oms_eventsourcing::{Change, Changes, Decide};
 
 use super::refunds::{self, RefundTo};
 use super::{
-    AuthorisedLine, ExchangeLine, InspectedLine, LineUnits, Method, RefundStatus, Return, ReturnAuthorised,
-    ReturnStatus, Returns, ReturnsError, ReturnsEvent, SoldOrder, return_stream,
+    AuthorisedLine, ExchangeLine, InspectedLine, LineId, LineUnits, LocationId, Method, OrderId, RefundId,
+    RefundStatus, Return, ReturnAuthorised, ReturnId, ReturnStatus, Returns, ReturnsError, ReturnsEvent, SoldOrder,
+    Violations, return_stream,
 };
 
 /// The retailer's return policy.
@@ -31,7 +32,7 @@ impl Default for Policy {
 /// Units of an order line the customer brings back, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReturnRequestLine {
-    pub line_id: String,
+    pub line_id: LineId,
     pub quantity: i64,
     pub reason_code: String,
 }
@@ -39,12 +40,12 @@ pub struct ReturnRequestLine {
 /// A customer, an agent or a store asks to return units of an order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StartReturn {
-    pub return_id: String,
-    pub order_id: String,
+    pub return_id: ReturnId,
+    pub order_id: OrderId,
     pub lines: Vec<ReturnRequestLine>,
     pub method: Method,
     /// The store it is brought to (required in store).
-    pub store_id: String,
+    pub store_id: LocationId,
     pub store_credit: bool,
     pub exchange: Vec<ExchangeLine>,
     pub requested_by: String,
@@ -60,35 +61,32 @@ impl Decide<Returns> for StartReturn {
         let order = state
             .order(&self.order_id)
             .ok_or_else(|| ReturnsError::UnknownOrder(self.order_id.clone()))?;
-        let bad = self.violations(order, now);
-        if !bad.is_empty() {
-            return Err(ReturnsError::Invalid(bad));
-        }
+        self.violations(order, now).or_ok(()).map_err(ReturnsError::Invalid)?;
         if state.get(&self.return_id).is_some() {
             return Ok(Vec::new());
         }
         Ok(vec![Change::new(
-            return_stream(&self.return_id),
+            return_stream(self.return_id.as_str()),
             ReturnsEvent::Authorised(Box::new(self.authorised(order, now))),
         )])
     }
 }
 
 impl StartReturn {
-    /// What keeps the return from being authorised: (field, why).
-    fn violations(&self, order: &SoldOrder, now: DateTime<Utc>) -> Vec<(String, String)> {
-        let mut bad = Vec::new();
-        if self.lines.is_empty() {
-            bad.push(("lines".to_owned(), "at least one line is required".to_owned()));
-        }
-        if self.method == Method::InStore && self.store_id.trim().is_empty() {
-            bad.push(("store_id".to_owned(), "is required for an in-store return".to_owned()));
-        }
+    /// What keeps the return from being authorised.
+    fn violations(&self, order: &SoldOrder, now: DateTime<Utc>) -> Violations {
+        let mut bad = Violations::new();
+        bad.check(self.lines.is_empty(), "lines", "at least one line is required");
+        bad.check(
+            self.method == Method::InStore && self.store_id.as_str().trim().is_empty(),
+            "store_id",
+            "is required for an in-store return",
+        );
         for (i, line) in self.lines.iter().enumerate() {
-            bad.extend(self.line_violations(order, i, line, now));
+            self.line_violations(order, i, line, now, &mut bad);
         }
         for (i, x) in self.exchange.iter().enumerate() {
-            bad.extend(self.exchange_violations(i, x));
+            self.exchange_violations(i, x, &mut bad);
         }
         bad
     }
@@ -101,32 +99,33 @@ impl StartReturn {
         i: usize,
         line: &ReturnRequestLine,
         now: DateTime<Utc>,
-    ) -> Vec<(String, String)> {
+        bad: &mut Violations,
+    ) {
         let field = format!("lines[{i}]");
         let ReturnRequestLine { line_id, quantity, .. } = line;
         let Some(sold) = order.line(line_id) else {
-            return vec![(
+            bad.add(
                 format!("{field}.order_line_id"),
-                format!("the order has no line {line_id:?}"),
-            )];
+                format!("the order has no line {:?}", line_id.as_str()),
+            );
+            return;
         };
-        let mut bad = Vec::new();
         let returnable = sold.delivered - sold.returned;
         if *quantity <= 0 {
-            bad.push((format!("{field}.quantity"), "must be 1 or more".to_owned()));
+            bad.add(format!("{field}.quantity"), "must be 1 or more");
         } else if *quantity > returnable {
-            bad.push((
+            bad.add(
                 format!("{field}.quantity"),
                 format!(
                     "line {line_id} ({}): {quantity} asked, {returnable} can be returned ({} reached the customer, {} returned already)",
                     sold.sku, sold.delivered, sold.returned
                 ),
-            ));
+            );
         }
         if let Some(at) = sold.delivered_at
             && at + self.window < now
         {
-            bad.push((
+            bad.add(
                 format!("{field}.order_line_id"),
                 format!(
                     "line {line_id} ({}) reached the customer on {}: the {}-day return window has closed",
@@ -134,35 +133,28 @@ impl StartReturn {
                     at.date_naive(),
                     self.window.num_days()
                 ),
-            ));
+            );
         }
-        if self.lines.iter().filter(|l| l.line_id == *line_id).count() > 1 {
-            bad.push((
-                format!("{field}.order_line_id"),
-                format!("line {line_id} is given twice"),
-            ));
-        }
-        bad
+        bad.check(
+            self.lines.iter().filter(|l| l.line_id == *line_id).count() > 1,
+            format!("{field}.order_line_id"),
+            format!("line {line_id} is given twice"),
+        );
     }
 
     /// A replacement SKU, for 1 to the units returned of its line.
-    fn exchange_violations(&self, i: usize, x: &ExchangeLine) -> Vec<(String, String)> {
+    fn exchange_violations(&self, i: usize, x: &ExchangeLine, bad: &mut Violations) {
         let returned = self
             .lines
             .iter()
             .find(|l| l.line_id == x.line_id)
             .map_or(0, |l| l.quantity);
-        let mut bad = Vec::new();
-        if x.sku.trim().is_empty() {
-            bad.push((format!("exchange[{i}].sku"), "is required".to_owned()));
-        }
-        if x.quantity <= 0 || x.quantity > returned {
-            bad.push((
-                format!("exchange[{i}].quantity"),
-                format!("must be 1 to the {returned} units returned of line {}", x.line_id),
-            ));
-        }
-        bad
+        bad.require(x.sku.as_str(), format!("exchange[{i}].sku"));
+        bad.check(
+            x.quantity <= 0 || x.quantity > returned,
+            format!("exchange[{i}].quantity"),
+            format!("must be 1 to the {returned} units returned of line {}", x.line_id),
+        );
     }
 
     /// The return as authorised, its lines priced as sold.
@@ -198,8 +190,8 @@ impl StartReturn {
 /// The units arrived at a store or warehouse.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceiveReturn {
-    pub return_id: String,
-    pub location_id: String,
+    pub return_id: ReturnId,
+    pub location_id: LocationId,
     /// Units per line; none given: all of them.
     pub lines: Vec<LineUnits>,
 }
@@ -216,35 +208,31 @@ impl Decide<Returns> for ReceiveReturn {
 /// Once, at one place; a line never more than was authorised.
 fn receive(
     ret: &Return,
-    location_id: &str,
+    location_id: &LocationId,
     lines: &[LineUnits],
     at: DateTime<Utc>,
 ) -> Result<Vec<ReturnsEvent>, ReturnsError> {
     match ret.status {
         ReturnStatus::Authorised => {}
-        ReturnStatus::Received if ret.location_id == location_id => return Ok(Vec::new()),
+        ReturnStatus::Received if ret.location_id == *location_id => return Ok(Vec::new()),
         status => return Err(not_now(ret, status, "receive it")),
     }
-    let mut bad = Vec::new();
-    if location_id.trim().is_empty() {
-        bad.push(("location_id".to_owned(), "is required".to_owned()));
-    }
+    let mut bad = Violations::new();
+    bad.require(location_id.as_str(), "location_id");
     for (i, given) in lines.iter().enumerate() {
-        match ret.line(&given.line_id) {
-            None => bad.push((
+        match ret.line(given.line_id.as_str()) {
+            None => bad.add(
                 format!("lines[{i}].order_line_id"),
-                format!("the return has no line {:?}", given.line_id),
-            )),
-            Some(l) if given.units < 0 || given.units > l.quantity => bad.push((
+                format!("the return has no line {:?}", given.line_id.as_str()),
+            ),
+            Some(l) if given.units < 0 || given.units > l.quantity => bad.add(
                 format!("lines[{i}].quantity"),
                 format!("must be between 0 and the {} units authorised", l.quantity),
-            )),
+            ),
             Some(_) => {}
         }
     }
-    if !bad.is_empty() {
-        return Err(ReturnsError::Invalid(bad));
-    }
+    bad.or_ok(()).map_err(ReturnsError::Invalid)?;
     let lines = if lines.is_empty() {
         ret.lines
             .iter()
@@ -254,7 +242,7 @@ fn receive(
         lines.to_vec()
     };
     Ok(vec![ReturnsEvent::Received {
-        location_id: location_id.to_owned(),
+        location_id: location_id.clone(),
         lines,
         at,
     }])
@@ -263,7 +251,7 @@ fn receive(
 /// Each received unit is found resellable or damaged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InspectReturn {
-    pub return_id: String,
+    pub return_id: ReturnId,
     pub lines: Vec<InspectedLine>,
     /// Damaged units are refunded too.
     pub refund_damaged: bool,
@@ -292,35 +280,30 @@ fn inspect(ret: &Return, inspected: &[InspectedLine], at: DateTime<Utc>) -> Resu
     if ret.status != ReturnStatus::Received {
         return Err(not_now(ret, ret.status, "inspect it"));
     }
-    let mut bad = Vec::new();
+    let mut bad = Violations::new();
     for line in &ret.lines {
         let found: Vec<_> = inspected.iter().filter(|l| l.line_id == line.line_id).collect();
         match found.as_slice() {
             [l] if l.resellable >= 0 && l.damaged >= 0 && l.resellable + l.damaged == line.received => {}
-            [_] => bad.push((
-                "lines".to_owned(),
+            [_] => bad.add(
+                "lines",
                 format!(
                     "line {}: resellable and damaged must add up to the {} units received",
                     line.line_id, line.received
                 ),
-            )),
-            _ => bad.push((
-                "lines".to_owned(),
-                format!("line {} must be inspected once", line.line_id),
-            )),
+            ),
+            _ => bad.add("lines", format!("line {} must be inspected once", line.line_id)),
         }
     }
-    if !bad.is_empty() {
-        return Err(ReturnsError::Invalid(bad));
-    }
+    bad.or_ok(()).map_err(ReturnsError::Invalid)?;
     Ok(ReturnsEvent::Inspected {
         lines: inspected.to_vec(),
         at,
     })
 }
 
-fn not_retrying(refunds: Vec<RefundTo>) -> Vec<(RefundTo, String)> {
-    refunds.into_iter().map(|r| (r, String::new())).collect()
+fn not_retrying(refunds: Vec<RefundTo>) -> Vec<(RefundTo, RefundId)> {
+    refunds.into_iter().map(|r| (r, RefundId::default())).collect()
 }
 
 /// What the payment gateway answered about a refund.
@@ -333,7 +316,7 @@ pub enum PaymentOutcome {
 /// The payment gateway's answer about a refund.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordPaymentResult {
-    pub refund_id: String,
+    pub refund_id: RefundId,
     pub outcome: PaymentOutcome,
     pub at: DateTime<Utc>,
 }
@@ -365,7 +348,7 @@ impl Decide<Returns> for RecordPaymentResult {
 /// Customer service asks for the failed refunds of a return again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryRefunds {
-    pub return_id: String,
+    pub return_id: ReturnId,
 }
 
 impl Decide<Returns> for RetryRefunds {
@@ -384,7 +367,7 @@ impl Decide<Returns> for RetryRefunds {
             .map(|r| {
                 let refund = RefundTo {
                     amount_minor: r.amount_minor,
-                    tender: r.tender.clone(),
+                    tender: r.tender,
                     reference: r.reference.clone(),
                 };
                 (refund, r.refund_id.clone())
@@ -397,8 +380,8 @@ impl Decide<Returns> for RetryRefunds {
 /// Order capture placed the replacement order of an exchange.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordExchange {
-    pub return_id: String,
-    pub replacement_order_id: String,
+    pub return_id: ReturnId,
+    pub replacement_order_id: OrderId,
 }
 
 impl Decide<Returns> for RecordExchange {
@@ -429,6 +412,6 @@ fn not_now(ret: &Return, status: ReturnStatus, step: &'static str) -> ReturnsErr
 
 /// The changes recording `events` on the return's stream.
 fn on_return(ret: &Return, events: Vec<ReturnsEvent>) -> Changes<ReturnsEvent> {
-    let stream = return_stream(&ret.return_id);
+    let stream = return_stream(ret.return_id.as_str());
     events.into_iter().map(|e| Change::new(stream.clone(), e)).collect()
 }

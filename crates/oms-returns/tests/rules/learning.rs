@@ -25,13 +25,13 @@ fn a_delivery_counts_once_by_order_line_or_by_sku() {
             },
             // The node left the line out: the order's line of the SKU.
             DeliveredLine {
-                order_line_id: String::new(),
+                order_line_id: LineId::default(),
                 sku: "scarf".into(),
                 units: 1,
             },
             // Not the order's.
             DeliveredLine {
-                order_line_id: String::new(),
+                order_line_id: LineId::default(),
                 sku: "socks".into(),
                 units: 1,
             },

@@ -53,13 +53,7 @@ fn a_declined_refund_is_retried_to_the_same_tender_under_a_new_id() {
         .when(RetryRefunds {
             return_id: RETURN.into(),
         })
-        .then([refund_requested(
-            3,
-            13_000,
-            "TENDER_TYPE_CARD",
-            "psp-1",
-            "RET-1/refund-2",
-        )]);
+        .then([refund_requested(3, 13_000, Tender::Card, "psp-1", "RET-1/refund-2")]);
     let statuses: Vec<RefundStatus> = the_return(&after).refunds.iter().map(|r| r.status).collect();
     assert_eq!(
         statuses,

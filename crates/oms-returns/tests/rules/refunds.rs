@@ -12,8 +12,8 @@ fn the_refund_goes_to_the_gift_card_first_then_the_card() {
                 lines: vec![inspected("1", 1, 1), inspected("2", 1, 0)],
                 at: now(),
             }),
-            refund_requested(1, 5_000, "TENDER_TYPE_GIFT_CARD", "gift-1", ""),
-            refund_requested(2, 13_000, "TENDER_TYPE_CARD", "psp-1", ""),
+            refund_requested(1, 5_000, Tender::GiftCard, "gift-1", ""),
+            refund_requested(2, 13_000, Tender::Card, "psp-1", ""),
         ]);
     let ret = the_return(&after);
     assert_eq!(ret.status, ReturnStatus::RefundPending);
@@ -33,8 +33,8 @@ fn damaged_units_are_not_refunded_when_the_policy_says_so() {
                 lines: vec![inspected("1", 1, 1), inspected("2", 1, 0)],
                 at: now(),
             }),
-            refund_requested(1, 5_000, "TENDER_TYPE_GIFT_CARD", "gift-1", ""),
-            refund_requested(2, 5_000, "TENDER_TYPE_CARD", "psp-1", ""),
+            refund_requested(1, 5_000, Tender::GiftCard, "gift-1", ""),
+            refund_requested(2, 5_000, Tender::Card, "psp-1", ""),
         ]);
 }
 
@@ -63,7 +63,7 @@ fn a_customer_who_chose_store_credit_gets_it_all_as_one_refund() {
                 lines: vec![inspected("1", 2, 0), inspected("2", 1, 0)],
                 at: now(),
             }),
-            refund_requested(1, 18_000, "TENDER_TYPE_STORE_CREDIT", "store-credit:RET-1", ""),
+            refund_requested(1, 18_000, Tender::StoreCredit, "store-credit:RET-1", ""),
         ]);
 }
 
@@ -82,8 +82,8 @@ fn an_exchange_refunds_only_what_the_replacement_does_not_cost() {
                 lines: vec![inspected("1", 2, 0)],
                 at: now(),
             }),
-            refund_requested(1, 5_000, "TENDER_TYPE_GIFT_CARD", "gift-1", ""),
-            refund_requested(2, 3_000, "TENDER_TYPE_CARD", "psp-1", ""),
+            refund_requested(1, 5_000, Tender::GiftCard, "gift-1", ""),
+            refund_requested(2, 3_000, Tender::Card, "psp-1", ""),
         ])
         .when(RecordExchange {
             return_id: RETURN.into(),
@@ -114,8 +114,8 @@ fn an_exchange_of_a_return_returns_does_not_know_is_refused() {
 fn no_more_is_refunded_than_was_paid_for_the_order_over_all_its_returns() {
     // A voucher took 30.00 off: 150.00 paid for 180.00 of goods.
     let voucher = sold_paid_with(vec![
-        tender("gift-1", "TENDER_TYPE_GIFT_CARD", 5_000),
-        tender("psp-1", "TENDER_TYPE_CARD", 10_000),
+        payment("gift-1", Tender::GiftCard, 5_000),
+        payment("psp-1", Tender::Card, 10_000),
     ]);
     let first = Scenario::<Returns>::given([learnt(voucher), delivered_days_ago(2)])
         .when(start(vec![line("1", 2)]))

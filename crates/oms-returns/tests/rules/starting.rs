@@ -10,7 +10,7 @@ fn a_customer_returns_a_delivered_jacket_and_the_return_is_authorised_once() {
             return_id: RETURN.into(),
             order_id: ORDER.into(),
             method: Method::Mail,
-            store_id: String::new(),
+            store_id: LocationId::default(),
             lines: vec![AuthorisedLine {
                 line_id: "1".into(),
                 sku: "jacket-m".into(),

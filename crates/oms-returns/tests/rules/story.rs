@@ -5,10 +5,10 @@ pub use chrono::{DateTime, Duration, Utc};
 pub use oms_eventsourcing::Change;
 pub use oms_eventsourcing::testing::{Scenario, scenario_time};
 pub use oms_returns::domain::{
-    AuthorisedLine, DeliveredLine, ExchangeLine, InspectReturn, InspectedLine, LearnOrder, LineSold, LineUnits, Method,
-    OrderSold, PaymentOutcome, ReceiveReturn, RecordDelivery, RecordExchange, RecordPaymentResult, RefundStatus,
-    RetryRefunds, Return, ReturnAuthorised, ReturnRequestLine, ReturnStatus, Returns, ReturnsError, ReturnsEvent,
-    StartReturn, Tender, order_stream, return_stream,
+    AuthorisedLine, DeliveredLine, ExchangeLine, InspectReturn, InspectedLine, LearnOrder, LineId, LineSold, LineUnits,
+    LocationId, Method, OrderSold, Payment, PaymentOutcome, ReceiveReturn, RecordDelivery, RecordExchange,
+    RecordPaymentResult, RefundStatus, RetryRefunds, Return, ReturnAuthorised, ReturnRequestLine, ReturnStatus,
+    Returns, ReturnsError, ReturnsEvent, StartReturn, Tender, order_stream, return_stream,
 };
 
 pub const ORDER: &str = "o-1";
@@ -19,10 +19,10 @@ pub fn now() -> DateTime<Utc> {
     scenario_time()
 }
 
-pub fn tender(reference: &str, tender: &str, authorised_minor: i64) -> Tender {
-    Tender {
+pub fn payment(reference: &str, tender: Tender, authorised_minor: i64) -> Payment {
+    Payment {
         reference: reference.into(),
-        tender: tender.into(),
+        tender,
         authorised_minor,
     }
 }
@@ -30,12 +30,12 @@ pub fn tender(reference: &str, tender: &str, authorised_minor: i64) -> Tender {
 /// Two jackets at 80.00 and a scarf at 20.00, paid 50.00 by gift card and 130.00 by card.
 pub fn sold() -> OrderSold {
     sold_paid_with(vec![
-        tender("gift-1", "TENDER_TYPE_GIFT_CARD", 5_000),
-        tender("psp-1", "TENDER_TYPE_CARD", 13_000),
+        payment("gift-1", Tender::GiftCard, 5_000),
+        payment("psp-1", Tender::Card, 13_000),
     ])
 }
 
-pub fn sold_paid_with(tenders: Vec<Tender>) -> OrderSold {
+pub fn sold_paid_with(payments: Vec<Payment>) -> OrderSold {
     let line = |line_id: &str, sku: &str, quantity, unit_price_minor| LineSold {
         line_id: line_id.into(),
         sku: sku.into(),
@@ -46,7 +46,7 @@ pub fn sold_paid_with(tenders: Vec<Tender>) -> OrderSold {
         order_id: ORDER.into(),
         currency: "EUR".into(),
         lines: vec![line("1", "jacket-m", 2, 8_000), line("2", "scarf", 1, 2_000)],
-        tenders,
+        payments,
         draft: Vec::new(),
     }
 }
@@ -91,7 +91,7 @@ pub fn start(lines: Vec<ReturnRequestLine>) -> StartReturn {
         order_id: ORDER.into(),
         lines,
         method: Method::Mail,
-        store_id: String::new(),
+        store_id: LocationId::default(),
         store_credit: false,
         exchange: Vec::new(),
         requested_by: "customer".into(),
@@ -144,14 +144,14 @@ pub fn inspect(lines: Vec<InspectedLine>) -> InspectReturn {
 pub fn refund_requested(
     n: usize,
     amount_minor: i64,
-    tender: &str,
+    tender: Tender,
     reference: &str,
     retries: &str,
 ) -> Change<ReturnsEvent> {
     on_return(ReturnsEvent::RefundRequested {
-        refund_id: format!("{RETURN}/refund-{n}"),
+        refund_id: format!("{RETURN}/refund-{n}").into(),
         amount_minor,
-        tender: tender.into(),
+        tender,
         reference: reference.into(),
         retries: retries.into(),
         at: now(),
@@ -160,7 +160,7 @@ pub fn refund_requested(
 
 pub fn paid(n: usize, outcome: PaymentOutcome) -> RecordPaymentResult {
     RecordPaymentResult {
-        refund_id: format!("{RETURN}/refund-{n}"),
+        refund_id: format!("{RETURN}/refund-{n}").into(),
         outcome,
         at: now(),
     }
@@ -176,7 +176,7 @@ pub fn the_return(scenario: &Scenario<Returns>) -> &Return {
 
 pub fn fields(refusal: &ReturnsError) -> Vec<String> {
     match refusal {
-        ReturnsError::Invalid(fields) => fields.iter().map(|(f, _)| f.clone()).collect(),
+        ReturnsError::Invalid(violations) => violations.iter().map(|v| v.field.clone()).collect(),
         _ => Vec::new(),
     }
 }
