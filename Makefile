@@ -12,7 +12,7 @@ help:
 	@echo "make test    run every test (needs PostgreSQL on 127.0.0.1:5432 and the tansu broker; see README)"
 	@echo "make bench   run the benchmarks; each prints its figures and RESULT lines"
 	@echo "make fmt     format the code"
-	@echo "make lint    rustfmt check and clippy with warnings as errors"
+	@echo "make lint    rustfmt check, and clippy with the workspace's lints as errors"
 	@echo "make run     run the whole system on the embedded default, with sample data"
 	@echo "make simulate  simulate an omnichannel day against the running system (another terminal)"
 	@echo "make verify  replay every service's log and compare (with the system stopped)"
@@ -42,9 +42,12 @@ bench:
 fmt:
 	$(CARGO) fmt --all
 
+# The workspace's lints (Cargo.toml) everywhere; and outside tests and benchmarks nothing
+# unwraps: bad input is an error, never a panic.
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --lib --bins -- -D warnings -D clippy::unwrap_used
 
 run:
 	$(WORKSPACE_BUILD)

@@ -142,7 +142,7 @@ async fn ship_from_store_survives_a_crash_of_store_fulfilment_with_no_duplicate_
     let after = eventually("store fulfilment answers again", || {
         let mut staff = api.staff.clone();
         let r = r();
-        async move { staff.get_job(r).await.ok().map(|j| j.into_inner()) }
+        async move { staff.get_job(r).await.ok().map(tonic::Response::into_inner) }
     })
     .await;
     assert_eq!(
@@ -236,7 +236,7 @@ async fn click_and_collect_then_returned_in_another_store_and_refunded() {
                 })
                 .await
                 .ok()
-                .map(|r| r.into_inner())
+                .map(tonic::Response::into_inner)
         }
     })
     .await;

@@ -3,6 +3,8 @@
 //! (SIGKILL, no goodbye) and started again on the same store. The systems outside the OMS
 //! (POS, WMS, payment gateway) are played by the test through the broker; everything else
 //! goes through the services' gRPC APIs ([`Clients`]).
+// The rig of the end-to-end tests: a step that fails is the test failing.
+#![allow(clippy::unwrap_used)]
 
 mod clients;
 

@@ -19,7 +19,15 @@ use prost::Message as _;
 /// Starts the sandbox WMS and payment gateway as stages of `tasks`.
 pub async fn start(tasks: &mut Tasks, wiring: &Wiring, feeds: &Feeds) -> anyhow::Result<()> {
     play(tasks, wiring, feeds, "sandbox.wms", &topics::FULFILMENT, SandboxWms).await?;
-    play(tasks, wiring, feeds, "sandbox.payments", &topics::RETURNS, SandboxPayments).await
+    play(
+        tasks,
+        wiring,
+        feeds,
+        "sandbox.payments",
+        &topics::RETURNS,
+        SandboxPayments,
+    )
+    .await
 }
 
 /// Runs `player`, named `name`, on what `topic` carries.
@@ -61,11 +69,13 @@ impl Projection for SandboxWms {
             confirmation_id: format!("sandbox-shipped-{}", job.job_id),
             job_id: job.job_id.clone(),
             at: Some(oms_service::convert::timestamp(at)),
-            outcome: Some(fulfilment::node_confirmation::Outcome::Shipped(fulfilment::NodeShipped {
-                carrier: "sandbox".to_owned(),
-                tracking_number: tracking,
-                lines: job.lines,
-            })),
+            outcome: Some(fulfilment::node_confirmation::Outcome::Shipped(
+                fulfilment::NodeShipped {
+                    carrier: "sandbox".to_owned(),
+                    tracking_number: tracking,
+                    lines: job.lines,
+                },
+            )),
         };
         let sent = feeds::message(&topics::CONFIRMATIONS, &job.job_id, &confirmation, at).map_err(|e| e.to_string())?;
         Ok(vec![sent])

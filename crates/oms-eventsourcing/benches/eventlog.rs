@@ -111,7 +111,7 @@ async fn writer_appends(store: &EventStore) -> f64 {
         callers.spawn(async move {
             let mut window = FuturesUnordered::new();
             let done = |appended: Option<Result<(), CommandError<Infallible>>>| {
-                appended.expect("a command in flight").expect("appended")
+                appended.expect("a command in flight").expect("appended");
             };
             for (stream, event) in commands {
                 if window.len() >= WINDOW {

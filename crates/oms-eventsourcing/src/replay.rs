@@ -136,7 +136,7 @@ pub async fn rebuild<M: Model>(
                     replayed = from_snapshot;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "ignoring an unreadable snapshot; replaying the whole log")
+                    tracing::warn!(error = %e, "ignoring an unreadable snapshot; replaying the whole log");
                 }
             },
             None => {}

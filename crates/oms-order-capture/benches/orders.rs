@@ -185,7 +185,7 @@ async fn main() {
     let running = service::start(config, Wiring::Kafka(kafka), Arc::new(SystemClock), listener)
         .await
         .expect("service");
-    while running.app.writer().read(|orders| orders.len()) < CHANNEL_ORDERS {
+    while running.app.writer().read(oms_order_capture::domain::Orders::len) < CHANNEL_ORDERS {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let ingest = CHANNEL_ORDERS as f64 / started.elapsed().as_secs_f64();

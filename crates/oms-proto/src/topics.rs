@@ -40,7 +40,10 @@ impl Topic {
     /// The `ce_type` of a message of kind `kind` (`OrderPlaced`), in the payload's package
     /// (`oms.orders.v1.OrderPlaced`).
     pub fn message_type(&self, kind: &str) -> String {
-        let package = self.payload.rsplit_once('.').map_or(self.payload, |(package, _)| package);
+        let package = self
+            .payload
+            .rsplit_once('.')
+            .map_or(self.payload, |(package, _)| package);
         format!("{package}.{kind}")
     }
 
@@ -147,7 +150,10 @@ mod tests {
     #[test]
     fn a_message_type_is_in_the_payloads_package() {
         assert_eq!(ORDERS.message_type("OrderPlaced"), "oms.orders.v1.OrderPlaced");
-        assert_eq!(CONFIRMATIONS.message_type("NodeConfirmation"), "oms.fulfilment.v1.NodeConfirmation");
+        assert_eq!(
+            CONFIRMATIONS.message_type("NodeConfirmation"),
+            "oms.fulfilment.v1.NodeConfirmation"
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
-use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_proto::topics;
+use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_service::{Declared, Running, Wiring};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
@@ -45,11 +45,18 @@ pub async fn start(
     )
     .await?;
     let api = returns.clone();
-    Declared::new(SERVICE, GRPC_SERVICE, &topics::RETURNS, wiring, store, returns.writer().clone())
-        .api(move |_| Routes::new(ReturnsGrpc::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
-        .consumes(&topics::ORDERS, OrderEvents)
-        .consumes(&topics::FULFILMENT, FulfilmentEvents)
-        .consumes(&topics::PAYMENTS, PaymentResults)
-        .start(listener, returns)
-        .await
+    Declared::new(
+        SERVICE,
+        GRPC_SERVICE,
+        &topics::RETURNS,
+        wiring,
+        store,
+        returns.writer().clone(),
+    )
+    .api(move |_| Routes::new(ReturnsGrpc::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
+    .consumes(&topics::ORDERS, OrderEvents)
+    .consumes(&topics::FULFILMENT, FulfilmentEvents)
+    .consumes(&topics::PAYMENTS, PaymentResults)
+    .start(listener, returns)
+    .await
 }

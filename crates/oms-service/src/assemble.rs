@@ -19,7 +19,7 @@ use crate::{Tasks, Wiring};
 pub async fn topics(wiring: &Wiring, own: &str, inputs: &[&str]) -> anyhow::Result<()> {
     if let Wiring::Kafka(kafka) = wiring {
         let mut topics = vec![own.to_owned()];
-        topics.extend(inputs.iter().map(|t| t.to_string()));
+        topics.extend(inputs.iter().map(std::string::ToString::to_string));
         topics.extend(inputs.iter().map(|t| oms_transport::dead_letter::topic_of(t)));
         ensure_topics(kafka, &topics).await?;
     }

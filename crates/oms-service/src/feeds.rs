@@ -74,5 +74,11 @@ pub fn message(
         topic.name,
         topic.publisher
     );
-    Ok(OutboxMessage::new(topic.name, key, topic.payload, payload.encode_to_vec(), at))
+    Ok(OutboxMessage::new(
+        topic.name,
+        key,
+        topic.payload,
+        payload.encode_to_vec(),
+        at,
+    ))
 }

@@ -173,7 +173,7 @@ fn contracts_of(services: &[&str]) -> anyhow::Result<FileDescriptorSet> {
         .file
         .iter()
         .filter(|f| packages.contains(f.package()))
-        .map(|f| f.name())
+        .map(prost_types::FileDescriptorProto::name)
         .collect();
     let mut kept = BTreeSet::new();
     while let Some(name) = wanted.pop() {

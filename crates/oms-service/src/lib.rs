@@ -33,7 +33,7 @@ pub mod wiring;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub use declare::{Declared, Running};
 pub use grpc::{FieldViolations, ToStatus, Violations, command_status};
 pub use runtime::{Shutdown, Tasks};
-pub use declare::{Declared, Running};
 pub use wiring::{Outboxes, Wiring};

@@ -150,7 +150,7 @@ fn visit(command: &Command, path: &str, settings: &mut BTreeMap<String, Setting>
         let setting = settings.entry(key.clone()).or_insert_with(|| Setting {
             key,
             env: env.to_owned(),
-            help: arg.get_help().map(|h| h.to_string()).unwrap_or_default(),
+            help: arg.get_help().map(std::string::ToString::to_string).unwrap_or_default(),
             default: default.clone(),
             used_by: Vec::new(),
         });

@@ -37,7 +37,7 @@ impl Outboxes {
     pub fn register(&self, service: &str, store: EventStore) {
         self.stores
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(service.to_owned(), store);
     }
 
@@ -47,18 +47,22 @@ impl Outboxes {
         self.register(publisher, store);
         self.feeds
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(topic.name.to_owned(), publisher.to_owned());
     }
 
     fn feed_of(&self, topic: &str) -> Option<String> {
-        self.feeds.lock().unwrap_or_else(|p| p.into_inner()).get(topic).cloned()
+        self.feeds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(topic)
+            .cloned()
     }
 
     pub fn get(&self, service: &str) -> Option<EventStore> {
         self.stores
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(service)
             .cloned()
     }
@@ -75,7 +79,11 @@ impl Wiring {
     ) -> Result<Option<Source>, TransportError> {
         let outboxes = match self {
             Wiring::Kafka(kafka) => {
-                return Ok(Some(Source::Kafka(KafkaSource::subscribe(kafka, reader, &[topic.name])?)));
+                return Ok(Some(Source::Kafka(KafkaSource::subscribe(
+                    kafka,
+                    reader,
+                    &[topic.name],
+                )?)));
             }
             Wiring::InProcess(outboxes) => outboxes,
         };

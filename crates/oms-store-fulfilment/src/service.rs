@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
-use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_proto::topics;
+use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_service::{Declared, Running, Wiring};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
@@ -54,11 +54,20 @@ pub async fn start(
     let requests = RoutingRequests {
         deadlines: config.deadlines,
     };
-    Declared::new(SERVICE, GRPC_SERVICE, &topics::FULFILMENT, wiring, store, fulfilment.writer().clone())
-        .api(move |_| Routes::new(FulfilmentApi::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
-        .consumes(&topics::ROUTING, requests)
-        .consumes(&topics::CONFIRMATIONS, NodeConfirmations)
-        .task("deadlines", move |stop| deadlines.run_deadlines(config.deadline_every, stop))
-        .start(listener, fulfilment)
-        .await
+    Declared::new(
+        SERVICE,
+        GRPC_SERVICE,
+        &topics::FULFILMENT,
+        wiring,
+        store,
+        fulfilment.writer().clone(),
+    )
+    .api(move |_| Routes::new(FulfilmentApi::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
+    .consumes(&topics::ROUTING, requests)
+    .consumes(&topics::CONFIRMATIONS, NodeConfirmations)
+    .task("deadlines", move |stop| {
+        deadlines.run_deadlines(config.deadline_every, stop)
+    })
+    .start(listener, fulfilment)
+    .await
 }

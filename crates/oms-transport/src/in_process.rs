@@ -43,7 +43,7 @@ impl OutboxSource {
         Ok(Self {
             publisher: publisher.to_owned(),
             store: PublisherStore::Open(publisher_store),
-            topics: topics.iter().map(|t| t.to_string()).collect(),
+            topics: topics.iter().map(std::string::ToString::to_string).collect(),
             read,
         })
     }
@@ -69,7 +69,7 @@ impl OutboxSource {
         Ok(Self {
             publisher: publisher.to_owned(),
             store,
-            topics: topics.iter().map(|t| t.to_string()).collect(),
+            topics: topics.iter().map(std::string::ToString::to_string).collect(),
             read,
         })
     }

@@ -189,7 +189,7 @@ impl Relay {
                 stopping.bounded(self.store.outbox_written(self.config.idle_wait)).await;
                 continue;
             }
-            let last = batch.last().map(|r| r.position).unwrap_or(cursor);
+            let last = batch.last().map_or(cursor, |r| r.position);
             if !self.produce_until_delivered(&batch, &mut stopping).await {
                 return Ok(self.unfinished(Some(cursor)).await);
             }

@@ -227,6 +227,5 @@ where
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(19092)
+        .map_or(19092, |a| a.port())
 }

@@ -44,7 +44,7 @@ impl Warnings {
     /// Whether `cause` is to be logged now: `Some(n)` with the number of its occurrences
     /// since its last line, this one included; `None` to stay quiet.
     pub(crate) fn admit(&self, cause: &str) -> Option<u64> {
-        let mut causes = self.causes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut causes = self.causes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         match causes.get_mut(cause) {
             Some(seen) if now.duration_since(seen.logged_at) < self.interval => {
@@ -116,7 +116,7 @@ impl QuietLog {
                 }
             }
             RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-                tracing::info!(target: "librdkafka", "{facility} {line}")
+                tracing::info!(target: "librdkafka", "{facility} {line}");
             }
             RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", "{facility} {line}"),
         }

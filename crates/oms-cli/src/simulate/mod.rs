@@ -349,6 +349,6 @@ async fn parked_for_review(c: &mut Clients, id: &str) -> bool {
             order_id: id.to_owned(),
         })
         .await
-        .map(|d| d.into_inner());
+        .map(tonic::Response::into_inner);
     matches!(decided, Ok(d) if d.allocations.is_empty() && d.backordered.is_empty())
 }

@@ -102,7 +102,7 @@ pub(crate) fn decode_headers(text: Option<&str>) -> Vec<(String, String)> {
     match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text) {
         Ok(map) => map
             .into_iter()
-            .map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
             .collect(),
         Err(_) => Vec::new(),
     }

@@ -131,7 +131,7 @@ impl<M: Model> Writer<M> {
         let (jobs, rx) = mpsc::channel(config.queue_depth.max(1));
         let runner = Runner::new(shared.clone(), rx, stop_rx, config, report.events_applied);
         let task = tokio::spawn(runner.run().instrument(tracing::info_span!("writer", model = M::NAME)));
-        *shared.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        *shared.task.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
         Ok((Self { shared, jobs }, report))
     }
 
@@ -264,14 +264,22 @@ impl<M: Model> Writer<M> {
     /// Finishes the commands already queued, takes a last snapshot and stops the writer.
     pub async fn shutdown(&self) {
         let _ = self.shared.stop.send(true);
-        let task = self.shared.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let task = self
+            .shared
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         if let Some(task) = task {
             let _ = task.await;
         }
     }
 
     fn live(&self) -> RwLockReadGuard<'_, Replayed<M>> {
-        self.shared.live.read().unwrap_or_else(|p| p.into_inner())
+        self.shared
+            .live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -273,7 +273,7 @@ impl<M: Model> Runner<M> {
         };
         let mut outcomes: Vec<(Box<dyn Job<M>>, Option<Finish>)> = Vec::with_capacity(jobs.len());
         let shared = Arc::clone(&self.shared);
-        let mut live = shared.live.write().unwrap_or_else(|p| p.into_inner());
+        let mut live = shared.live.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         for mut job in jobs {
             let meta = job.take_meta();
             if let Some(finish) = self.answered_before(&meta, &prechecked) {
@@ -438,7 +438,11 @@ impl<M: Model> Runner<M> {
                 stats.commands.fetch_add(outcomes.len() as u64, Ordering::Relaxed);
                 stats.events.fetch_add(batch.events.len() as u64, Ordering::Relaxed);
                 {
-                    let mut live = self.shared.live.write().unwrap_or_else(|p| p.into_inner());
+                    let mut live = self
+                        .shared
+                        .live
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     if let Some(position) = done.last_position {
                         live.position = live.position.max(position);
                     }
@@ -570,7 +574,11 @@ impl<M: Model> Runner<M> {
         self.pending = PendingMarks::default();
         match rebuild::<M>(&self.shared.store, ReplayOptions::default(), |_| {}).await {
             Ok((replayed, _)) => {
-                let mut live = self.shared.live.write().unwrap_or_else(|p| p.into_inner());
+                let mut live = self
+                    .shared
+                    .live
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 *live = replayed;
                 // What was decided and not landed is gone with the old state.
                 self.shared.uncommitted.store(0, Ordering::Release);
@@ -596,7 +604,11 @@ impl<M: Model> Runner<M> {
     async fn snapshot(&mut self) {
         let taken_at = self.shared.clock.now();
         let snapshot = {
-            let live = self.shared.live.read().unwrap_or_else(|p| p.into_inner());
+            let live = self
+                .shared
+                .live
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             live.to_snapshot(taken_at)
         };
         let saved = match snapshot {

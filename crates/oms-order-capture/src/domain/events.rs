@@ -164,15 +164,25 @@ impl DomainEvent for OrderEvent {
         match (event_type, from) {
             ("Placed", 1) => {
                 let draft = "/Placed/draft";
-                kind_code(&mut json, &format!("{draft}/channel"), Channel::ALL, |c| c.code())?;
-                kind_code(&mut json, &format!("{draft}/priority"), Priority::ALL, |p| p.code())?;
+                kind_code(
+                    &mut json,
+                    &format!("{draft}/channel"),
+                    Channel::ALL,
+                    oms_proto::kernel::Channel::code,
+                )?;
+                kind_code(
+                    &mut json,
+                    &format!("{draft}/priority"),
+                    Priority::ALL,
+                    oms_proto::kernel::Priority::code,
+                )?;
                 v1_delivery(&mut json, &format!("{draft}/delivery"))?;
                 let payments = json
                     .pointer_mut(&format!("{draft}/payments"))
                     .and_then(Value::as_array_mut)
                     .ok_or("Placed v1 has no payments")?;
                 for payment in payments {
-                    kind_code(payment, "/tender", Tender::ALL, |t| t.code())?;
+                    kind_code(payment, "/tender", Tender::ALL, oms_proto::kernel::Tender::code)?;
                 }
                 Ok(json)
             }
@@ -191,7 +201,12 @@ impl DomainEvent for OrderEvent {
 
 /// A v1 delivery at `pointer`: its method by code, its address's point as `location`.
 fn v1_delivery(json: &mut Value, pointer: &str) -> Result<(), String> {
-    kind_code(json, &format!("{pointer}/method"), DeliveryMethod::ALL, |m| m.code())?;
+    kind_code(
+        json,
+        &format!("{pointer}/method"),
+        DeliveryMethod::ALL,
+        oms_proto::kernel::DeliveryMethod::code,
+    )?;
     let address = format!("{pointer}/address");
     if json.pointer(&address).is_some_and(|a| !a.is_null()) {
         v1_address(json, &address)?;

@@ -69,7 +69,10 @@ mod tests {
             amount_minor: 1250,
             currency: "EUR".into(),
         };
-        assert_eq!(Money::required(Some(&eur), "price", &mut bad), Some(Money::new(1250, "EUR")));
+        assert_eq!(
+            Money::required(Some(&eur), "price", &mut bad),
+            Some(Money::new(1250, "EUR"))
+        );
         assert_eq!(Money::new(1250, "EUR").to_pb(), eur);
         assert_eq!(Money::new(-5, "EUR").display(), "-0.05 EUR");
         assert!(!Money::new(1, "euro").has_currency_code());

@@ -62,7 +62,11 @@ impl Violations {
     /// `Ok` when there are none, else `INVALID_ARGUMENT` listing them all (in the message,
     /// and as `google.rpc.BadRequest` details).
     pub fn into_result(self) -> Result<(), tonic::Status> {
-        if self.is_empty() { Ok(()) } else { Err(self.into_status()) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_status())
+        }
     }
 
     /// The gRPC refusal: `INVALID_ARGUMENT` listing every field.

@@ -48,7 +48,7 @@ impl KafkaSource {
         Ok(Self {
             consumer: Some(Arc::new(consumer)),
             kafka: Box::new(config.clone()),
-            topics: topics.iter().map(|t| t.to_string()).collect(),
+            topics: topics.iter().map(std::string::ToString::to_string).collect(),
             acknowledged: HashMap::new(),
             uncommitted: false,
             last_commit: Instant::now(),
@@ -100,9 +100,8 @@ impl KafkaSource {
         // The first message is awaited (a message the guard holds back does not end the
         // wait); the rest are taken as long as they are there.
         while batch.is_empty() {
-            let received = match tokio::time::timeout_at(deadline, consumer.recv()).await {
-                Err(_) => return Ok(batch),
-                Ok(received) => received,
+            let Ok(received) = tokio::time::timeout_at(deadline, consumer.recv()).await else {
+                return Ok(batch);
             };
             match received {
                 Ok(message) => batch.extend(self.admit(&consumer, message)),

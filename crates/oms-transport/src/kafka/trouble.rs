@@ -117,7 +117,7 @@ impl KafkaSource {
         tokio::spawn(async move {
             match tokio::time::timeout(Duration::from_secs(30), create_missing_topics(&kafka, &topics)).await {
                 Ok(Ok(created)) if !created.is_empty() => {
-                    tracing::warn!(topics = ?created, "subscribed topics were missing on the broker; created them again")
+                    tracing::warn!(topics = ?created, "subscribed topics were missing on the broker; created them again");
                 }
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(?topics, error = %e, "topics not created; trying again later"),

@@ -310,7 +310,7 @@ impl Rig {
     pub async fn wait_for_seen(&self, total: usize) {
         let consumer = self.consumer.clone();
         wait_until(&format!("{total} messages applied"), move || {
-            consumer.read(|s| s.total()) >= total
+            consumer.read(Seen::total) >= total
         })
         .await;
     }

@@ -94,7 +94,10 @@ impl PostgresStore {
             },
             // The competing transaction rolled back in between: still a conflict of this batch.
             None => CommitError::Conflict {
-                stream_id: streams.first().map(|s| s.to_string()).unwrap_or_default(),
+                stream_id: streams
+                    .first()
+                    .map(std::string::ToString::to_string)
+                    .unwrap_or_default(),
                 version: versions.first().copied().unwrap_or_default() as u64,
             },
         }
@@ -123,7 +126,7 @@ impl PostgresStore {
     /// The idempotency key of the batch that was used before (all of them, joined, if the
     /// store cannot say which).
     async fn name_duplicate_key(&self, reply_keys: &[&str]) -> CommitError {
-        let owned: Vec<String> = reply_keys.iter().map(|k| k.to_string()).collect();
+        let owned: Vec<String> = reply_keys.iter().map(std::string::ToString::to_string).collect();
         let key = match self.command_replies(&owned).await {
             Ok(found) => owned.into_iter().find(|k| found.contains_key(k)),
             Err(_) => None,

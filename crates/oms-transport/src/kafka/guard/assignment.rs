@@ -29,7 +29,7 @@ impl PartitionGuard {
         for ((topic, partition, newest), marks) in given.into_iter().zip(measured) {
             guarded.readings += 1;
             let mut state = Partition {
-                epoch: newest.map(|(epoch, _)| epoch).unwrap_or(1),
+                epoch: newest.map_or(1, |(epoch, _)| epoch),
                 reading: guarded.readings,
                 last: None,
                 check: Check::Reading,

@@ -95,7 +95,7 @@ type Seek = (String, i32, Offset);
 
 impl PartitionGuard {
     fn lock(&self) -> std::sync::MutexGuard<'_, Guarded> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Counts what the guard finds (partitions reset, offsets gone) in `stats`.
@@ -170,8 +170,7 @@ impl Guarded {
         self.checkpoints
             .get(&(topic.to_owned(), partition))
             .and_then(|epochs| epochs.last_key_value())
-            .map(|(epoch, _)| *epoch)
-            .unwrap_or(1)
+            .map_or(1, |(epoch, _)| *epoch)
     }
 }
 
