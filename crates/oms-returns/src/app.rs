@@ -115,7 +115,7 @@ impl ReturnsService {
                     self.run("", exchange).await?;
                 }
                 Err(e) => {
-                    tracing::warn!(%return_id, error = %e, "the replacement order was not placed; start the return again to retry")
+                    tracing::warn!(%return_id, error = %e, "the replacement order was not placed; start the return again to retry");
                 }
             }
         }

@@ -272,7 +272,7 @@ impl Rig {
             match self.client.clone().start_return(request.clone()).await {
                 Ok(r) => return r.into_inner(),
                 Err(e) if Instant::now() < deadline && matches!(e.code(), Code::NotFound | Code::InvalidArgument) => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(e) => panic!("the return was not started: {e:?}"),
             }

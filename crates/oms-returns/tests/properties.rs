@@ -178,7 +178,7 @@ proptest! {
                     if world.answers.is_empty() { continue; }
                     let (id, ok) = world.answers[k % world.answers.len()].clone();
                     let r = world.decide(pay(&id, ok, now), now);
-                    prop_assert_eq!(r.as_ref().map(Vec::len).unwrap_or(0), 0, "an answer again changes nothing");
+                    prop_assert_eq!(r.as_ref().map_or(0, Vec::len), 0, "an answer again changes nothing");
                     r
                 }
                 Step::Retry(k) if !returns.is_empty() => world.decide(RetryRefunds { return_id: returns[k % returns.len()].clone() }, now),

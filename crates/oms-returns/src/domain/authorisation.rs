@@ -177,7 +177,7 @@ impl Return {
                 self.settle();
             }
             ReturnsEvent::RefundConfirmed { refund_id, .. } => {
-                self.refund_answered(refund_id, RefundStatus::Confirmed, "")
+                self.refund_answered(refund_id, RefundStatus::Confirmed, "");
             }
             ReturnsEvent::RefundFailed { refund_id, reason, .. } => {
                 self.refund_answered(refund_id, RefundStatus::Failed, reason);

@@ -9,7 +9,13 @@ fn an_order_announced_twice_is_learnt_once() {
         .then([learnt(sold())])
         .when(LearnOrder { order: sold() })
         .then_nothing();
-    assert_eq!(after.state().order(ORDER).map(|o| o.paid_minor()), Some(18_000));
+    assert_eq!(
+        after
+            .state()
+            .order(ORDER)
+            .map(oms_returns::domain::SoldOrder::paid_minor),
+        Some(18_000)
+    );
 }
 
 #[test]
