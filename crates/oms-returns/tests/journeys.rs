@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use oms_eventsourcing::testing::{TestBackend, TestStore};
-use oms_eventsourcing::{SystemClock, WriterConfig};
-use oms_inventory_ledger::domain::LedgerPolicy;
-use oms_inventory_ledger::service::{InventoryConfig, RunningInventory};
-use oms_order_capture::service::{OrderCaptureConfig, RunningOrderCapture};
+use oms_eventsourcing::{StoreConfig, SystemClock};
+use oms_inventory_ledger::service::RunningInventory;
+use oms_inventory_ledger::testing as ledger;
+use oms_order_capture::service::RunningOrderCapture;
+use oms_order_capture::testing as orders_service;
 use oms_proto::common::v1 as common;
 use oms_proto::fulfilment::v1 as fulfilment;
 use oms_proto::inventory::v1 as inventory;
@@ -20,77 +20,38 @@ use oms_proto::orders::v1 as orders;
 use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
 use oms_proto::returns::v1 as pb;
 use oms_proto::returns::v1::returns_client::ReturnsClient;
-use oms_returns::domain::Policy;
-use oms_returns::service::{ReturnsConfig, RunningReturns};
-use oms_service::Wiring;
+use oms_proto::topics;
+use oms_returns::service::RunningReturns;
+use oms_returns::testing;
 use oms_service::convert::timestamp;
-use oms_transport::KafkaConfig;
-use oms_transport::testing::{TansuBroker, produce, read_topic, wait_until};
+use oms_service::testing::Testbed;
+use oms_transport::testing::wait_until;
 use pb::return_event::Event;
 use prost::Message as _;
 use tonic::Code;
 use tonic::transport::Channel;
 
 struct Rig {
-    _broker: TansuBroker,
-    kafka: KafkaConfig,
-    stores: Vec<TestStore>,
+    testbed: Testbed,
+    returns_store: StoreConfig,
     ledger: Option<RunningInventory>,
     orders: Option<RunningOrderCapture>,
     returns: Option<RunningReturns>,
     ledger_client: InventoryLedgerClient<Channel>,
     orders_client: OrderCaptureClient<Channel>,
     client: ReturnsClient<Channel>,
-    groups: u32,
-}
-
-async fn listener() -> tokio::net::TcpListener {
-    tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
-}
-
-async fn channel(addr: std::net::SocketAddr) -> Channel {
-    oms_service::grpc::channel_when_up(addr, Duration::from_secs(30))
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"))
 }
 
 const STORES: [&str; 3] = ["store-alexanderplatz", "store-kreuzberg", "dc-erfurt"];
 
 impl Rig {
     async fn start() -> Self {
-        let broker = tokio::task::spawn_blocking(TansuBroker::start).await.unwrap();
-        let kafka = broker.config("returns-test");
-        let stores = vec![
-            TestStore::new(TestBackend::Postgres).await,
-            TestStore::new(TestBackend::Postgres).await,
-            TestStore::new(TestBackend::Postgres).await,
-        ];
+        let mut testbed = Testbed::kafka("returns-test").await;
         let clock = Arc::new(SystemClock);
-        let ledger = oms_inventory_ledger::service::start(
-            InventoryConfig {
-                store: stores[0].config.clone(),
-                policy: LedgerPolicy::default(),
-                writer: WriterConfig::default(),
-                expiry_every: Duration::from_secs(1),
-            },
-            Wiring::Kafka(kafka.clone()),
-            clock.clone(),
-            listener().await,
-        )
-        .await
-        .expect("the ledger starts");
-        let orders = oms_order_capture::service::start(
-            OrderCaptureConfig {
-                store: stores[1].config.clone(),
-                writer: WriterConfig::default(),
-            },
-            Wiring::Kafka(kafka.clone()),
-            clock,
-            listener().await,
-        )
-        .await
-        .expect("order capture starts");
-        let mut ledger_client = InventoryLedgerClient::new(channel(ledger.addr).await);
+        let ledger = ledger::start(ledger::config(testbed.store().await), testbed.wiring(), clock.clone()).await;
+        let orders =
+            orders_service::start(orders_service::config(testbed.store().await), testbed.wiring(), clock).await;
+        let mut ledger_client = ledger::client(&ledger).await;
         for id in STORES {
             ledger_client
                 .upsert_location(inventory::Location {
@@ -103,47 +64,32 @@ impl Rig {
                 .await
                 .unwrap();
         }
-        let orders_client = OrderCaptureClient::new(channel(orders.addr).await);
-        let orders_url = format!("http://{}", orders.addr);
-        let returns = Self::run_returns(&stores[2], &kafka, &orders_url).await;
-        let client = ReturnsClient::new(channel(returns.addr).await);
+        let returns_store = testbed.store().await;
+        let returns = Self::run_returns(&testbed, &returns_store, &orders).await;
         Self {
-            _broker: broker,
-            kafka,
-            stores,
+            orders_client: orders_service::client(&orders).await,
+            client: testing::client(&returns).await,
+            testbed,
+            returns_store,
             ledger: Some(ledger),
             orders: Some(orders),
             returns: Some(returns),
             ledger_client,
-            orders_client,
-            client,
-            groups: 0,
         }
     }
 
-    async fn run_returns(store: &TestStore, kafka: &KafkaConfig, orders_url: &str) -> RunningReturns {
-        oms_returns::service::start(
-            ReturnsConfig {
-                store: store.config.clone(),
-                writer: WriterConfig::default(),
-                policy: Policy::default(),
-                orders_url: orders_url.to_owned(),
-            },
-            Wiring::Kafka(kafka.clone()),
-            Arc::new(SystemClock),
-            listener().await,
-        )
-        .await
-        .expect("returns starts")
+    async fn run_returns(testbed: &Testbed, store: &StoreConfig, orders: &RunningOrderCapture) -> RunningReturns {
+        let config = testing::config(store.clone(), format!("http://{}", orders.addr));
+        testing::start(config, testbed.wiring(), Arc::new(SystemClock)).await
     }
 
     async fn restart_returns(&mut self) {
         if let Some(returns) = self.returns.take() {
             returns.stop().await;
         }
-        let orders_url = format!("http://{}", self.orders.as_ref().unwrap().addr);
-        let returns = Self::run_returns(&self.stores[2], &self.kafka, &orders_url).await;
-        self.client = ReturnsClient::new(channel(returns.addr).await);
+        let orders = self.orders.as_ref().expect("order capture runs");
+        let returns = Self::run_returns(&self.testbed, &self.returns_store, orders).await;
+        self.client = testing::client(&returns).await;
         self.returns = Some(returns);
     }
 
@@ -248,7 +194,9 @@ impl Rig {
                 },
             )),
         };
-        produce(&self.kafka, "oms.fulfilment.v1", order_id, &event.encode_to_vec()).await;
+        self.testbed
+            .produce(topics::FULFILMENT.name, order_id, &event.encode_to_vec())
+            .await;
     }
 
     async fn pay(&self, refund_id: &str, declined: Option<&str>) {
@@ -262,7 +210,9 @@ impl Rig {
             }),
             at: Some(timestamp(Utc::now())),
         };
-        produce(&self.kafka, "oms.payments.v1", refund_id, &result.encode_to_vec()).await;
+        self.testbed
+            .produce(topics::PAYMENTS.name, refund_id, &result.encode_to_vec())
+            .await;
     }
 
     /// Starts a return, retrying while returns has not yet learnt the order or delivery.
@@ -300,8 +250,6 @@ impl Rig {
     }
 
     async fn announced(&mut self, return_id: &str, mut enough: impl FnMut(&[Event]) -> bool) -> Vec<Event> {
-        self.groups += 1;
-        let group = format!("check-{}", self.groups);
         let of = |messages: &[oms_transport::Message]| -> Vec<Event> {
             messages
                 .iter()
@@ -309,7 +257,7 @@ impl Rig {
                 .filter_map(|m| pb::ReturnEvent::decode(m.payload.as_slice()).ok()?.event)
                 .collect()
         };
-        let messages = read_topic(&self.kafka, "oms.returns.v1", &group, |m| enough(&of(m))).await;
+        let messages = self.testbed.read_topic(topics::RETURNS.name, |m| enough(&of(m))).await;
         of(&messages)
     }
 

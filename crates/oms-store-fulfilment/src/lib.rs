@@ -16,3 +16,5 @@ pub mod domain;
 pub mod grpc;
 pub mod messages;
 pub mod service;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -8,21 +8,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use oms_eventsourcing::WriterConfig;
+use oms_eventsourcing::StoreConfig;
 use oms_eventsourcing::clock::ManualClock;
-use oms_eventsourcing::testing::{TestBackend, TestStore};
 use oms_proto::common::v1 as common;
 use oms_proto::fulfilment::v1 as pb;
 use oms_proto::fulfilment::v1::store_fulfilment_client::StoreFulfilmentClient;
 use oms_proto::orders::v1 as orders;
 use oms_proto::routing::v1 as routing;
-use oms_service::Wiring;
+use oms_proto::topics;
 use oms_service::convert::timestamp;
-use oms_store_fulfilment::carriers::Carriers;
-use oms_store_fulfilment::domain::Deadlines;
-use oms_store_fulfilment::service::{self, FulfilmentConfig, RunningFulfilment};
-use oms_transport::KafkaConfig;
-use oms_transport::testing::{TansuBroker, produce, read_topic};
+use oms_service::testing::Testbed;
+use oms_store_fulfilment::service::RunningFulfilment;
+use oms_store_fulfilment::testing;
 use pb::fulfilment_event::Event;
 use prost::Message as _;
 use tonic::Code;
@@ -31,54 +28,36 @@ use tonic::transport::Channel;
 type Client = StoreFulfilmentClient<Channel>;
 
 struct Rig {
-    _broker: TansuBroker,
-    kafka: KafkaConfig,
-    store: TestStore,
+    testbed: Testbed,
+    store: StoreConfig,
     clock: ManualClock,
     service: Option<RunningFulfilment>,
     client: Client,
-    groups: u32,
 }
 
 impl Rig {
     async fn start() -> Self {
-        let broker = tokio::task::spawn_blocking(TansuBroker::start).await.unwrap();
-        let kafka = broker.config("fulfilment-test");
-        let store = TestStore::new(TestBackend::Postgres).await;
+        let mut testbed = Testbed::kafka("fulfilment-test").await;
+        let store = testbed.store().await;
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap());
-        let (service, client) = Self::run(&store, &kafka, &clock).await;
+        let (service, client) = Self::run(&testbed, &store, &clock).await;
         Self {
-            _broker: broker,
-            kafka,
+            testbed,
             store,
             clock,
             service: Some(service),
             client,
-            groups: 0,
         }
     }
 
-    async fn run(store: &TestStore, kafka: &KafkaConfig, clock: &ManualClock) -> (RunningFulfilment, Client) {
-        let config = FulfilmentConfig {
-            store: store.config.clone(),
-            writer: WriterConfig::default(),
-            deadlines: Deadlines::default(),
-            carriers: Carriers::default(),
-            deadline_every: Duration::from_millis(50),
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let service = service::start(config, Wiring::Kafka(kafka.clone()), Arc::new(clock.clone()), listener)
-            .await
-            .expect("store fulfilment starts");
-        let url = format!("http://{}", service.addr);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let client = loop {
-            match StoreFulfilmentClient::connect(url.clone()).await {
-                Ok(client) => break client,
-                Err(e) if Instant::now() > deadline => panic!("cannot connect to {url}: {e}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        };
+    async fn run(testbed: &Testbed, store: &StoreConfig, clock: &ManualClock) -> (RunningFulfilment, Client) {
+        let service = testing::start(
+            testing::config(store.clone()),
+            testbed.wiring(),
+            Arc::new(clock.clone()),
+        )
+        .await;
+        let client = testing::client(&service).await;
         (service, client)
     }
 
@@ -86,7 +65,7 @@ impl Rig {
         if let Some(service) = self.service.take() {
             service.stop().await;
         }
-        let (service, client) = Self::run(&self.store, &self.kafka, &self.clock).await;
+        let (service, client) = Self::run(&self.testbed, &self.store, &self.clock).await;
         self.service = Some(service);
         self.client = client;
     }
@@ -152,7 +131,9 @@ impl Rig {
                 },
             )),
         };
-        produce(&self.kafka, "oms.routing.v1", &order_of(job), &request.encode_to_vec()).await;
+        self.testbed
+            .produce(topics::ROUTING.name, &order_of(job), &request.encode_to_vec())
+            .await;
     }
 
     async fn confirm(&self, job: &str, outcome: pb::node_confirmation::Outcome) {
@@ -162,13 +143,9 @@ impl Rig {
             at: Some(timestamp(Utc::now())),
             outcome: Some(outcome),
         };
-        produce(
-            &self.kafka,
-            "oms.fulfilment-confirmations.v1",
-            job,
-            &confirmation.encode_to_vec(),
-        )
-        .await;
+        self.testbed
+            .produce(topics::CONFIRMATIONS.name, job, &confirmation.encode_to_vec())
+            .await;
     }
 
     /// Waits until `store` has the job.
@@ -223,8 +200,6 @@ impl Rig {
 
     /// What store fulfilment announced about `job`, once `enough` says so.
     async fn announced(&mut self, job: &str, mut enough: impl FnMut(&[Event]) -> bool) -> Vec<Event> {
-        self.groups += 1;
-        let group = format!("check-{}", self.groups);
         let of_job = |messages: &[oms_transport::Message]| -> Vec<Event> {
             messages
                 .iter()
@@ -232,7 +207,10 @@ impl Rig {
                 .filter(|e| job_id(e) == job)
                 .collect()
         };
-        let messages = read_topic(&self.kafka, "oms.fulfilment.v1", &group, |m| enough(&of_job(m))).await;
+        let messages = self
+            .testbed
+            .read_topic(topics::FULFILMENT.name, |m| enough(&of_job(m)))
+            .await;
         of_job(&messages)
     }
 

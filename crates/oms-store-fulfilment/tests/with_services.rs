@@ -6,11 +6,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use oms_eventsourcing::testing::{TestBackend, TestStore};
-use oms_eventsourcing::{SystemClock, WriterConfig};
-use oms_inventory_ledger::domain::LedgerPolicy;
-use oms_inventory_ledger::service::{InventoryConfig, RunningInventory};
-use oms_order_capture::service::{OrderCaptureConfig, RunningOrderCapture};
+use oms_eventsourcing::SystemClock;
+use oms_inventory_ledger::service::RunningInventory;
+use oms_inventory_ledger::testing as ledger;
+use oms_order_capture::service::RunningOrderCapture;
+use oms_order_capture::testing as orders_service;
 use oms_proto::common::v1 as common;
 use oms_proto::fulfilment::v1 as pb;
 use oms_proto::fulfilment::v1::store_fulfilment_client::StoreFulfilmentClient;
@@ -20,12 +20,12 @@ use oms_proto::orders::v1 as orders;
 use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
 use oms_proto::routing::v1::routing_client::RoutingClient;
 use oms_routing::router::RouterConfig;
-use oms_routing::service::{RoutingConfig, RunningRouting};
-use oms_service::Wiring;
-use oms_store_fulfilment::carriers::Carriers;
-use oms_store_fulfilment::domain::Deadlines;
-use oms_store_fulfilment::service::{FulfilmentConfig, RunningFulfilment};
-use oms_transport::testing::{TansuBroker, wait_until};
+use oms_routing::service::RunningRouting;
+use oms_routing::testing as routing;
+use oms_service::testing::Testbed;
+use oms_store_fulfilment::service::RunningFulfilment;
+use oms_store_fulfilment::testing;
+use oms_transport::testing::wait_until;
 use tonic::transport::Channel;
 
 /// Two stores in Berlin, Alexanderplatz nearer the customer.
@@ -36,8 +36,7 @@ const NETWORK: &str = r#"{ "nodes": [
     "capabilities": { "ship": true, "click_and_collect": true } } ] }"#;
 
 struct Rig {
-    _broker: TansuBroker,
-    _stores: Vec<TestStore>,
+    _testbed: Testbed,
     ledger: Option<RunningInventory>,
     orders: Option<RunningOrderCapture>,
     routing: Option<RunningRouting>,
@@ -48,89 +47,29 @@ struct Rig {
     staff: StoreFulfilmentClient<Channel>,
 }
 
-async fn listener() -> tokio::net::TcpListener {
-    tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
-}
-
-async fn channel(addr: std::net::SocketAddr) -> Channel {
-    oms_service::grpc::channel_when_up(addr, Duration::from_secs(30))
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"))
-}
-
 impl Rig {
     async fn start() -> Self {
-        let broker = tokio::task::spawn_blocking(TansuBroker::start).await.unwrap();
-        let kafka = broker.config("fulfilment-services-test");
-        let stores = vec![
-            TestStore::new(TestBackend::Postgres).await,
-            TestStore::new(TestBackend::Postgres).await,
-            TestStore::new(TestBackend::Postgres).await,
-            TestStore::new(TestBackend::Postgres).await,
-        ];
+        let mut testbed = Testbed::kafka("fulfilment-services-test").await;
         let clock = Arc::new(SystemClock);
-        let wiring = || Wiring::Kafka(kafka.clone());
-        let ledger = oms_inventory_ledger::service::start(
-            InventoryConfig {
-                store: stores[0].config.clone(),
-                policy: LedgerPolicy::default(),
-                writer: WriterConfig::default(),
-                expiry_every: Duration::from_secs(1),
-            },
-            wiring(),
+        let ledger = ledger::start(ledger::config(testbed.store().await), testbed.wiring(), clock.clone()).await;
+        let orders = orders_service::start(
+            orders_service::config(testbed.store().await),
+            testbed.wiring(),
             clock.clone(),
-            listener().await,
         )
-        .await
-        .expect("the ledger starts");
-        let orders = oms_order_capture::service::start(
-            OrderCaptureConfig {
-                store: stores[1].config.clone(),
-                writer: WriterConfig::default(),
-            },
-            wiring(),
-            clock.clone(),
-            listener().await,
-        )
-        .await
-        .expect("order capture starts");
-        let routing = oms_routing::service::start(
-            RoutingConfig {
-                store: stores[2].config.clone(),
-                writer: WriterConfig::default(),
-                router: RouterConfig {
-                    tick: Duration::from_millis(200),
-                    ..RouterConfig::default()
-                },
-                ledger_url: format!("http://{}", ledger.addr),
-                reservation_ttl: Duration::from_secs(24 * 3600),
-            },
-            wiring(),
-            clock.clone(),
-            listener().await,
-        )
-        .await
-        .expect("routing starts");
-        let fulfilment = oms_store_fulfilment::service::start(
-            FulfilmentConfig {
-                store: stores[3].config.clone(),
-                writer: WriterConfig::default(),
-                deadlines: Deadlines::default(),
-                carriers: Carriers::default(),
-                deadline_every: Duration::from_millis(200),
-            },
-            wiring(),
-            clock,
-            listener().await,
-        )
-        .await
-        .expect("store fulfilment starts");
-        let mut routing_client = RoutingClient::new(channel(routing.addr).await);
+        .await;
+        let mut routing_config = routing::config(testbed.store().await, format!("http://{}", ledger.addr));
+        routing_config.router.backorder_retry_every = RouterConfig::default().backorder_retry_every;
+        let routing = routing::start(routing_config, testbed.wiring(), clock.clone()).await;
+        let mut fulfilment_config = testing::config(testbed.store().await);
+        fulfilment_config.deadline_every = Duration::from_millis(200);
+        let fulfilment = testing::start(fulfilment_config, testbed.wiring(), clock).await;
+        let mut routing_client = routing::client(&routing).await;
         routing_client
             .import_network(oms_proto::routing::v1::ImportNetworkRequest { json: NETWORK.into() })
             .await
             .unwrap();
-        let mut ledger_client = InventoryLedgerClient::new(channel(ledger.addr).await);
+        let mut ledger_client = ledger::client(&ledger).await;
         for id in ["store-alexanderplatz", "store-kreuzberg"] {
             ledger_client
                 .upsert_location(inventory::Location {
@@ -143,19 +82,16 @@ impl Rig {
                 .await
                 .unwrap();
         }
-        let orders_client = OrderCaptureClient::new(channel(orders.addr).await);
-        let staff = StoreFulfilmentClient::new(channel(fulfilment.addr).await);
         Self {
-            _broker: broker,
-            _stores: stores,
+            _testbed: testbed,
+            orders_client: orders_service::client(&orders).await,
+            staff: testing::client(&fulfilment).await,
             ledger: Some(ledger),
             orders: Some(orders),
             routing: Some(routing),
             fulfilment: Some(fulfilment),
             ledger_client,
             routing_client,
-            orders_client,
-            staff,
         }
     }
 
