@@ -34,7 +34,7 @@ fn main() {
     let started = Instant::now();
     let nodes: Vec<Node> = (0..NODES)
         .map(|i| Node {
-            node_id: format!("node-{i:04}"),
+            node_id: format!("node-{i:04}").into(),
             node_type: if i.is_multiple_of(50) {
                 NodeType::Warehouse
             } else {
@@ -106,7 +106,7 @@ fn main() {
     let now = Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap();
     let orders: Vec<OrderToRoute> = (0..ORDERS)
         .map(|i| OrderToRoute {
-            order_id: format!("o-{i}"),
+            order_id: format!("o-{i}").into(),
             channel: Channel::Web,
             delivery_method: DeliveryMethod::Standard,
             priority: Priority::Normal,
@@ -129,7 +129,7 @@ fn main() {
                 }),
                 ..Address::default()
             }),
-            pickup_location_id: String::new(),
+            pickup_location_id: Default::default(),
             customer_name: String::new(),
             release_at: None,
             placed_at: now,

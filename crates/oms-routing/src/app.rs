@@ -17,8 +17,8 @@ use crate::domain::plan::{self, Corrected, Plan, PlanRequest};
 use crate::domain::quote::{self, DeliveryOption, QuoteRequest};
 use crate::domain::{
     AbandonAttempt, AllocationRecord, AllocationStatus, BeginAttempt, DecisionRecord, FinishAttempt, GiveUp,
-    ImportNetwork, LineNeed, NetworkDocument, Node, RemoveNode, ReplaceRuleSets, ReservedAllocation, RoutedOrder,
-    Routing, RoutingError, RoutingEvent, RuleSet, UpsertNode,
+    ImportNetwork, LineNeed, LocationId, NetworkDocument, Node, OrderId, RemoveNode, ReplaceRuleSets, ReservationId,
+    ReservedAllocation, RoutedOrder, Routing, RoutingError, RoutingEvent, RuleSet, UpsertNode,
 };
 use crate::messages::{self, Initiator};
 
@@ -43,12 +43,12 @@ pub struct DecisionView {
 /// Changes of one order (or the network) with the messages announcing them.
 pub fn decision(
     routing: &Routing,
-    order_id: Option<&str>,
+    order_id: Option<&OrderId>,
     changes: Changes<RoutingEvent>,
     initiator: Initiator,
     now: DateTime<Utc>,
 ) -> Decision<RoutingEvent, ()> {
-    let order = order_id.and_then(|id| routing.order(id));
+    let order = order_id.and_then(|id| routing.order(id.as_str()));
     let events: Vec<RoutingEvent> = changes.iter().map(|c| c.event.clone()).collect();
     let announced = messages::for_events(routing.network(), order, &events, initiator, now);
     Decision::reply(()).changes(changes).publish_all(announced)
@@ -103,7 +103,7 @@ impl RoutingService {
     }
 
     /// Runs a command about one order, announcing what it changes.
-    pub async fn run_for_order<C>(&self, order_id: String, initiator: Initiator, command: C) -> Outcome<()>
+    pub async fn run_for_order<C>(&self, order_id: OrderId, initiator: Initiator, command: C) -> Outcome<()>
     where
         C: Decide<Routing, Refusal = RoutingError> + Send + 'static,
     {
@@ -122,11 +122,11 @@ impl RoutingService {
         let id = node.node_id.clone();
         self.configure(UpsertNode { node }).await?;
         self.writer
-            .read(|r| r.network().node(&id).cloned())
+            .read(|r| r.network().node(id.as_str()).cloned())
             .ok_or(CommandError::Rejected(RoutingError::UnknownNode(id)))
     }
 
-    pub async fn remove_node(&self, node_id: String) -> Outcome<()> {
+    pub async fn remove_node(&self, node_id: LocationId) -> Outcome<()> {
         self.configure(RemoveNode { node_id }).await.map(|_| ())
     }
 
@@ -157,51 +157,53 @@ impl RoutingService {
     // ------------------------------------------------------------------------------------
     // Routing attempts (the router's steps).
 
-    pub async fn begin_attempt(&self, order_id: &str, attempt: u32, revision: u32, ids: Vec<String>) -> Outcome<()> {
+    pub async fn begin_attempt(
+        &self,
+        order_id: &OrderId,
+        attempt: u32,
+        revision: u32,
+        ids: Vec<ReservationId>,
+    ) -> Outcome<()> {
         let command = BeginAttempt {
-            order_id: order_id.to_owned(),
+            order_id: order_id.clone(),
             attempt,
             revision,
             reservation_ids: ids,
         };
-        self.run_for_order(order_id.to_owned(), Initiator::Routing, command)
-            .await
+        self.run_for_order(order_id.clone(), Initiator::Routing, command).await
     }
 
     pub async fn finish_attempt(
         &self,
-        order_id: &str,
+        order_id: &OrderId,
         attempt: u32,
         revision: u32,
         reserved: Vec<ReservedAllocation>,
         plan: Plan,
     ) -> Outcome<()> {
         let command = FinishAttempt {
-            order_id: order_id.to_owned(),
+            order_id: order_id.clone(),
             attempt,
             revision,
             reserved,
             plan,
         };
-        self.run_for_order(order_id.to_owned(), Initiator::Routing, command)
-            .await
+        self.run_for_order(order_id.clone(), Initiator::Routing, command).await
     }
 
-    pub async fn abandon_attempt(&self, order_id: &str, ids: Vec<String>) -> Outcome<()> {
+    pub async fn abandon_attempt(&self, order_id: &OrderId, ids: Vec<ReservationId>) -> Outcome<()> {
         let command = AbandonAttempt {
-            order_id: order_id.to_owned(),
+            order_id: order_id.clone(),
             reservation_ids: ids,
         };
-        self.run_for_order(order_id.to_owned(), Initiator::Routing, command)
-            .await
+        self.run_for_order(order_id.clone(), Initiator::Routing, command).await
     }
 
-    pub async fn give_up(&self, order_id: &str) -> Outcome<()> {
+    pub async fn give_up(&self, order_id: &OrderId) -> Outcome<()> {
         let command = GiveUp {
-            order_id: order_id.to_owned(),
+            order_id: order_id.clone(),
         };
-        self.run_for_order(order_id.to_owned(), Initiator::Routing, command)
-            .await
+        self.run_for_order(order_id.clone(), Initiator::Routing, command).await
     }
 
     // ------------------------------------------------------------------------------------
@@ -230,7 +232,7 @@ impl RoutingService {
         &self,
         order: &RoutedOrder,
         need: &[LineNeed],
-        unusable: &BTreeSet<String>,
+        unusable: &BTreeSet<LocationId>,
         short: &HashMap<(String, String), i64>,
         now: DateTime<Utc>,
     ) -> Plan {

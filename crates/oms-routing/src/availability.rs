@@ -4,7 +4,7 @@
 //! to choose again.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 use oms_proto::inventory::v1 as inventory;
 use oms_transport::{Message, Projection};
@@ -54,7 +54,7 @@ impl Availability {
 
     /// SKUs whose availability went up since the last call.
     pub fn take_increased(&self) -> BTreeSet<String> {
-        std::mem::take(&mut *self.increased.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut *self.increased.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Resolves when some availability went up.
@@ -63,12 +63,12 @@ impl Availability {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, HashMap<String, i64>>> {
-        self.levels.read().unwrap_or_else(|p| p.into_inner())
+        self.levels.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn apply(&self, sku: &str, node: &str, units: i64) {
         let before = {
-            let mut levels = self.levels.write().unwrap_or_else(|p| p.into_inner());
+            let mut levels = self.levels.write().unwrap_or_else(PoisonError::into_inner);
             levels
                 .entry(sku.to_owned())
                 .or_default()
@@ -78,7 +78,7 @@ impl Availability {
         if units > before {
             self.increased
                 .lock()
-                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(PoisonError::into_inner)
                 .insert(sku.to_owned());
             self.wake.notify_one();
         }

@@ -14,10 +14,10 @@ use oms_transport::{Handling, Message, MessageHandler};
 use prost::Message as _;
 
 use crate::app::decision;
-use crate::convert::{self, Bad};
+use crate::convert;
 use crate::domain::{
-    CancelLines, ChangeDelivery, ChangeShippingAddress, HoldOrder, JobAccepted, JobCompleted, JobDropped, LineNeed,
-    LineQuantity, ReceiveOrder, ReleaseOrder, Routing, RoutingError, RoutingEvent,
+    Address, CancelLines, ChangeDelivery, ChangeShippingAddress, HoldOrder, JobAccepted, JobCompleted, JobDropped,
+    JobId, LineNeed, LineQuantity, OrderId, ReceiveOrder, ReleaseOrder, Routing, RoutingError, RoutingEvent,
 };
 use crate::messages::Initiator;
 
@@ -25,13 +25,6 @@ pub const ORDERS_TOPIC: &str = "oms.orders.v1";
 pub const FULFILMENT_TOPIC: &str = "oms.fulfilment.v1";
 
 type Handled = Result<Decision<RoutingEvent, ()>, Handling>;
-
-fn describe(bad: &Bad) -> String {
-    bad.iter()
-        .map(|(f, d)| format!("{f}: {d}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
 
 /// An order not known yet may still come (its OrderPlaced is behind); anything else
 /// breaks the contract.
@@ -44,7 +37,7 @@ fn handling(error: RoutingError) -> Handling {
 
 fn announce(
     routing: &Routing,
-    order_id: &str,
+    order_id: &OrderId,
     changes: Changes<RoutingEvent>,
     initiator: Initiator,
     ctx: &Context<'_>,
@@ -86,25 +79,25 @@ impl MessageHandler<Routing> for OrderEvents {
             .map_err(|e| Handling::poison(format!("not an oms.orders.v1.OrderEvent: {e}")))?;
         let (order_id, changes) = match event.event {
             Some(Event::OrderPlaced(e)) => {
-                let order = convert::order_placed(&e).map_err(|bad| Handling::poison(describe(&bad)))?;
+                let order = convert::order_placed(&e).map_err(|bad| Handling::poison(bad.to_string()))?;
                 let id = order.order_id.clone();
                 (id, settled(ReceiveOrder { order }, routing, ctx))
             }
             Some(Event::OrderHeld(e)) => {
-                let at = at(e.at.as_ref(), ctx);
+                let order_id = OrderId::from(e.order_id);
                 let command = HoldOrder {
-                    order_id: e.order_id.clone(),
-                    at,
+                    order_id: order_id.clone(),
+                    at: at(e.at.as_ref(), ctx),
                 };
-                (e.order_id, decided(command, routing, ctx)?)
+                (order_id, decided(command, routing, ctx)?)
             }
             Some(Event::OrderReleased(e)) => {
-                let at = at(e.at.as_ref(), ctx);
+                let order_id = OrderId::from(e.order_id);
                 let command = ReleaseOrder {
-                    order_id: e.order_id.clone(),
-                    at,
+                    order_id: order_id.clone(),
+                    at: at(e.at.as_ref(), ctx),
                 };
-                (e.order_id, decided(command, routing, ctx)?)
+                (order_id, decided(command, routing, ctx)?)
             }
             Some(Event::OrderCancelled(e)) => {
                 let lines: Vec<LineQuantity> = e
@@ -115,34 +108,37 @@ impl MessageHandler<Routing> for OrderEvents {
                 if lines.iter().any(|l| l.line_id.is_empty() || l.quantity <= 0) {
                     return Err(Handling::poison("a cancelled line needs a line id and 1 unit or more"));
                 }
+                let order_id = OrderId::from(e.order_id);
                 let command = CancelLines {
-                    order_id: e.order_id.clone(),
+                    order_id: order_id.clone(),
                     lines,
                     whole_order: e.whole_order,
                     reason: e.reason,
                     at: at(e.at.as_ref(), ctx),
                 };
-                (e.order_id, decided(command, routing, ctx)?)
+                (order_id, decided(command, routing, ctx)?)
             }
             Some(Event::ShippingAddressChanged(e)) => {
+                let order_id = OrderId::from(e.order_id);
                 let command = ChangeShippingAddress {
-                    order_id: e.order_id.clone(),
-                    address: e.address.as_ref().map(convert::address),
+                    order_id: order_id.clone(),
+                    address: e.address.as_ref().map(Address::from_pb),
                     at: at(e.at.as_ref(), ctx),
                 };
-                (e.order_id, decided(command, routing, ctx)?)
+                (order_id, decided(command, routing, ctx)?)
             }
             Some(Event::DeliveryMethodChanged(e)) => {
                 let method = convert::delivery_method(e.delivery_method, "delivery_method")
-                    .map_err(|bad| Handling::poison(describe(&bad)))?;
+                    .map_err(|bad| Handling::poison(bad.to_string()))?;
+                let order_id = OrderId::from(e.order_id);
                 let command = ChangeDelivery {
-                    order_id: e.order_id.clone(),
+                    order_id: order_id.clone(),
                     delivery_method: method,
-                    shipping_address: e.shipping_address.as_ref().map(convert::address),
-                    pickup_location_id: e.pickup_location_id,
+                    shipping_address: e.shipping_address.as_ref().map(Address::from_pb),
+                    pickup_location_id: e.pickup_location_id.into(),
                     at: at(e.at.as_ref(), ctx),
                 };
-                (e.order_id, decided(command, routing, ctx)?)
+                (order_id, decided(command, routing, ctx)?)
             }
             // The order's status is order capture's own story.
             Some(Event::OrderStatusChanged(_)) | None => return Ok(Decision::reply(())),
@@ -175,42 +171,47 @@ impl MessageHandler<Routing> for FulfilmentEvents {
             .map_err(|e| Handling::poison(format!("not an oms.fulfilment.v1.FulfilmentEvent: {e}")))?;
         let (job, changes) = match event.event {
             Some(Event::JobAccepted(e)) => {
+                let job = JobId::from(e.job_id);
                 let command = JobAccepted {
-                    request_id: e.job_id.clone(),
+                    request_id: job.clone(),
                     at: at(e.at.as_ref(), ctx),
                 };
-                (e.job_id, settled(command, routing, ctx))
+                (job, settled(command, routing, ctx))
             }
             Some(Event::JobShipped(e)) => {
+                let job = JobId::from(e.job_id);
                 let command = JobCompleted {
-                    request_id: e.job_id.clone(),
+                    request_id: job.clone(),
                     at: at(e.at.as_ref(), ctx),
                 };
-                (e.job_id, settled(command, routing, ctx))
+                (job, settled(command, routing, ctx))
             }
             Some(Event::JobCollected(e)) => {
+                let job = JobId::from(e.job_id);
                 let command = JobCompleted {
-                    request_id: e.job_id.clone(),
+                    request_id: job.clone(),
                     at: at(e.at.as_ref(), ctx),
                 };
-                (e.job_id, settled(command, routing, ctx))
+                (job, settled(command, routing, ctx))
             }
             Some(Event::JobRejected(e)) => {
+                let job = JobId::new(e.job_id.as_str());
                 let command = JobDropped {
-                    request_id: e.job_id.clone(),
-                    lines: lines_of_job(routing, &e.job_id, job_lines(&e.lines)?),
+                    request_id: job.clone(),
+                    lines: lines_of_job(routing, &job, job_lines(&e.lines)?),
                     reason: rejected_why(&e),
                     at: at(e.at.as_ref(), ctx),
                 };
-                (e.job_id, settled(command, routing, ctx))
+                (job, settled(command, routing, ctx))
             }
             Some(Event::JobCancelled(e)) if e.uncollected => {
                 // Nobody came for the units: the lines are cancelled, not routed again.
-                let Some(order) = routing.order_of_request(&e.job_id) else {
+                let job = JobId::new(e.job_id.as_str());
+                let Some(order) = routing.order_of_request(&job) else {
                     return Ok(Decision::reply(()));
                 };
-                let order_id = order.order_id().to_owned();
-                let lines = lines_of_job(routing, &e.job_id, job_lines(&e.lines)?)
+                let order_id = order.order_id().clone();
+                let lines = lines_of_job(routing, &job, job_lines(&e.lines)?)
                     .into_iter()
                     .map(|l| LineQuantity::new(l.line_id, l.quantity))
                     .collect();
@@ -225,13 +226,14 @@ impl MessageHandler<Routing> for FulfilmentEvents {
                 return announce(routing, &order_id, changes, Initiator::Node, ctx);
             }
             Some(Event::JobCancelled(e)) => {
+                let job = JobId::new(e.job_id.as_str());
                 let command = JobDropped {
-                    request_id: e.job_id.clone(),
-                    lines: lines_of_job(routing, &e.job_id, job_lines(&e.lines)?),
+                    request_id: job.clone(),
+                    lines: lines_of_job(routing, &job, job_lines(&e.lines)?),
                     reason: format!("{} cancelled the job: {}", e.location_id, e.reason),
                     at: at(e.at.as_ref(), ctx),
                 };
-                (e.job_id, settled(command, routing, ctx))
+                (job, settled(command, routing, ctx))
             }
             Some(
                 Event::ReadyForPickup(_)
@@ -244,7 +246,7 @@ impl MessageHandler<Routing> for FulfilmentEvents {
             )
             | None => return Ok(Decision::reply(())),
         };
-        let Some(order_id) = routing.order_of_request(&job).map(|o| o.order_id().to_owned()) else {
+        let Some(order_id) = routing.order_of_request(&job).map(|o| o.order_id().clone()) else {
             // Not a job routing asked for (a node's own job, or one of a removed order).
             return Ok(Decision::reply(()));
         };
@@ -268,7 +270,7 @@ fn rejected_why(e: &fulfilment::JobRejected) -> String {
 }
 
 /// Dropped lines as the allocation names them: a node may leave out the order line id.
-fn lines_of_job(routing: &Routing, job: &str, lines: Vec<LineNeed>) -> Vec<LineNeed> {
+fn lines_of_job(routing: &Routing, job: &JobId, lines: Vec<LineNeed>) -> Vec<LineNeed> {
     let Some(allocation) = routing.order_of_request(job).and_then(|o| o.allocation(job)) else {
         return lines;
     };

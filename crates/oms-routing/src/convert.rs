@@ -1,9 +1,10 @@
 //! Protobuf to domain and back: the network, rule sets, orders as order capture announces
-//! them, decisions and delivery options. Unknown enum values are refused with the field
-//! named, never guessed.
+//! them, decisions and delivery options. The kernel's values (channels, delivery methods,
+//! priorities, node types, places, money) convert themselves; this is what is routing's
+//! own. Unknown enum values are refused with the field named, never guessed.
 
 use chrono::{DateTime, Utc};
-use oms_proto::common::v1 as common;
+use oms_proto::kernel::Money;
 use oms_proto::orders::v1 as orders;
 use oms_proto::routing::v1 as pb;
 use oms_service::convert::{time, timestamp};
@@ -12,182 +13,113 @@ use crate::app::DecisionView;
 use crate::domain::quote::DeliveryOption;
 use crate::domain::{
     Address, AllocationMade, AllocationRecord, Capabilities, Capacity, CapacityUnit, CarrierService, Channel,
-    DeliveryMethod, Fallback, GeoPoint, LineNeed, Node, NodeFilter, NodeType, OrderFilter, OrderToRoute, Priority,
-    RuleSet, ShippingService, SortBy, SplitPolicy,
+    DeliveryMethod, Fallback, GeoPoint, JobId, LineNeed, LocationId, Node, NodeFilter, NodeType, OrderFilter,
+    OrderToRoute, Priority, RuleSet, ShippingService, SortBy, SplitPolicy, Violations,
 };
 
-/// (field, what is wrong with it).
-pub type Bad = Vec<(String, String)>;
-
-fn bad(field: &str, description: impl Into<String>) -> Bad {
-    vec![(field.to_owned(), description.into())]
+/// The value of `value` read by `from_pb`, or a violation of `field` saying what it may
+/// be.
+fn kind<K>(
+    value: i32,
+    field: &str,
+    from_pb: impl Fn(i32) -> Option<K>,
+    expected: impl Fn() -> String,
+    bad: &mut Violations,
+) -> Option<K> {
+    let kind = from_pb(value);
+    if kind.is_none() {
+        bad.add(field, expected());
+    }
+    kind
 }
 
-pub fn channel(value: i32, field: &str) -> Result<Channel, Bad> {
-    match orders::Channel::try_from(value) {
-        Ok(orders::Channel::Web) => Ok(Channel::Web),
-        Ok(orders::Channel::App) => Ok(Channel::App),
-        Ok(orders::Channel::Marketplace) => Ok(Channel::Marketplace),
-        Ok(orders::Channel::Store) => Ok(Channel::Store),
-        Ok(orders::Channel::CallCentre) => Ok(Channel::CallCentre),
-        _ => Err(bad(field, format!("{value} is not a channel"))),
+/// Each value of a repeated enum field, as [`kind`] reads one; the unreadable ones are
+/// named by their index.
+fn each<K>(
+    values: &[i32],
+    field: &str,
+    from_pb: impl Fn(i32) -> Option<K>,
+    expected: impl Fn() -> String,
+    bad: &mut Violations,
+) -> Vec<K> {
+    values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| kind(*v, &format!("{field}[{i}]"), &from_pb, &expected, bad))
+        .collect()
+}
+
+/// An order's priority: unspecified is normal.
+fn priority(value: i32) -> Option<Priority> {
+    if value == 0 {
+        Some(Priority::default())
+    } else {
+        Priority::from_pb(value)
     }
 }
 
-pub fn channel_pb(channel: Channel) -> orders::Channel {
-    match channel {
-        Channel::Web => orders::Channel::Web,
-        Channel::App => orders::Channel::App,
-        Channel::Marketplace => orders::Channel::Marketplace,
-        Channel::Store => orders::Channel::Store,
-        Channel::CallCentre => orders::Channel::CallCentre,
-    }
-}
-
-/// The channel's code as the ledger's channel rules name it.
-pub fn channel_code(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Web => "web",
-        Channel::App => "app",
-        Channel::Marketplace => "marketplace",
-        Channel::Store => "store",
-        Channel::CallCentre => "call-centre",
-    }
-}
-
-pub fn delivery_method(value: i32, field: &str) -> Result<DeliveryMethod, Bad> {
-    use orders::DeliveryMethod as M;
-    match M::try_from(value) {
-        Ok(M::Standard) => Ok(DeliveryMethod::Standard),
-        Ok(M::Express) => Ok(DeliveryMethod::Express),
-        Ok(M::SameDay) => Ok(DeliveryMethod::SameDay),
-        Ok(M::ClickAndCollect) => Ok(DeliveryMethod::ClickAndCollect),
-        Ok(M::Curbside) => Ok(DeliveryMethod::Curbside),
-        Ok(M::Locker) => Ok(DeliveryMethod::Locker),
-        Ok(M::ShipToStore) => Ok(DeliveryMethod::ShipToStore),
-        _ => Err(bad(field, format!("{value} is not a delivery method"))),
-    }
-}
-
-pub fn delivery_method_pb(method: DeliveryMethod) -> orders::DeliveryMethod {
-    use orders::DeliveryMethod as M;
-    match method {
-        DeliveryMethod::Standard => M::Standard,
-        DeliveryMethod::Express => M::Express,
-        DeliveryMethod::SameDay => M::SameDay,
-        DeliveryMethod::ClickAndCollect => M::ClickAndCollect,
-        DeliveryMethod::Curbside => M::Curbside,
-        DeliveryMethod::Locker => M::Locker,
-        DeliveryMethod::ShipToStore => M::ShipToStore,
-    }
-}
-
-pub fn priority(value: i32, field: &str) -> Result<Priority, Bad> {
-    match orders::Priority::try_from(value) {
-        Ok(orders::Priority::Unspecified | orders::Priority::Normal) => Ok(Priority::Normal),
-        Ok(orders::Priority::High) => Ok(Priority::High),
-        Ok(orders::Priority::Urgent) => Ok(Priority::Urgent),
-        Err(_) => Err(bad(field, format!("{value} is not a priority"))),
-    }
-}
-
-pub fn priority_pb(priority: Priority) -> orders::Priority {
-    match priority {
-        Priority::Normal => orders::Priority::Normal,
-        Priority::High => orders::Priority::High,
-        Priority::Urgent => orders::Priority::Urgent,
-    }
-}
-
-pub fn geo(point: &common::GeoPoint) -> GeoPoint {
-    GeoPoint {
-        latitude: point.latitude,
-        longitude: point.longitude,
-    }
-}
-
-pub fn geo_pb(point: &GeoPoint) -> common::GeoPoint {
-    common::GeoPoint {
-        latitude: point.latitude,
-        longitude: point.longitude,
-    }
-}
-
-pub fn address(a: &common::Address) -> Address {
-    Address {
-        name: a.name.clone(),
-        lines: a.lines.clone(),
-        city: a.city.clone(),
-        region: a.region.clone(),
-        postal_code: a.postal_code.clone(),
-        country: a.country.clone(),
-        phone: a.phone.clone(),
-        email: a.email.clone(),
-        location: a.location.as_ref().map(geo),
-    }
-}
-
-pub fn address_pb(a: &Address) -> common::Address {
-    common::Address {
-        name: a.name.clone(),
-        lines: a.lines.clone(),
-        city: a.city.clone(),
-        region: a.region.clone(),
-        postal_code: a.postal_code.clone(),
-        country: a.country.clone(),
-        phone: a.phone.clone(),
-        email: a.email.clone(),
-        location: a.location.as_ref().map(geo_pb),
-    }
+/// A delivery method the contract requires.
+pub fn delivery_method(value: i32, field: &str) -> Result<DeliveryMethod, Violations> {
+    let mut bad = Violations::new();
+    let method = kind(
+        value,
+        field,
+        DeliveryMethod::from_pb,
+        DeliveryMethod::expected,
+        &mut bad,
+    );
+    method.ok_or(bad)
 }
 
 /// The order as routing keeps it, from order capture's `OrderPlaced`.
-pub fn order_placed(e: &orders::OrderPlaced) -> Result<OrderToRoute, Bad> {
-    let draft = e.order.as_ref().ok_or_else(|| bad("order", "is required"))?;
-    let lines = if e.lines.is_empty() { &draft.lines } else { &e.lines };
-    let mut bad_fields = Vec::new();
-    if e.order_id.is_empty() {
-        bad_fields.push(("order_id".to_owned(), "is required".to_owned()));
-    }
-    if lines.is_empty() {
-        bad_fields.push(("lines".to_owned(), "at least one line is required".to_owned()));
-    }
-    for (i, line) in lines.iter().enumerate() {
-        if line.sku.is_empty() {
-            bad_fields.push((format!("lines[{i}].sku"), "is required".to_owned()));
-        }
-        if line.quantity <= 0 {
-            bad_fields.push((format!("lines[{i}].quantity"), "must be 1 or more".to_owned()));
-        }
-    }
-    let channel = channel(draft.channel, "order.channel");
-    let method = delivery_method(draft.delivery_method, "order.delivery_method");
-    let priority = priority(draft.priority, "order.priority");
-    for result in [channel.as_ref().err(), method.as_ref().err(), priority.as_ref().err()]
-        .into_iter()
-        .flatten()
-    {
-        bad_fields.extend(result.iter().cloned());
-    }
-    let (Ok(channel), Ok(delivery_method), Ok(priority)) = (channel, method, priority) else {
-        return Err(bad_fields);
+pub fn order_placed(e: &orders::OrderPlaced) -> Result<OrderToRoute, Violations> {
+    let mut bad = Violations::new();
+    let Some(draft) = e.order.as_ref() else {
+        bad.add("order", "is required");
+        return Err(bad);
     };
-    if !bad_fields.is_empty() {
-        return Err(bad_fields);
+    let lines = if e.lines.is_empty() { &draft.lines } else { &e.lines };
+    bad.require(&e.order_id, "order_id");
+    bad.check(lines.is_empty(), "lines", "at least one line is required");
+    for (i, line) in lines.iter().enumerate() {
+        bad.check(line.sku.is_empty(), format!("lines[{i}].sku"), "is required");
+        bad.check(line.quantity <= 0, format!("lines[{i}].quantity"), "must be 1 or more");
     }
-    let value_minor = e.total.as_ref().map(|m| m.amount_minor).unwrap_or_else(|| {
-        lines
-            .iter()
-            .map(|l| {
-                l.unit_price
-                    .as_ref()
-                    .map_or(0, |p| p.amount_minor)
-                    .saturating_mul(l.quantity)
-            })
-            .sum()
-    });
+    let channel = kind(
+        draft.channel,
+        "order.channel",
+        Channel::from_pb,
+        Channel::expected,
+        &mut bad,
+    );
+    let method = kind(
+        draft.delivery_method,
+        "order.delivery_method",
+        DeliveryMethod::from_pb,
+        DeliveryMethod::expected,
+        &mut bad,
+    );
+    let priority = kind(draft.priority, "order.priority", priority, Priority::expected, &mut bad);
+    let (Some(channel), Some(delivery_method), Some(priority)) = (channel, method, priority) else {
+        return Err(bad);
+    };
+    bad.or_ok(())?;
+    let value_minor = e.total.as_ref().map_or_else(
+        || {
+            lines
+                .iter()
+                .map(|l| {
+                    l.unit_price
+                        .as_ref()
+                        .map_or(0, |p| p.amount_minor)
+                        .saturating_mul(l.quantity)
+                })
+                .sum()
+        },
+        |m| m.amount_minor,
+    );
     Ok(OrderToRoute {
-        order_id: e.order_id.clone(),
+        order_id: e.order_id.clone().into(),
         channel,
         delivery_method,
         priority,
@@ -205,8 +137,8 @@ pub fn order_placed(e: &orders::OrderPlaced) -> Result<OrderToRoute, Bad> {
                 LineNeed::new(id, l.sku.clone(), l.quantity)
             })
             .collect(),
-        shipping_address: draft.shipping_address.as_ref().map(address),
-        pickup_location_id: draft.pickup_location_id.clone(),
+        shipping_address: draft.shipping_address.as_ref().map(Address::from_pb),
+        pickup_location_id: draft.pickup_location_id.clone().into(),
         customer_name: draft.customer.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
         release_at: draft.release_at.as_ref().and_then(time),
         placed_at: e.placed_at.as_ref().and_then(time).unwrap_or_default(),
@@ -216,88 +148,99 @@ pub fn order_placed(e: &orders::OrderPlaced) -> Result<OrderToRoute, Bad> {
 // ---------------------------------------------------------------------------------------
 // The network.
 
-fn node_type(value: i32, field: &str) -> Result<NodeType, Bad> {
-    match pb::NodeType::try_from(value) {
-        Ok(pb::NodeType::Store) => Ok(NodeType::Store),
-        Ok(pb::NodeType::Warehouse) => Ok(NodeType::Warehouse),
-        Ok(pb::NodeType::Supplier) => Ok(NodeType::Supplier),
-        Ok(pb::NodeType::ThreePl) => Ok(NodeType::ThreePl),
-        Ok(pb::NodeType::Locker) => Ok(NodeType::Locker),
-        _ => Err(bad(field, format!("{value} is not a node type"))),
-    }
+/// Both ways between one of routing's own enums and the contract's, whose variants have
+/// the same names: `$read` takes a number (the contract's unspecified value means
+/// `$unspecified`), `$write` gives one.
+macro_rules! own_enum {
+    ($domain:ident: $read:ident, $write:ident, unspecified: $unspecified:expr, [$($variant:ident),+ $(,)?]) => {
+        fn $read(value: i32) -> Option<$domain> {
+            match pb::$domain::try_from(value).ok()? {
+                pb::$domain::Unspecified => $unspecified,
+                $(pb::$domain::$variant => Some($domain::$variant),)+
+            }
+        }
+
+        fn $write(value: $domain) -> i32 {
+            (match value {
+                $($domain::$variant => pb::$domain::$variant,)+
+            }) as i32
+        }
+    };
 }
 
-fn node_type_pb(t: NodeType) -> pb::NodeType {
-    match t {
-        NodeType::Store => pb::NodeType::Store,
-        NodeType::Warehouse => pb::NodeType::Warehouse,
-        NodeType::Supplier => pb::NodeType::Supplier,
-        NodeType::ThreePl => pb::NodeType::ThreePl,
-        NodeType::Locker => pb::NodeType::Locker,
-    }
+own_enum!(ShippingService: service, service_pb, unspecified: None, [Standard, Express, SameDay]);
+own_enum!(CapacityUnit: capacity_unit, capacity_unit_pb, unspecified: Some(CapacityUnit::Orders), [Orders, Units]);
+own_enum!(SortBy: sort_by, sort_by_pb, unspecified: None, [
+    Distance,
+    StockBalance,
+    NodePriority,
+    ShippingCost,
+    CapacityHeadroom,
+]);
+own_enum!(SplitPolicy: split_policy, split_policy_pb, unspecified: Some(SplitPolicy::AllowSplit), [
+    ShipComplete,
+    AllowSplit,
+    FewestShipments,
+]);
+own_enum!(Fallback: fallback, fallback_pb, unspecified: Some(Fallback::Backorder), [
+    NextRuleSet,
+    Backorder,
+    ParkForReview,
+    CancelAfterDays,
+]);
+
+/// Why `value` is refused as one of routing's own enums.
+fn not_a(what: &'static str, value: i32) -> impl Fn() -> String {
+    move || format!("{value} is not a {what}")
 }
 
-pub fn node_type_name(t: NodeType) -> &'static str {
-    node_type_pb(t).as_str_name()
-}
-
-fn service(value: i32, field: &str) -> Result<ShippingService, Bad> {
-    match pb::ShippingService::try_from(value) {
-        Ok(pb::ShippingService::Standard) => Ok(ShippingService::Standard),
-        Ok(pb::ShippingService::Express) => Ok(ShippingService::Express),
-        Ok(pb::ShippingService::SameDay) => Ok(ShippingService::SameDay),
-        _ => Err(bad(field, format!("{value} is not a shipping service"))),
-    }
-}
-
-fn service_pb(s: ShippingService) -> pb::ShippingService {
-    match s {
-        ShippingService::Standard => pb::ShippingService::Standard,
-        ShippingService::Express => pb::ShippingService::Express,
-        ShippingService::SameDay => pb::ShippingService::SameDay,
-    }
-}
-
-pub fn node(n: &pb::Node) -> Result<Node, Bad> {
-    let mut bad_fields = Vec::new();
-    let node_type = node_type(n.r#type, "type").map_err(|b| bad_fields.extend(b)).ok();
-    let mut carriers = Vec::new();
-    for (i, c) in n.carriers.iter().enumerate() {
-        match service(c.service, &format!("carriers[{i}].service")) {
-            Ok(service) => carriers.push(CarrierService {
+pub fn node(n: &pb::Node) -> Result<Node, Violations> {
+    let mut bad = Violations::new();
+    let node_type = kind(n.r#type, "type", NodeType::from_pb, NodeType::expected, &mut bad);
+    let carriers: Vec<CarrierService> = n
+        .carriers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let service = kind(
+                c.service,
+                &format!("carriers[{i}].service"),
+                service,
+                not_a("shipping service", c.service),
+                &mut bad,
+            )?;
+            Some(CarrierService {
                 carrier: c.carrier.clone(),
                 service,
                 transit_days: c.transit_days,
                 rate_minor: c.rate.as_ref().map_or(0, |r| r.amount_minor),
                 currency: c.rate.as_ref().map(|r| r.currency.clone()).unwrap_or_default(),
-            }),
-            Err(b) => bad_fields.extend(b),
-        }
-    }
-    let capacity = n.capacity.as_ref().map_or(Ok(Capacity::default()), |c| {
-        let unit = match pb::CapacityUnit::try_from(c.unit) {
-            Ok(pb::CapacityUnit::Unspecified | pb::CapacityUnit::Orders) => Ok(CapacityUnit::Orders),
-            Ok(pb::CapacityUnit::Units) => Ok(CapacityUnit::Units),
-            Err(_) => Err(bad("capacity.unit", format!("{} is not a capacity unit", c.unit))),
-        }?;
-        Ok(Capacity {
+            })
+        })
+        .collect();
+    let capacity = n.capacity.as_ref().map_or(Some(Capacity::default()), |c| {
+        let unit = kind(
+            c.unit,
+            "capacity.unit",
+            capacity_unit,
+            not_a("capacity unit", c.unit),
+            &mut bad,
+        )?;
+        Some(Capacity {
             per_day: c.per_day,
             unit,
         })
     });
-    let capacity = capacity.map_err(|b: Bad| bad_fields.extend(b)).ok();
     let (Some(node_type), Some(capacity)) = (node_type, capacity) else {
-        return Err(bad_fields);
+        return Err(bad);
     };
-    if !bad_fields.is_empty() {
-        return Err(bad_fields);
-    }
+    bad.or_ok(())?;
     let caps = n.capabilities.unwrap_or_default();
     Ok(Node {
-        node_id: n.node_id.clone(),
+        node_id: n.node_id.clone().into(),
         node_type,
         name: n.name.clone(),
-        location: n.location.as_ref().map(geo),
+        location: n.location.as_ref().map(GeoPoint::from_pb),
         region: n.region.clone(),
         groups: n.groups.clone(),
         capabilities: Capabilities {
@@ -321,10 +264,10 @@ pub fn node(n: &pb::Node) -> Result<Node, Bad> {
 
 pub fn node_pb(n: &Node) -> pb::Node {
     pb::Node {
-        node_id: n.node_id.clone(),
-        r#type: node_type_pb(n.node_type) as i32,
+        node_id: n.node_id.to_string(),
+        r#type: n.node_type.to_pb() as i32,
         name: n.name.clone(),
-        location: n.location.as_ref().map(geo_pb),
+        location: n.location.map(GeoPoint::to_pb),
         region: n.region.clone(),
         groups: n.groups.clone(),
         capabilities: Some(pb::Capabilities {
@@ -336,10 +279,7 @@ pub fn node_pb(n: &Node) -> pb::Node {
         }),
         capacity: Some(pb::Capacity {
             per_day: n.capacity.per_day,
-            unit: match n.capacity.unit {
-                CapacityUnit::Orders => pb::CapacityUnit::Orders,
-                CapacityUnit::Units => pb::CapacityUnit::Units,
-            } as i32,
+            unit: capacity_unit_pb(n.capacity.unit),
         }),
         cutoff_minute: n.cutoff_minute,
         opens_minute: n.opens_minute,
@@ -351,12 +291,9 @@ pub fn node_pb(n: &Node) -> pb::Node {
             .iter()
             .map(|c| pb::CarrierService {
                 carrier: c.carrier.clone(),
-                service: service_pb(c.service) as i32,
+                service: service_pb(c.service),
                 transit_days: c.transit_days,
-                rate: Some(common::Money {
-                    amount_minor: c.rate_minor,
-                    currency: c.currency.clone(),
-                }),
+                rate: Some(Money::new(c.rate_minor, c.currency.clone()).to_pb()),
             })
             .collect(),
         handling_hours: n.handling_hours,
@@ -364,98 +301,83 @@ pub fn node_pb(n: &Node) -> pb::Node {
     }
 }
 
-fn each<T>(values: &[i32], field: &str, one: impl Fn(i32, &str) -> Result<T, Bad>, bad_fields: &mut Bad) -> Vec<T> {
-    values
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| one(*v, &format!("{field}[{i}]")).map_err(|b| bad_fields.extend(b)).ok())
-        .collect()
-}
-
-pub fn rule_sets(r: &pb::RuleSets) -> Result<Vec<RuleSet>, Bad> {
-    let mut bad_fields = Vec::new();
+pub fn rule_sets(r: &pb::RuleSets) -> Result<Vec<RuleSet>, Violations> {
+    let mut bad = Violations::new();
     let out = r
         .rule_sets
         .iter()
         .enumerate()
-        .map(|(i, rs)| rule_set(rs, &format!("rule_sets[{i}]"), &mut bad_fields))
+        .map(|(i, rs)| rule_set(rs, &format!("rule_sets[{i}]"), &mut bad))
         .collect();
-    if bad_fields.is_empty() {
-        Ok(out)
-    } else {
-        Err(bad_fields)
-    }
+    bad.or_ok(out)
 }
 
-/// One rule set; what is wrong with it goes into `bad_fields`.
-fn rule_set(rs: &pb::RuleSet, field: &str, bad_fields: &mut Bad) -> RuleSet {
-    let sort = each(
-        &rs.sort,
-        &format!("{field}.sort"),
-        |v, f| match pb::SortBy::try_from(v) {
-            Ok(pb::SortBy::Distance) => Ok(SortBy::Distance),
-            Ok(pb::SortBy::StockBalance) => Ok(SortBy::StockBalance),
-            Ok(pb::SortBy::NodePriority) => Ok(SortBy::NodePriority),
-            Ok(pb::SortBy::ShippingCost) => Ok(SortBy::ShippingCost),
-            Ok(pb::SortBy::CapacityHeadroom) => Ok(SortBy::CapacityHeadroom),
-            _ => Err(bad(f, format!("{v} is not a sort criterion"))),
-        },
-        bad_fields,
+/// One rule set; what is wrong with it goes into `bad`.
+fn rule_set(rs: &pb::RuleSet, field: &str, bad: &mut Violations) -> RuleSet {
+    let sort = rs
+        .sort
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            kind(
+                *v,
+                &format!("{field}.sort[{i}]"),
+                sort_by,
+                not_a("sort criterion", *v),
+                bad,
+            )
+        })
+        .collect();
+    let split = kind(
+        rs.split,
+        &format!("{field}.split"),
+        split_policy,
+        not_a("split policy", rs.split),
+        bad,
     );
-    let split = match pb::SplitPolicy::try_from(rs.split) {
-        Ok(pb::SplitPolicy::Unspecified | pb::SplitPolicy::AllowSplit) => SplitPolicy::AllowSplit,
-        Ok(pb::SplitPolicy::ShipComplete) => SplitPolicy::ShipComplete,
-        Ok(pb::SplitPolicy::FewestShipments) => SplitPolicy::FewestShipments,
-        Err(_) => {
-            bad_fields.push((format!("{field}.split"), format!("{} is not a split policy", rs.split)));
-            SplitPolicy::AllowSplit
-        }
-    };
-    let otherwise = match pb::Fallback::try_from(rs.otherwise) {
-        Ok(pb::Fallback::Unspecified | pb::Fallback::Backorder) => Fallback::Backorder,
-        Ok(pb::Fallback::NextRuleSet) => Fallback::NextRuleSet,
-        Ok(pb::Fallback::ParkForReview) => Fallback::ParkForReview,
-        Ok(pb::Fallback::CancelAfterDays) => Fallback::CancelAfterDays,
-        Err(_) => {
-            bad_fields.push((
-                format!("{field}.otherwise"),
-                format!("{} is not a fallback", rs.otherwise),
-            ));
-            Fallback::Backorder
-        }
-    };
+    let otherwise = kind(
+        rs.otherwise,
+        &format!("{field}.otherwise"),
+        fallback,
+        not_a("fallback", rs.otherwise),
+        bad,
+    );
     RuleSet {
         name: rs.name.clone(),
-        applies_to: order_filter(&rs.applies_to.clone().unwrap_or_default(), field, bad_fields),
-        eligible: node_filter(&rs.eligible.clone().unwrap_or_default(), field, bad_fields),
+        applies_to: order_filter(&rs.applies_to.clone().unwrap_or_default(), field, bad),
+        eligible: node_filter(&rs.eligible.clone().unwrap_or_default(), field, bad),
         keep_units: rs.keep_units,
         sort,
-        split,
+        split: split.unwrap_or_default(),
         max_shipments: rs.max_shipments,
-        otherwise,
+        otherwise: otherwise.unwrap_or_default(),
         cancel_after_days: rs.cancel_after_days,
     }
 }
 
-fn order_filter(filter: &pb::OrderFilter, field: &str, bad_fields: &mut Bad) -> OrderFilter {
+fn order_filter(filter: &pb::OrderFilter, field: &str, bad: &mut Violations) -> OrderFilter {
+    let field = format!("{field}.applies_to");
     OrderFilter {
         channels: each(
             &filter.channels,
-            &format!("{field}.applies_to.channels"),
-            channel,
-            bad_fields,
+            &format!("{field}.channels"),
+            Channel::from_pb,
+            Channel::expected,
+            bad,
         ),
         delivery_methods: each(
             &filter.delivery_methods,
-            &format!("{field}.applies_to.delivery_methods"),
-            delivery_method,
-            bad_fields,
+            &format!("{field}.delivery_methods"),
+            DeliveryMethod::from_pb,
+            DeliveryMethod::expected,
+            bad,
         ),
         priorities: each(
             &filter.priorities,
-            &format!("{field}.applies_to.priorities"),
+            &format!("{field}.priorities"),
             priority,
-            bad_fields,
+            Priority::expected,
+            bad,
         ),
         min_value_minor: filter.min_value_minor,
         max_value_minor: filter.max_value_minor,
@@ -463,17 +385,18 @@ fn order_filter(filter: &pb::OrderFilter, field: &str, bad_fields: &mut Bad) -> 
     }
 }
 
-fn node_filter(eligible: &pb::NodeFilter, field: &str, bad_fields: &mut Bad) -> NodeFilter {
+fn node_filter(eligible: &pb::NodeFilter, field: &str, bad: &mut Violations) -> NodeFilter {
     NodeFilter {
         node_types: each(
             &eligible.node_types,
             &format!("{field}.eligible.node_types"),
-            node_type,
-            bad_fields,
+            NodeType::from_pb,
+            NodeType::expected,
+            bad,
         ),
         groups: eligible.groups.clone(),
         radius_km: eligible.radius_km,
-        exclude: eligible.exclude.clone(),
+        exclude: eligible.exclude.iter().cloned().map(LocationId::from).collect(),
     }
 }
 
@@ -484,55 +407,29 @@ pub fn rule_sets_pb(rule_sets: &[RuleSet]) -> pb::RuleSets {
             .map(|rs| pb::RuleSet {
                 name: rs.name.clone(),
                 applies_to: Some(pb::OrderFilter {
-                    channels: rs.applies_to.channels.iter().map(|c| channel_pb(*c) as i32).collect(),
+                    channels: rs.applies_to.channels.iter().map(|c| c.to_pb() as i32).collect(),
                     delivery_methods: rs
                         .applies_to
                         .delivery_methods
                         .iter()
-                        .map(|m| delivery_method_pb(*m) as i32)
+                        .map(|m| m.to_pb() as i32)
                         .collect(),
-                    priorities: rs
-                        .applies_to
-                        .priorities
-                        .iter()
-                        .map(|p| priority_pb(*p) as i32)
-                        .collect(),
+                    priorities: rs.applies_to.priorities.iter().map(|p| p.to_pb() as i32).collect(),
                     min_value_minor: rs.applies_to.min_value_minor,
                     max_value_minor: rs.applies_to.max_value_minor,
                     regions: rs.applies_to.regions.clone(),
                 }),
                 eligible: Some(pb::NodeFilter {
-                    node_types: rs.eligible.node_types.iter().map(|t| node_type_pb(*t) as i32).collect(),
+                    node_types: rs.eligible.node_types.iter().map(|t| t.to_pb() as i32).collect(),
                     groups: rs.eligible.groups.clone(),
                     radius_km: rs.eligible.radius_km,
-                    exclude: rs.eligible.exclude.clone(),
+                    exclude: rs.eligible.exclude.iter().map(LocationId::to_string).collect(),
                 }),
                 keep_units: rs.keep_units,
-                sort: rs
-                    .sort
-                    .iter()
-                    .map(|s| {
-                        (match s {
-                            SortBy::Distance => pb::SortBy::Distance,
-                            SortBy::StockBalance => pb::SortBy::StockBalance,
-                            SortBy::NodePriority => pb::SortBy::NodePriority,
-                            SortBy::ShippingCost => pb::SortBy::ShippingCost,
-                            SortBy::CapacityHeadroom => pb::SortBy::CapacityHeadroom,
-                        }) as i32
-                    })
-                    .collect(),
-                split: (match rs.split {
-                    SplitPolicy::ShipComplete => pb::SplitPolicy::ShipComplete,
-                    SplitPolicy::AllowSplit => pb::SplitPolicy::AllowSplit,
-                    SplitPolicy::FewestShipments => pb::SplitPolicy::FewestShipments,
-                }) as i32,
+                sort: rs.sort.iter().map(|s| sort_by_pb(*s)).collect(),
+                split: split_policy_pb(rs.split),
                 max_shipments: rs.max_shipments,
-                otherwise: (match rs.otherwise {
-                    Fallback::NextRuleSet => pb::Fallback::NextRuleSet,
-                    Fallback::Backorder => pb::Fallback::Backorder,
-                    Fallback::ParkForReview => pb::Fallback::ParkForReview,
-                    Fallback::CancelAfterDays => pb::Fallback::CancelAfterDays,
-                }) as i32,
+                otherwise: fallback_pb(rs.otherwise),
                 cancel_after_days: rs.cancel_after_days,
             })
             .collect(),
@@ -546,8 +443,8 @@ pub fn allocated_lines_pb(lines: &[LineNeed]) -> Vec<pb::AllocatedLine> {
     lines
         .iter()
         .map(|l| pb::AllocatedLine {
-            order_line_id: l.line_id.clone(),
-            sku: l.sku.clone(),
+            order_line_id: l.line_id.to_string(),
+            sku: l.sku.to_string(),
             quantity: l.quantity,
         })
         .collect()
@@ -564,17 +461,17 @@ pub fn allocation_made_pb(a: &AllocationMade) -> pb::Allocation {
 }
 
 fn allocation(
-    request_id: &str,
-    node_id: &str,
+    request_id: &JobId,
+    node_id: &LocationId,
     node_type: NodeType,
     lines: &[LineNeed],
     expected_at: Option<DateTime<Utc>>,
 ) -> pb::Allocation {
     pb::Allocation {
-        node_id: node_id.to_owned(),
-        node_type: node_type_name(node_type).to_owned(),
+        node_id: node_id.to_string(),
+        node_type: node_type.proto_name().to_owned(),
         lines: allocated_lines_pb(lines),
-        fulfilment_request_id: request_id.to_owned(),
+        fulfilment_request_id: request_id.to_string(),
         expected_at: expected_at.map(timestamp),
     }
 }
@@ -601,11 +498,11 @@ pub fn decision_pb(order_id: &str, view: &DecisionView) -> pb::RoutingDecision {
             .candidates
             .iter()
             .map(|c| pb::Candidate {
-                node_id: c.node_id.clone(),
+                node_id: c.node_id.to_string(),
                 eligible: c.eligible,
                 reason: c.reason.clone(),
                 distance_km: c.distance_km.unwrap_or(-1.0),
-                covers_lines: c.covers_lines.clone(),
+                covers_lines: c.covers_lines.iter().map(ToString::to_string).collect(),
                 chosen: c.chosen,
                 rank: i32::try_from(c.rank).unwrap_or(i32::MAX),
             })
@@ -618,14 +515,11 @@ pub fn decision_pb(order_id: &str, view: &DecisionView) -> pb::RoutingDecision {
 
 pub fn option_pb(o: &DeliveryOption) -> pb::DeliveryOption {
     pb::DeliveryOption {
-        method: delivery_method_pb(o.method) as i32,
-        node_ids: o.node_ids.clone(),
-        cost: Some(common::Money {
-            amount_minor: o.cost_minor,
-            currency: o.currency.clone(),
-        }),
+        method: o.method.to_pb() as i32,
+        node_ids: o.node_ids.iter().map(LocationId::to_string).collect(),
+        cost: Some(Money::new(o.cost_minor, o.currency.clone()).to_pb()),
         expected_at: o.expected_at.map(timestamp),
-        pickup_location_id: o.pickup_location_id.clone(),
+        pickup_location_id: o.pickup_location_id.to_string(),
         ready_by: o.ready_by.map(timestamp),
         distance_km: o.distance_km.unwrap_or(-1.0),
         carrier: o.carrier.clone(),

@@ -3,13 +3,13 @@
 
 use oms_proto::routing::v1 as pb;
 use oms_proto::routing::v1::routing_server::{Routing as RoutingApi, RoutingServer};
-use oms_service::{FieldViolations, ToStatus, command_status};
+use oms_service::{ToStatus, Violations, command_status};
 use tonic::{Request, Response, Status};
 
 use crate::app::RoutingService;
 use crate::convert;
 use crate::domain::quote::{DEFAULT_PICKUP_RADIUS_KM, QuoteRequest};
-use crate::domain::{NetworkDocument, RoutingError};
+use crate::domain::{Address, GeoPoint, NetworkDocument, RoutingError, Sku};
 
 /// Lines a quote may ask about.
 const QUOTE_LINES_MAX: usize = 200;
@@ -27,19 +27,11 @@ impl RoutingGrpc {
 impl ToStatus for RoutingError {
     fn to_status(&self) -> Status {
         match self {
-            RoutingError::Invalid(fields) => violations(fields.iter().cloned()).into_status(),
+            RoutingError::Invalid(violations) => violations.clone().into_status(),
             RoutingError::UnknownNode(_) | RoutingError::UnknownOrder(_) => Status::not_found(self.to_string()),
             RoutingError::AttemptVoid(_) => Status::aborted(self.to_string()),
         }
     }
-}
-
-fn violations(fields: impl IntoIterator<Item = (String, String)>) -> FieldViolations {
-    let mut violations = FieldViolations::new();
-    for (field, description) in fields {
-        violations.add(field, description);
-    }
-    violations
 }
 
 #[tonic::async_trait]
@@ -49,7 +41,7 @@ impl RoutingApi for RoutingGrpc {
         request: Request<pb::QuoteRequest>,
     ) -> Result<Response<pb::QuoteResponse>, Status> {
         let request = request.into_inner();
-        let mut bad = FieldViolations::new();
+        let mut bad = Violations::new();
         bad.check(request.lines.is_empty(), "lines", "at least one line is required");
         bad.check(
             request.lines.len() > QUOTE_LINES_MAX,
@@ -66,21 +58,16 @@ impl RoutingApi for RoutingGrpc {
             "must be 0 (the default) or more",
         );
         if let Some(location) = request.destination.as_ref().and_then(|d| d.location.as_ref()) {
-            bad.check(
-                !(-90.0..=90.0).contains(&location.latitude),
-                "destination.location.latitude",
-                "must be between -90 and 90",
-            );
-            bad.check(
-                !(-180.0..=180.0).contains(&location.longitude),
-                "destination.location.longitude",
-                "must be between -180 and 180",
-            );
+            GeoPoint::from_pb(location).check("destination.location", &mut bad);
         }
         bad.into_result()?;
         let quote = QuoteRequest {
-            lines: request.lines.iter().map(|l| (l.sku.clone(), l.quantity)).collect(),
-            destination: request.destination.as_ref().map(convert::address),
+            lines: request
+                .lines
+                .iter()
+                .map(|l| (Sku::new(l.sku.as_str()), l.quantity))
+                .collect(),
+            destination: request.destination.as_ref().map(Address::from_pb),
             pickup_radius_km: if request.pickup_radius_km == 0.0 {
                 DEFAULT_PICKUP_RADIUS_KM
             } else {
@@ -98,7 +85,7 @@ impl RoutingApi for RoutingGrpc {
         request: Request<pb::GetDecisionRequest>,
     ) -> Result<Response<pb::RoutingDecision>, Status> {
         let id = request.into_inner().order_id;
-        let mut bad = FieldViolations::new();
+        let mut bad = Violations::new();
         bad.check(id.trim().is_empty(), "order_id", "is required");
         bad.into_result()?;
         let view = self
@@ -109,7 +96,7 @@ impl RoutingApi for RoutingGrpc {
     }
 
     async fn upsert_node(&self, request: Request<pb::Node>) -> Result<Response<pb::Node>, Status> {
-        let node = convert::node(&request.into_inner()).map_err(|bad| violations(bad).into_status())?;
+        let node = convert::node(&request.into_inner()).map_err(Violations::into_status)?;
         let node = self.routing.upsert_node(node).await.map_err(command_status)?;
         Ok(Response::new(convert::node_pb(&node)))
     }
@@ -119,10 +106,10 @@ impl RoutingApi for RoutingGrpc {
         request: Request<pb::RemoveNodeRequest>,
     ) -> Result<Response<pb::RemoveNodeResponse>, Status> {
         let id = request.into_inner().node_id;
-        let mut bad = FieldViolations::new();
+        let mut bad = Violations::new();
         bad.check(id.trim().is_empty(), "node_id", "is required");
         bad.into_result()?;
-        self.routing.remove_node(id).await.map_err(command_status)?;
+        self.routing.remove_node(id.into()).await.map_err(command_status)?;
         Ok(Response::new(pb::RemoveNodeResponse {}))
     }
 
@@ -135,7 +122,7 @@ impl RoutingApi for RoutingGrpc {
     }
 
     async fn set_rule_sets(&self, request: Request<pb::RuleSets>) -> Result<Response<pb::RuleSets>, Status> {
-        let rule_sets = convert::rule_sets(&request.into_inner()).map_err(|bad| violations(bad).into_status())?;
+        let rule_sets = convert::rule_sets(&request.into_inner()).map_err(Violations::into_status)?;
         let rule_sets = self.routing.set_rule_sets(rule_sets).await.map_err(command_status)?;
         Ok(Response::new(convert::rule_sets_pb(&rule_sets)))
     }
@@ -150,15 +137,16 @@ impl RoutingApi for RoutingGrpc {
     ) -> Result<Response<pb::ImportNetworkResponse>, Status> {
         let json = request.into_inner().json;
         let document: NetworkDocument = serde_json::from_str(&json).map_err(|e| {
-            violations([(
-                "json".to_owned(),
+            let mut bad = Violations::new();
+            bad.add(
+                "json",
                 format!(
                     "is not a network document (line {}, column {}): {e}",
                     e.line(),
                     e.column()
                 ),
-            )])
-            .into_status()
+            );
+            bad.into_status()
         })?;
         let (nodes, rule_sets) = self.routing.import(document).await.map_err(command_status)?;
         Ok(Response::new(pb::ImportNetworkResponse {

@@ -10,7 +10,7 @@ use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 use tonic_types::StatusExt;
 
-use crate::domain::LineNeed;
+use crate::domain::{LineNeed, LocationId, OrderId, ReservationId};
 
 /// Why a reservation was not made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,26 +49,26 @@ impl Ledger {
 
     pub async fn reserve(
         &self,
-        reservation_id: &str,
-        order_id: &str,
-        node_id: &str,
+        reservation_id: &ReservationId,
+        order_id: &OrderId,
+        node_id: &LocationId,
         lines: &[LineNeed],
         channel: &str,
     ) -> Result<(), ReserveError> {
         let mut merged: Vec<pb::ReservationLine> = Vec::new();
         for line in lines {
-            match merged.iter_mut().find(|l| l.sku == line.sku) {
+            match merged.iter_mut().find(|l| line.sku == l.sku.as_str()) {
                 Some(l) => l.quantity += line.quantity,
                 None => merged.push(pb::ReservationLine {
-                    sku: line.sku.clone(),
+                    sku: line.sku.to_string(),
                     quantity: line.quantity,
                 }),
             }
         }
         let request = pb::ReserveRequest {
-            reservation_id: reservation_id.to_owned(),
-            reference: order_id.to_owned(),
-            location_id: node_id.to_owned(),
+            reservation_id: reservation_id.to_string(),
+            reference: order_id.to_string(),
+            location_id: node_id.to_string(),
             lines: merged,
             ttl_seconds: i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX),
             channel: channel.to_owned(),
@@ -81,9 +81,9 @@ impl Ledger {
 
     /// Releases what a reservation still holds; one that does not exist or is closed
     /// already is fine.
-    pub async fn release(&self, reservation_id: &str, reason: &str) -> Result<(), ReserveError> {
+    pub async fn release(&self, reservation_id: &ReservationId, reason: &str) -> Result<(), ReserveError> {
         let request = pb::ReleaseRequest {
-            reservation_id: reservation_id.to_owned(),
+            reservation_id: reservation_id.to_string(),
             lines: Vec::new(),
             reason: reason.to_owned(),
         };

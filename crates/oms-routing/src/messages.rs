@@ -10,8 +10,8 @@ use pb::routing_event::Event;
 use prost::Message as _;
 use uuid::Uuid;
 
-use crate::convert::{address_pb, allocated_lines_pb, allocation_made_pb, delivery_method_pb, node_type_name};
-use crate::domain::{AllocationMade, LineNeed, Network, Priority, RoutedOrder, RoutingEvent};
+use crate::convert::{allocated_lines_pb, allocation_made_pb};
+use crate::domain::{Address, AllocationMade, LineNeed, Network, Priority, RoutedOrder, RoutingEvent};
 
 pub const TOPIC: &str = "oms.routing.v1";
 
@@ -74,13 +74,13 @@ pub fn for_events(
                     // No lines: everything the allocation held.
                     let units = if lines.is_empty() { &a.lines } else { lines };
                     let event = Event::FulfilmentCancelled(pb::FulfilmentCancelled {
-                        fulfilment_request_id: request_id.clone(),
-                        order_id: order.order_id().to_owned(),
-                        node_id: a.node_id.clone(),
+                        fulfilment_request_id: request_id.to_string(),
+                        order_id: order.order_id().to_string(),
+                        node_id: a.node_id.to_string(),
                         reason: reason.clone(),
                         at: Some(timestamp(*at)),
                         lines: allocated_lines_pb(units),
-                        reservation_id: a.reservation_id.clone(),
+                        reservation_id: a.reservation_id.to_string(),
                         reroute: rerouting,
                     });
                     messages.push(message(order, event, now));
@@ -105,7 +105,7 @@ struct Decided<'a> {
 /// A decision announced: the order routed (when any node got units), a fulfilment request
 /// to each node, what waits for supply, and what routing gave up on.
 fn routed(network: &Network, order: &RoutedOrder, decided: &Decided<'_>) -> Vec<Event> {
-    let id = order.order_id().to_owned();
+    let id = order.order_id().to_string();
     let mut events = Vec::new();
     if !decided.allocations.is_empty() {
         events.push(Event::OrderRouted(pb::OrderRouted {
@@ -144,33 +144,34 @@ fn fulfilment_requested(
 ) -> pb::FulfilmentRequested {
     let o = &order.order;
     pb::FulfilmentRequested {
-        fulfilment_request_id: a.request_id.clone(),
-        order_id: o.order_id.clone(),
-        node_id: a.node_id.clone(),
-        node_type: node_type_name(a.node_type).to_owned(),
+        fulfilment_request_id: a.request_id.to_string(),
+        order_id: o.order_id.to_string(),
+        node_id: a.node_id.to_string(),
+        node_type: a.node_type.proto_name().to_owned(),
         lines: allocated_lines_pb(&a.lines),
-        delivery_method: delivery_method_pb(o.delivery_method) as i32,
-        reservation_id: a.reservation_id.clone(),
-        pickup_location_id: o.pickup_location_id.clone(),
+        delivery_method: o.delivery_method.to_pb() as i32,
+        reservation_id: a.reservation_id.to_string(),
+        pickup_location_id: o.pickup_location_id.to_string(),
         pickup_location_type: network
-            .node(&o.pickup_location_id)
-            .map(|n| node_type_name(n.node_type).to_owned())
+            .node(o.pickup_location_id.as_str())
+            .map(|n| n.node_type.proto_name().to_owned())
             .unwrap_or_default(),
         promised_at: a.expected_at.map(timestamp),
+        // The request ranks priorities by number, not by the orders contract's enum.
         priority: match o.priority {
             Priority::Normal => 0,
             Priority::High => 1,
             Priority::Urgent => 2,
         },
         at: Some(timestamp(at)),
-        shipping_address: o.shipping_address.as_ref().map(address_pb),
+        shipping_address: o.shipping_address.as_ref().map(Address::to_pb),
         customer_name: o.customer_name.clone(),
     }
 }
 
 fn routing_failed(order: &RoutedOrder, lines: &[LineNeed], reason: &str, at: DateTime<Utc>) -> Event {
     Event::RoutingFailed(pb::RoutingFailed {
-        order_id: order.order_id().to_owned(),
+        order_id: order.order_id().to_string(),
         lines: allocated_lines_pb(lines),
         reason: reason.to_owned(),
         at: Some(timestamp(at)),
@@ -178,7 +179,7 @@ fn routing_failed(order: &RoutedOrder, lines: &[LineNeed], reason: &str, at: Dat
 }
 
 fn message(order: &RoutedOrder, event: Event, at: DateTime<Utc>) -> OutboxMessage {
-    let order_id = order.order_id();
+    let order_id = order.order_id().as_str();
     let kind = match &event {
         Event::OrderRouted(_) => "OrderRouted",
         Event::OrderBackordered(_) => "OrderBackordered",

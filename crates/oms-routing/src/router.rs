@@ -24,9 +24,10 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
 use crate::app::RoutingService;
-use crate::convert::channel_code;
 use crate::domain::plan::{Plan, Unrouted};
-use crate::domain::{LineNeed, ReservedAllocation, RoutedOrder, RoutingError, RoutingEvent};
+use crate::domain::{
+    LineNeed, LocationId, OrderId, ReservationId, ReservedAllocation, RoutedOrder, RoutingError, RoutingEvent,
+};
 use crate::ledger::{Ledger, ReserveError};
 
 #[derive(Debug, Clone)]
@@ -190,7 +191,8 @@ impl Router {
             if let Some(order_id) = recorded.stream.strip_prefix("order:")
                 && let Some(job) = wakes(&recorded.event)
             {
-                work.queue.push_traced(order_id, job, recorded.traceparent.clone());
+                work.queue
+                    .push_traced(&OrderId::new(order_id), job, recorded.traceparent.clone());
             }
             if matches!(
                 recorded.event,
@@ -225,7 +227,7 @@ impl Router {
                 work.queue.push(&order_id, Job::Recover);
             }
         }
-        let still_waiting: Vec<String> = routable
+        let still_waiting: Vec<OrderId> = routable
             .iter()
             .filter(|id| look != Look::Tick || work.waiting.contains(*id))
             .cloned()
@@ -240,28 +242,28 @@ impl Router {
         let due = self.service.writer().read(|r| r.backorders_due(now));
         for order_id in due {
             if let Err(e) = self.service.give_up(&order_id).await {
-                tracing::warn!(order_id, error = %e, "cannot record a backorder giving up");
+                tracing::warn!(order_id = %order_id, error = %e, "cannot record a backorder giving up");
             }
         }
     }
 
-    async fn work(&self, order_id: &str, job: Job) {
+    async fn work(&self, order_id: &OrderId, job: Job) {
         let result = match job {
             Job::Recover => self.recover(order_id).await,
             Job::Route | Job::Retry | Job::Everything => self.attempt(order_id, job).await,
         };
         match result {
             Ok(()) | Err(AttemptError::Void) => {}
-            Err(e) => tracing::warn!(order_id, error = %e, "routing attempt stopped; it is tried again"),
+            Err(e) => tracing::warn!(order_id = %order_id, error = %e, "routing attempt stopped; it is tried again"),
         }
     }
 
     /// Releases the reservations of an attempt that never finished, then records that.
-    async fn recover(&self, order_id: &str) -> Result<(), AttemptError> {
+    async fn recover(&self, order_id: &OrderId) -> Result<(), AttemptError> {
         let ids = self
             .service
             .writer()
-            .read(|r| r.order(order_id).map(|o| o.pending_reservations.clone()))
+            .read(|r| r.order(order_id.as_str()).map(|o| o.pending_reservations.clone()))
             .unwrap_or_default();
         if ids.is_empty() {
             return Ok(());
@@ -271,7 +273,7 @@ impl Router {
         Ok(())
     }
 
-    async fn release_all(&self, ids: &[String], reason: &str) -> Result<(), AttemptError> {
+    async fn release_all(&self, ids: &[ReservationId], reason: &str) -> Result<(), AttemptError> {
         let released = join_all(ids.iter().map(|id| self.ledger.release(id, reason))).await;
         match released.into_iter().find_map(Result::err) {
             None => Ok(()),
@@ -281,9 +283,9 @@ impl Router {
 
     /// One routing attempt: plan, reserve, record; a few rounds when the ledger knows
     /// better than the read model.
-    async fn attempt(&self, order_id: &str, job: Job) -> Result<(), AttemptError> {
+    async fn attempt(&self, order_id: &OrderId, job: Job) -> Result<(), AttemptError> {
         let now = self.service.now();
-        let Some(order) = self.service.writer().read(|r| r.order(order_id).cloned()) else {
+        let Some(order) = self.service.writer().read(|r| r.order(order_id.as_str()).cloned()) else {
             return Ok(());
         };
         if order.held || !order.pending_reservations.is_empty() || !order.is_released(now) {
@@ -299,7 +301,7 @@ impl Router {
             return Ok(());
         }
         let mut corrections = Corrections::default();
-        let mut requested: Vec<String> = Vec::new();
+        let mut requested: Vec<ReservationId> = Vec::new();
         for round in 0..self.config.max_rounds {
             let plan = self.plan(&order, &need, &corrections, now);
             if plan.allocations.is_empty() {
@@ -309,10 +311,10 @@ impl Router {
                 }
                 return self.finish(&order, Vec::new(), plan).await;
             }
-            let ids: Vec<String> = plan
+            let ids: Vec<ReservationId> = plan
                 .allocations
                 .iter()
-                .map(|a| format!("{}/{}.{}/{}", order.order_id(), order.attempt + 1, round, a.node_id))
+                .map(|a| reservation_id(&order, round, &a.node_id))
                 .collect();
             self.service
                 .begin_attempt(order_id, order.attempt, order.revision, ids.clone())
@@ -324,7 +326,7 @@ impl Router {
             }
             // Part of the plan failed: take the rest back and plan again with what the
             // ledger said, so split and ship-complete rules hold for the whole order.
-            let taken: Vec<String> = reserved.into_iter().map(|r| r.reservation_id).collect();
+            let taken: Vec<ReservationId> = reserved.into_iter().map(|r| r.reservation_id).collect();
             self.release_all(&taken, "routing planned again").await?;
             if let Some(why) = unavailable {
                 self.service.abandon_attempt(order_id, requested).await?;
@@ -347,11 +349,12 @@ impl Router {
         &self,
         order: &RoutedOrder,
         plan: &Plan,
-        ids: Vec<String>,
+        ids: Vec<ReservationId>,
         corrections: &mut Corrections,
     ) -> (Vec<ReservedAllocation>, Option<String>) {
         let order_id = order.order_id();
-        let channel = channel_code(order.order.channel);
+        // The ledger's channel rules name a channel by its code.
+        let channel = order.order.channel.code();
         let answers = join_all(
             plan.allocations
                 .iter()
@@ -369,11 +372,13 @@ impl Router {
                 }),
                 Err(ReserveError::Short(short)) => {
                     for (sku, available) in short {
-                        corrections.short.insert((sku, allocation.node_id.clone()), available);
+                        corrections
+                            .short
+                            .insert((sku, allocation.node_id.to_string()), available);
                     }
                 }
                 Err(ReserveError::Refused(why)) => {
-                    tracing::info!(order_id, node_id = %allocation.node_id, %why, "the ledger refused a node");
+                    tracing::info!(order_id = %order_id, node_id = %allocation.node_id, %why, "the ledger refused a node");
                     corrections.unusable.insert(allocation.node_id.clone());
                 }
                 Err(ReserveError::Unavailable(why)) => unavailable = Some(why),
@@ -393,7 +398,7 @@ impl Router {
         reserved: Vec<ReservedAllocation>,
         plan: Plan,
     ) -> Result<(), AttemptError> {
-        let ids: Vec<String> = reserved.iter().map(|r| r.reservation_id.clone()).collect();
+        let ids: Vec<ReservationId> = reserved.iter().map(|r| r.reservation_id.clone()).collect();
         match self
             .service
             .finish_attempt(order.order_id(), order.attempt, order.revision, reserved, plan)
@@ -417,28 +422,30 @@ struct Work {
     queue: Queue,
     running: JoinSet<()>,
     /// Orders an attempt works on now.
-    busy: HashSet<String>,
+    busy: HashSet<OrderId>,
     /// The order each running attempt works on, so a failed task frees its order too.
-    tasks: HashMap<tokio::task::Id, String>,
+    tasks: HashMap<tokio::task::Id, OrderId>,
     /// Orders whose attempt was under way when stock came back: that attempt may have
     /// planned on the older figures and backordered, so each is tried again after it.
-    look_again: HashSet<String>,
+    look_again: HashSet<OrderId>,
     /// Orders the last tick found wanting routing: the next tick routes those still
     /// waiting. (The feed brings new work at once, with its trace; a tick picks up only
     /// what the feed missed, and never races it for an order just recorded.)
-    waiting: HashSet<String>,
+    waiting: HashSet<OrderId>,
 }
 
 impl Work {
     /// An attempt ended: its order is free again (and tried again if stock came back
     /// while it ran).
     fn finished(&mut self, done: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
-        let task = done.as_ref().map_or_else(|e| e.id(), |(task, ())| *task);
+        let task = done
+            .as_ref()
+            .map_or_else(tokio::task::JoinError::id, |(task, ())| *task);
         let Some(order_id) = self.tasks.remove(&task) else {
             return;
         };
         if let Err(e) = done {
-            tracing::error!(order_id, error = %e, "a routing attempt failed; the order is looked at again on the next tick");
+            tracing::error!(order_id = %order_id, error = %e, "a routing attempt failed; the order is looked at again on the next tick");
         }
         self.busy.remove(&order_id);
         if self.look_again.remove(&order_id) {
@@ -471,6 +478,17 @@ fn wakes(event: &RoutingEvent) -> Option<Job> {
     }
 }
 
+/// The id of the reservation an attempt's round makes at a node, which is also the
+/// fulfilment request's: `{order}/{attempt}.{round}/{node}`, unique per try.
+fn reservation_id(order: &RoutedOrder, round: u32, node_id: &LocationId) -> ReservationId {
+    ReservationId::new(format!(
+        "{}/{}.{}/{node_id}",
+        order.order_id(),
+        order.attempt + 1,
+        round
+    ))
+}
+
 /// A retried backorder that would be backordered again, just as it is.
 fn same_backorder(plan: &Plan, order: &RoutedOrder) -> bool {
     matches!(plan.unrouted, Unrouted::Backorder { .. }) && plan.unallocated == order.backordered
@@ -482,23 +500,23 @@ struct Corrections {
     /// (SKU, node) → units the ledger has.
     short: HashMap<(String, String), i64>,
     /// Nodes the ledger will not reserve at.
-    unusable: BTreeSet<String>,
+    unusable: BTreeSet<LocationId>,
 }
 
 /// Orders waiting for the router, each once, first come first served.
 #[derive(Default)]
 struct Queue {
-    order: VecDeque<String>,
+    order: VecDeque<OrderId>,
     /// The job of each order, and the trace it continues (the latest that asked).
-    jobs: HashMap<String, (Job, Option<String>)>,
+    jobs: HashMap<OrderId, (Job, Option<String>)>,
 }
 
 impl Queue {
-    fn push(&mut self, order_id: &str, job: Job) {
+    fn push(&mut self, order_id: &OrderId, job: Job) {
         self.push_traced(order_id, job, None);
     }
 
-    fn push_traced(&mut self, order_id: &str, job: Job, traceparent: Option<String>) {
+    fn push_traced(&mut self, order_id: &OrderId, job: Job, traceparent: Option<String>) {
         match self.jobs.get_mut(order_id) {
             // Recovery first; a route and a retry make one attempt at everything.
             Some((queued, trace)) => {
@@ -508,20 +526,20 @@ impl Queue {
                 }
             }
             None => {
-                self.jobs.insert(order_id.to_owned(), (job, traceparent));
-                self.order.push_back(order_id.to_owned());
+                self.jobs.insert(order_id.clone(), (job, traceparent));
+                self.order.push_back(order_id.clone());
             }
         }
     }
 
-    fn extend(&mut self, orders: Vec<String>, job: Job) {
+    fn extend(&mut self, orders: Vec<OrderId>, job: Job) {
         for order_id in orders {
             self.push(&order_id, job);
         }
     }
 
     /// The first order not being worked on now, with its job and trace.
-    fn pop_not(&mut self, busy: &HashSet<String>) -> Option<(String, Job, Option<String>)> {
+    fn pop_not(&mut self, busy: &HashSet<OrderId>) -> Option<(OrderId, Job, Option<String>)> {
         let at = self.order.iter().position(|id| !busy.contains(id))?;
         let order_id = self.order.remove(at)?;
         let (job, traceparent) = self.jobs.remove(&order_id)?;

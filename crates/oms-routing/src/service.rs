@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
-use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_proto::topics;
+use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_service::{Declared, Running, Wiring};
 use oms_transport::Projector;
 use tokio::net::TcpListener;
@@ -53,14 +53,21 @@ pub async fn start(
     let routing = RoutingService::start(store.clone(), clock, config.writer.clone(), availability).await?;
     let api = routing.clone();
     let router = Router::new(routing.clone(), ledger, config.router.clone());
-    Declared::new(SERVICE, GRPC_SERVICE, &topics::ROUTING, wiring, store, routing.writer().clone())
-        .api(move |_| Routes::new(RoutingGrpc::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
-        .consumes(&topics::ORDERS, OrderEvents)
-        .consumes(&topics::FULFILMENT, FulfilmentEvents)
-        .follows(&topics::INVENTORY, availability::PROJECTION, move |source, stop| {
-            Box::pin(projector.run(source, stop))
-        })
-        .task("router", move |stop| router.run(stop))
-        .start(listener, routing)
-        .await
+    Declared::new(
+        SERVICE,
+        GRPC_SERVICE,
+        &topics::ROUTING,
+        wiring,
+        store,
+        routing.writer().clone(),
+    )
+    .api(move |_| Routes::new(RoutingGrpc::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
+    .consumes(&topics::ORDERS, OrderEvents)
+    .consumes(&topics::FULFILMENT, FulfilmentEvents)
+    .follows(&topics::INVENTORY, availability::PROJECTION, move |source, stop| {
+        Box::pin(projector.run(source, stop))
+    })
+    .task("router", move |stop| router.run(stop))
+    .start(listener, routing)
+    .await
 }

@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use oms_eventsourcing::testing::{check_golden_events, scenario_time};
 use oms_routing::domain::{
     Address, AllocationMade, CandidateReason, Capabilities, Capacity, CapacityUnit, CarrierService, Channel,
-    DecisionReasons, DeliveryMethod, Fallback, GeoPoint, LineNeed, NodeDetails, NodeFilter, NodeType, OrderDetails,
-    OrderFilter, Priority, RoutingEvent, RuleSetDetails, ShippingService, SortBy, SplitPolicy,
+    DecisionReasons, DeliveryMethod, Fallback, GeoPoint, LineNeed, LocationId, NodeDetails, NodeFilter, NodeType,
+    OrderDetails, OrderFilter, Priority, RoutingEvent, RuleSetDetails, ShippingService, SortBy, SplitPolicy,
 };
 
 fn at() -> DateTime<Utc> {
@@ -111,7 +111,7 @@ fn order() -> OrderDetails {
         currency: "EUR".into(),
         lines: lines(),
         shipping_address: Some(address()),
-        pickup_location_id: String::new(),
+        pickup_location_id: LocationId::default(),
         customer_name: "Ada".into(),
         release_at: Some(at()),
         placed_at: at() - Duration::minutes(1),
@@ -164,7 +164,7 @@ fn decision() -> DecisionReasons {
 
 /// One of each routing event, with every field given.
 fn samples() -> Vec<RoutingEvent> {
-    let request = || "o-1/1.0/store-kreuzberg".to_owned();
+    let request = || "o-1/1.0/store-kreuzberg";
     vec![
         RoutingEvent::NodeUpserted { node: Box::new(node()) },
         RoutingEvent::NodeRemoved {
@@ -190,12 +190,12 @@ fn samples() -> Vec<RoutingEvent> {
         },
         RoutingEvent::ReservationsRequested {
             attempt: 0,
-            reservation_ids: vec![request()],
+            reservation_ids: vec![request().into()],
             at: at(),
         },
         RoutingEvent::ReservationsAbandoned {
             attempt: 0,
-            reservation_ids: vec![request()],
+            reservation_ids: vec![request().into()],
             at: at(),
         },
         RoutingEvent::Routed {
@@ -210,15 +210,15 @@ fn samples() -> Vec<RoutingEvent> {
             at: at(),
         },
         RoutingEvent::AllocationAccepted {
-            request_id: request(),
+            request_id: request().into(),
             at: at(),
         },
         RoutingEvent::AllocationCompleted {
-            request_id: request(),
+            request_id: request().into(),
             at: at(),
         },
         RoutingEvent::AllocationDropped {
-            request_id: request(),
+            request_id: request().into(),
             lines: lines(),
             reason: "store-kreuzberg rejected the job: damaged".into(),
             exclude_node: true,

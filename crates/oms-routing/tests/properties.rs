@@ -10,9 +10,9 @@ use oms_eventsourcing::{Change, Changes, Decide, state_digest};
 use oms_routing::domain::plan::{PlanRequest, plan};
 use oms_routing::domain::{
     Address, AllocationStatus, BeginAttempt, CancelLines, Capabilities, Capacity, CapacityUnit, Channel,
-    DeliveryMethod, FinishAttempt, GeoPoint, HoldOrder, ImportNetwork, JobDropped, LineNeed, LineQuantity,
-    NetworkDocument, Node, NodeType, OrderToRoute, Priority, ReceiveOrder, ReleaseOrder, ReservedAllocation, Routing,
-    RoutingEvent,
+    DeliveryMethod, FinishAttempt, GeoPoint, HoldOrder, ImportNetwork, JobDropped, JobId, LineNeed, LineQuantity,
+    LocationId, NetworkDocument, Node, NodeType, OrderId, OrderToRoute, Priority, ReceiveOrder, ReleaseOrder,
+    ReservedAllocation, Routing, RoutingEvent,
 };
 use proptest::prelude::*;
 
@@ -24,7 +24,7 @@ fn t(minutes: i64) -> DateTime<Utc> {
 
 fn node(i: usize, latitude: f64, longitude: f64, per_day: u32) -> Node {
     Node {
-        node_id: format!("n{i}"),
+        node_id: format!("n{i}").into(),
         node_type: if i == 0 { NodeType::Warehouse } else { NodeType::Store },
         name: String::new(),
         location: Some(GeoPoint { latitude, longitude }),
@@ -86,7 +86,7 @@ struct World {
     log: Changes<RoutingEvent>,
     /// The ledger: units free to reserve per (SKU, node).
     ledger: HashMap<String, HashMap<String, i64>>,
-    orders: Vec<String>,
+    orders: Vec<OrderId>,
     clock: i64,
 }
 
@@ -112,7 +112,7 @@ impl World {
         t(self.clock)
     }
 
-    fn order(&self, k: usize) -> Option<String> {
+    fn order(&self, k: usize) -> Option<OrderId> {
         (!self.orders.is_empty()).then(|| self.orders[k % self.orders.len()].clone())
     }
 }
@@ -137,7 +137,7 @@ proptest! {
             let now = world.now();
             match step {
                 Step::Place(lines) => {
-                    let id = format!("o{}", world.orders.len() + 1);
+                    let id = OrderId::new(format!("o{}", world.orders.len() + 1));
                     let order = OrderToRoute {
                         order_id: id.clone(),
                         channel: Channel::Web,
@@ -147,7 +147,7 @@ proptest! {
                         currency: "EUR".into(),
                         lines: lines.iter().enumerate().map(|(i, (s, q))| LineNeed::new((i + 1).to_string(), SKUS[*s], *q)).collect(),
                         shipping_address: Some(Address { country: "DE".into(), region: "BE".into(), location: Some(GeoPoint { latitude: 52.52, longitude: 13.40 }), ..Address::default() }),
-                        pickup_location_id: String::new(),
+                        pickup_location_id: LocationId::default(),
                         customer_name: String::new(),
                         release_at: None,
                         placed_at: now,
@@ -158,7 +158,7 @@ proptest! {
                 }
                 Step::Route(k) => {
                     let Some(id) = world.order(k) else { continue };
-                    let order = world.routing().order(&id).unwrap().clone();
+                    let order = world.routing().order(id.as_str()).unwrap().clone();
                     let need = order.need();
                     if order.held || need.is_empty() { continue; }
                     let request = PlanRequest { order: &order.order, lines: &need, rejected_by: &order.rejected_by, unusable: &BTreeSet::new(), now };
@@ -174,12 +174,12 @@ proptest! {
                     let mut reserved = Vec::new();
                     for (i, allocation) in decided.allocations.iter().enumerate() {
                         for line in &allocation.lines {
-                            let free = world.ledger.get_mut(&line.sku).and_then(|n| n.get_mut(&allocation.node_id));
+                            let free = world.ledger.get_mut(line.sku.as_str()).and_then(|n| n.get_mut(allocation.node_id.as_str()));
                             let free = free.expect("a node without the SKU was given units");
                             prop_assert!(*free >= line.quantity, "{} of {} at {} but {} free", line.quantity, line.sku, allocation.node_id, free);
                             *free -= line.quantity;
                         }
-                        reserved.push(ReservedAllocation { allocation: allocation.clone(), reservation_id: format!("{id}/{}.0/{i}", order.attempt + 1) });
+                        reserved.push(ReservedAllocation { allocation: allocation.clone(), reservation_id: format!("{id}/{}.0/{i}", order.attempt + 1).into() });
                     }
                     let reservation_ids = reserved.iter().map(|r| r.reservation_id.clone()).collect();
                     let begin = BeginAttempt { order_id: id.clone(), attempt: order.attempt, revision: order.revision, reservation_ids };
@@ -190,8 +190,8 @@ proptest! {
                     world.record(events);
                 }
                 Step::Reject(k) => {
-                    let open: Vec<(String, String, Vec<LineNeed>)> = world.orders.iter().flat_map(|id| {
-                        world.routing().order(id).unwrap().allocations.iter().filter(|a| a.is_open()).map(|a| (id.clone(), a.request_id.clone(), a.lines.clone())).collect::<Vec<_>>()
+                    let open: Vec<(OrderId, JobId, Vec<LineNeed>)> = world.orders.iter().flat_map(|id| {
+                        world.routing().order(id.as_str()).unwrap().allocations.iter().filter(|a| a.is_open()).map(|a| (id.clone(), a.request_id.clone(), a.lines.clone())).collect::<Vec<_>>()
                     }).collect();
                     if open.is_empty() { continue; }
                     let (_, request, lines) = open[k % open.len()].clone();
@@ -201,7 +201,7 @@ proptest! {
                     world.record(events);
                     // The ledger gets the units back.
                     for line in lines {
-                        *world.ledger.entry(line.sku).or_default().entry(node.clone()).or_default() += line.quantity;
+                        *world.ledger.entry(line.sku.to_string()).or_default().entry(node.to_string()).or_default() += line.quantity;
                     }
                 }
                 Step::Cancel(k, q) => {
@@ -210,9 +210,9 @@ proptest! {
                     let events = world.decide(cancel, now).unwrap();
                     for Change { event, .. } in &events {
                         if let RoutingEvent::AllocationDropped { request_id, lines, .. } = event {
-                            let node = world.routing().order(&id).unwrap().allocation(request_id).unwrap().node_id.clone();
+                            let node = world.routing().order(id.as_str()).unwrap().allocation(request_id).unwrap().node_id.clone();
                             for line in lines {
-                                *world.ledger.entry(line.sku.clone()).or_default().entry(node.clone()).or_default() += line.quantity;
+                                *world.ledger.entry(line.sku.to_string()).or_default().entry(node.to_string()).or_default() += line.quantity;
                             }
                         }
                     }
@@ -235,7 +235,7 @@ proptest! {
             // Every order's units add up: held by nodes, cancelled, waiting or given up,
             // never more than ordered.
             for id in &world.orders {
-                let order = world.routing().order(id).unwrap();
+                let order = world.routing().order(id.as_str()).unwrap();
                 for line in &order.order.lines {
                     let held: i64 = order.allocations.iter().filter(|a| a.status != AllocationStatus::Dropped).map(|a| a.units_of(&line.line_id)).sum();
                     let cancelled = order.cancelled.get(&line.line_id).copied().unwrap_or(0);

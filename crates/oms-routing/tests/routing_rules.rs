@@ -10,10 +10,10 @@ use oms_eventsourcing::testing::{Scenario, scenario_time};
 use oms_routing::domain::{
     AbandonAttempt, Address, AllocationMade, AllocationStatus, BeginAttempt, CancelLines, Capabilities, ChangeDelivery,
     ChangeShippingAddress, Channel, DecisionReasons, DecisionRecord, DeliveryMethod, FinishAttempt, GeoPoint, GiveUp,
-    HoldOrder, ImportNetwork, JobAccepted, JobCompleted, JobDropped, LineNeed, LineQuantity, NetworkDocument, Node,
-    NodeDetails, NodeType, OrderDetails, OrderToRoute, Plan, PlannedAllocation, Priority, ReceiveOrder, ReleaseOrder,
-    RemoveNode, ReplaceRuleSets, ReservedAllocation, Routing, RoutingError, RoutingEvent, RuleSet, RuleSetDetails,
-    Unrouted, UpsertNode,
+    HoldOrder, ImportNetwork, JobAccepted, JobCompleted, JobDropped, LineNeed, LineQuantity, LocationId,
+    NetworkDocument, Node, NodeDetails, NodeType, OrderDetails, OrderId, OrderToRoute, Plan, PlannedAllocation,
+    Priority, ReceiveOrder, ReleaseOrder, RemoveNode, ReplaceRuleSets, ReservedAllocation, Routing, RoutingError,
+    RoutingEvent, RuleSet, RuleSetDetails, Unrouted, UpsertNode,
 };
 
 type Event = Change<RoutingEvent>;
@@ -22,6 +22,11 @@ const ORDER: &str = "o-1";
 
 fn t(minutes: i64) -> DateTime<Utc> {
     scenario_time() + Duration::minutes(minutes)
+}
+
+/// A refusal naming these (field, what is wrong), in order.
+fn invalid(fields: &[(&str, &str)]) -> RoutingError {
+    RoutingError::Invalid(fields.iter().map(|(f, d)| ((*f).to_owned(), (*d).to_owned())).collect())
 }
 
 fn today() -> NaiveDate {
@@ -80,7 +85,7 @@ fn order() -> OrderToRoute {
         currency: "EUR".into(),
         lines: vec![LineNeed::new("1", "jacket", 2), LineNeed::new("2", "scarf", 1)],
         shipping_address: Some(address("Berlin")),
-        pickup_location_id: String::new(),
+        pickup_location_id: LocationId::default(),
         customer_name: "Ada".into(),
         release_at: None,
         placed_at: t(0),
@@ -186,7 +191,7 @@ fn an_order_is_received_once_and_then_wants_routing() {
         .then([received()])
         .when(ReceiveOrder { order: order() })
         .then_nothing();
-    assert_eq!(after.state().routable(t(0)), vec![ORDER.to_owned()]);
+    assert_eq!(after.state().routable(t(0)), vec![OrderId::new(ORDER)]);
     assert_eq!(order_of(&after).need(), order().lines);
 }
 
@@ -211,7 +216,7 @@ fn a_held_order_is_not_routed_until_it_is_released() {
     let released = held
         .when(release(t(3)))
         .then([on_order(RoutingEvent::OrderReleased { at: t(3) })]);
-    assert_eq!(released.state().routable(t(3)), vec![ORDER.to_owned()]);
+    assert_eq!(released.state().routable(t(3)), vec![OrderId::new(ORDER)]);
     released
         .when(HoldOrder {
             order_id: "o-9".into(),
@@ -253,7 +258,10 @@ fn cancelled_units_no_node_holds_are_cancelled_first_and_the_rest_taken_back_fro
             ),
         ]);
     let order = order_of(&after);
-    assert_eq!(order.allocation("r-1").map(|a| a.units_of("1")), Some(1));
+    assert_eq!(
+        order.allocation(&"r-1".into()).map(|a| a.units_of(&"1".into())),
+        Some(1)
+    );
     assert!(order.need().is_empty(), "nothing left to route: {:?}", order.need());
     assert!(order.rejected_by.is_empty(), "a cancellation is no fault of the node");
 }
@@ -330,7 +338,7 @@ fn a_new_address_takes_back_what_the_nodes_hold_and_the_order_is_routed_again() 
             on_order(RoutingEvent::DestinationChanged {
                 delivery_method: DeliveryMethod::Standard,
                 shipping_address: Some(address("Potsdam")),
-                pickup_location_id: String::new(),
+                pickup_location_id: LocationId::default(),
                 at: t(6),
             }),
             dropped("r-1", Vec::new(), "the delivery changed", false, t(6)),
@@ -398,7 +406,7 @@ fn a_node_takes_a_job_on_then_ships_it() {
         })])
         .when(completed)
         .then_nothing();
-    let allocation = order_of(&after).allocation("r-1").cloned().expect("r-1");
+    let allocation = order_of(&after).allocation(&"r-1".into()).cloned().expect("r-1");
     assert_eq!(allocation.status, AllocationStatus::Completed);
 }
 
@@ -418,7 +426,7 @@ fn a_job_a_node_gives_back_is_routed_again_elsewhere() {
     let now = order_of(&after);
     assert!(now.rejected_by.contains("S1"), "S1 is not asked again");
     assert_eq!(now.need(), order().lines);
-    assert_eq!(after.state().routable(t(8)), vec![ORDER.to_owned()]);
+    assert_eq!(after.state().routable(t(8)), vec![OrderId::new(ORDER)]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -429,7 +437,7 @@ fn begin(attempt: u32, revision: u32, ids: &[&str]) -> BeginAttempt {
         order_id: ORDER.into(),
         attempt,
         revision,
-        reservation_ids: ids.iter().map(|id| (*id).to_owned()).collect(),
+        reservation_ids: ids.iter().map(|id| (*id).into()).collect(),
     }
 }
 
@@ -461,7 +469,7 @@ fn finish(attempt: u32, revision: u32, plan: Plan) -> FinishAttempt {
             .iter()
             .map(|a| ReservedAllocation {
                 allocation: a.clone(),
-                reservation_id: format!("o-1/2.0/{}", a.node_id),
+                reservation_id: format!("o-1/2.0/{}", a.node_id).into(),
             })
             .collect(),
         plan,
@@ -500,7 +508,10 @@ fn an_attempt_names_its_reservations_then_records_its_decision() {
     assert_eq!(order.attempt, 2);
     assert!(after.state().unfinished().is_empty());
     assert_eq!(
-        after.state().order_of_request("o-1/2.0/S2").map(|o| o.order_id()),
+        after
+            .state()
+            .order_of_request(&"o-1/2.0/S2".into())
+            .map(|o| o.order_id().as_str()),
         Some(ORDER)
     );
     assert_eq!(order.latest_decision().map(|d| d.attempt), Some(2));
@@ -623,7 +634,7 @@ fn an_attempt_that_stopped_half_way_is_abandoned_and_the_order_routed_afresh() {
     let order = order_of(&after);
     assert!(order.pending_reservations.is_empty());
     assert_eq!(order.attempt, 2, "the next attempt names new reservations");
-    assert_eq!(after.state().routable(t(2)), vec![ORDER.to_owned()]);
+    assert_eq!(after.state().routable(t(2)), vec![OrderId::new(ORDER)]);
 }
 
 #[test]
@@ -684,9 +695,9 @@ fn nodes_are_added_changed_and_removed_and_a_bad_one_is_refused() {
         .when(UpsertNode { node: moved.clone() })
         .then([node_set(&moved)])
         .when(UpsertNode { node: bad })
-        .then_error(RoutingError::Invalid(vec![
-            ("node_id".into(), "is required".into()),
-            ("cutoff_minute".into(), "must be a minute of the day (0-1439)".into()),
+        .then_error(invalid(&[
+            ("node_id", "is required"),
+            ("cutoff_minute", "must be a minute of the day (0-1439)"),
         ]));
     assert_eq!(after.state().network().node("S1"), Some(&moved));
     let after = after
@@ -720,10 +731,7 @@ fn rule_sets_are_replaced_whole_and_names_must_be_unique() {
         .when(ReplaceRuleSets {
             rule_sets: vec![rules("a"), rules("a")],
         })
-        .then_error(RoutingError::Invalid(vec![(
-            "rule_sets[1].name".into(),
-            "a is also rule_sets[0]".into(),
-        )]));
+        .then_error(invalid(&[("rule_sets[1].name", "a is also rule_sets[0]")]));
     assert_eq!(after.state().network().configured_rule_sets().len(), 2);
 }
 
@@ -754,10 +762,7 @@ fn a_network_file_adds_its_nodes_and_replaces_the_rule_sets_only_when_it_has_som
                 rule_sets: Vec::new(),
             },
         })
-        .then_error(RoutingError::Invalid(vec![(
-            "nodes[1].node_id".into(),
-            "S4 is also nodes[0]".into(),
-        )]));
+        .then_error(invalid(&[("nodes[1].node_id", "S4 is also nodes[0]")]));
     assert_eq!(after.state().network().nodes().len(), 3);
     assert_eq!(after.state().network().configured_rule_sets().len(), 1);
 }

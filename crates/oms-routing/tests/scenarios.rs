@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use oms_routing::domain::plan::{PlanRequest, plan};
 use oms_routing::domain::quote::{QuoteRequest, quote};
 use oms_routing::domain::{
-    Address, Channel, DeliveryMethod, GeoPoint, LineNeed, Network, NetworkDocument, OrderToRoute, Plan, Priority,
-    Unrouted,
+    Address, Channel, DeliveryMethod, GeoPoint, LineNeed, LocationId, Network, NetworkDocument, OrderToRoute, Plan,
+    Priority, Unrouted,
 };
 
 /// Berlin: three stores at growing distance from the customer in Mitte, a warehouse far
@@ -86,7 +86,7 @@ impl World {
         self.route_avoiding(order, &BTreeSet::new())
     }
 
-    fn route_avoiding(&self, order: &OrderToRoute, rejected_by: &BTreeSet<String>) -> Plan {
+    fn route_avoiding(&self, order: &OrderToRoute, rejected_by: &BTreeSet<LocationId>) -> Plan {
         let request = PlanRequest {
             order,
             lines: &order.lines,
@@ -100,7 +100,7 @@ impl World {
 
 fn order(method: DeliveryMethod, lines: &[(&str, i64)]) -> OrderToRoute {
     OrderToRoute {
-        order_id: "web-1001".to_owned(),
+        order_id: "web-1001".into(),
         channel: Channel::Web,
         delivery_method: method,
         priority: Priority::Normal,
@@ -118,7 +118,7 @@ fn order(method: DeliveryMethod, lines: &[(&str, i64)]) -> OrderToRoute {
             location: Some(CUSTOMER),
             ..Address::default()
         }),
-        pickup_location_id: String::new(),
+        pickup_location_id: LocationId::default(),
         customer_name: "Ada".to_owned(),
         release_at: None,
         placed_at: Utc.with_ymd_and_hms(2026, 11, 24, 8, 59, 0).unwrap(),
@@ -132,8 +132,8 @@ fn allocations(plan: &Plan) -> Vec<(String, Vec<(String, i64)>)> {
         .iter()
         .map(|a| {
             (
-                a.node_id.clone(),
-                a.lines.iter().map(|l| (l.line_id.clone(), l.quantity)).collect(),
+                a.node_id.to_string(),
+                a.lines.iter().map(|l| (l.line_id.to_string(), l.quantity)).collect(),
             )
         })
         .collect();
@@ -149,12 +149,10 @@ fn at(node: &str, lines: &[(&str, i64)]) -> (String, Vec<(String, i64)>) {
 }
 
 fn candidate_reason<'a>(plan: &'a Plan, node: &str) -> &'a str {
-    plan.decision
-        .candidates
-        .iter()
-        .find(|c| c.node_id == node)
-        .map(|c| c.reason.as_str())
-        .unwrap_or_else(|| panic!("{node} is not among the candidates: {:#?}", plan.decision))
+    plan.decision.candidates.iter().find(|c| c.node_id == node).map_or_else(
+        || panic!("{node} is not among the candidates: {:#?}", plan.decision),
+        |c| c.reason.as_str(),
+    )
 }
 
 #[test]
@@ -251,7 +249,7 @@ fn a_node_that_rejected_the_order_is_passed_over_for_the_next_best() {
         allocations(&world.route(&order)),
         vec![at("store-alexanderplatz", &[("1", 1)])]
     );
-    let rejected: BTreeSet<String> = ["store-alexanderplatz".to_owned()].into();
+    let rejected: BTreeSet<LocationId> = ["store-alexanderplatz".into()].into();
     let plan = world.route_avoiding(&order, &rejected);
     assert_eq!(allocations(&plan), vec![at("store-kreuzberg", &[("1", 1)])]);
     assert!(candidate_reason(&plan, "store-alexanderplatz").contains("rejected"));
@@ -312,7 +310,7 @@ fn same_day_only_from_stores_within_their_radius_and_before_cut_off() {
     // The checkout offers same-day only before the cut-off, with express and standard
     // shipping and pickup nearby always.
     let basket = |now| QuoteRequest {
-        lines: vec![("jacket-m".to_owned(), 1)],
+        lines: vec![("jacket-m".into(), 1)],
         destination: same_day.shipping_address.clone(),
         pickup_radius_km: 25.0,
         currency: "EUR".to_owned(),

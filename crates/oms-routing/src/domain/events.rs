@@ -7,9 +7,8 @@ use chrono::{DateTime, Utc};
 use oms_eventsourcing::{DomainEvent, event_type_names};
 use serde::{Deserialize, Serialize};
 
-use super::order::Address;
 use super::payloads::{AllocationMade, DecisionReasons, NodeDetails, OrderDetails, RuleSetDetails};
-use super::{DeliveryMethod, LineNeed};
+use super::{Address, DeliveryMethod, JobId, LineNeed, LocationId, ReservationId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RoutingEvent {
@@ -17,7 +16,7 @@ pub enum RoutingEvent {
         node: Box<NodeDetails>,
     },
     NodeRemoved {
-        node_id: String,
+        node_id: LocationId,
     },
     RuleSetsReplaced {
         rule_sets: Vec<RuleSetDetails>,
@@ -39,20 +38,20 @@ pub enum RoutingEvent {
     DestinationChanged {
         delivery_method: DeliveryMethod,
         shipping_address: Option<Address>,
-        pickup_location_id: String,
+        pickup_location_id: LocationId,
         at: DateTime<Utc>,
     },
     /// An attempt is about to reserve these at the ledger: if the service stops before the
     /// attempt is recorded, they are released at the next start.
     ReservationsRequested {
         attempt: u32,
-        reservation_ids: Vec<String>,
+        reservation_ids: Vec<ReservationId>,
         at: DateTime<Utc>,
     },
     /// An attempt that never finished: its reservations were released.
     ReservationsAbandoned {
         attempt: u32,
-        reservation_ids: Vec<String>,
+        reservation_ids: Vec<ReservationId>,
         at: DateTime<Utc>,
     },
     /// A routing decision: units reserved at and requested of nodes, units waiting for
@@ -71,17 +70,17 @@ pub enum RoutingEvent {
         at: DateTime<Utc>,
     },
     AllocationAccepted {
-        request_id: String,
+        request_id: JobId,
         at: DateTime<Utc>,
     },
     AllocationCompleted {
-        request_id: String,
+        request_id: JobId,
         at: DateTime<Utc>,
     },
     /// Units taken back from a node; unless the order no longer wants them, they are routed
     /// again. `lines` empty: all of the allocation's units.
     AllocationDropped {
-        request_id: String,
+        request_id: JobId,
         lines: Vec<LineNeed>,
         reason: String,
         /// The node is not asked again for this order.

@@ -7,7 +7,8 @@
 //! [`routing`] is the service's state as its events build it — the network and every order
 //! being routed — with its commands, each a type decided against it
 //! (`oms_eventsourcing::Decide`) into the events it records; [`events`] and [`payloads`]
-//! are what those events store.
+//! are what those events store. Channels, delivery methods, priorities, node types, places
+//! and ids are the contract kernel's (`oms_proto::kernel`).
 
 pub mod errors;
 pub mod events;
@@ -22,10 +23,14 @@ pub mod routing;
 pub use errors::RoutingError;
 pub use events::RoutingEvent;
 pub use network::{
-    Capabilities, Capacity, CapacityUnit, CarrierService, Fallback, GeoPoint, Network, NetworkDocument, Node,
-    NodeFilter, NodeType, OrderFilter, RuleSet, ShippingService, SortBy, SplitPolicy,
+    Capabilities, Capacity, CapacityUnit, CarrierService, Fallback, Network, NetworkDocument, Node, NodeFilter,
+    OrderFilter, RuleSet, ShippingService, SortBy, SplitPolicy,
 };
-pub use order::{Address, AllocationRecord, AllocationStatus, OrderToRoute, RoutedOrder};
+pub use oms_proto::kernel::{
+    Address, Channel, DeliveryMethod, GeoPoint, JobId, LineId, LocationId, NodeType, OrderId, Priority, ReservationId,
+    Sku, Violations,
+};
+pub use order::{AllocationRecord, AllocationStatus, OrderToRoute, RoutedOrder};
 pub use payloads::{AllocationMade, CandidateReason, DecisionReasons, NodeDetails, OrderDetails, RuleSetDetails};
 pub use plan::{CandidateRecord, DecisionRecord, Plan, PlannedAllocation, StockLevels, Unrouted};
 pub use routing::{
@@ -33,75 +38,18 @@ pub use routing::{
     ImportNetwork, JobAccepted, JobCompleted, JobDropped, ReceiveOrder, ReleaseOrder, RemoveNode, ReplaceRuleSets,
     ReservedAllocation, Routing, UpsertNode,
 };
-
 use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Web,
-    App,
-    Marketplace,
-    Store,
-    CallCentre,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryMethod {
-    Standard,
-    Express,
-    SameDay,
-    ClickAndCollect,
-    Curbside,
-    Locker,
-    ShipToStore,
-}
-
-impl DeliveryMethod {
-    pub fn name(self) -> &'static str {
-        match self {
-            DeliveryMethod::Standard => "standard",
-            DeliveryMethod::Express => "express",
-            DeliveryMethod::SameDay => "same-day",
-            DeliveryMethod::ClickAndCollect => "click & collect",
-            DeliveryMethod::Curbside => "curbside",
-            DeliveryMethod::Locker => "locker",
-            DeliveryMethod::ShipToStore => "ship-to-store",
-        }
-    }
-
-    /// Collected by the customer at the pickup location rather than brought to an address.
-    pub fn is_pickup(self) -> bool {
-        matches!(
-            self,
-            DeliveryMethod::ClickAndCollect
-                | DeliveryMethod::Curbside
-                | DeliveryMethod::Locker
-                | DeliveryMethod::ShipToStore
-        )
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Priority {
-    #[default]
-    Normal,
-    High,
-    Urgent,
-}
 
 /// Units of one order line, as routing moves them around.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LineNeed {
-    pub line_id: String,
-    pub sku: String,
+    pub line_id: LineId,
+    pub sku: Sku,
     pub quantity: i64,
 }
 
 impl LineNeed {
-    pub fn new(line_id: impl Into<String>, sku: impl Into<String>, quantity: i64) -> Self {
+    pub fn new(line_id: impl Into<LineId>, sku: impl Into<Sku>, quantity: i64) -> Self {
         Self {
             line_id: line_id.into(),
             sku: sku.into(),
@@ -113,12 +61,12 @@ impl LineNeed {
 /// Units of one order line, named by its id alone (a cancellation).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LineQuantity {
-    pub line_id: String,
+    pub line_id: LineId,
     pub quantity: i64,
 }
 
 impl LineQuantity {
-    pub fn new(line_id: impl Into<String>, quantity: i64) -> Self {
+    pub fn new(line_id: impl Into<LineId>, quantity: i64) -> Self {
         Self {
             line_id: line_id.into(),
             quantity,
@@ -127,7 +75,7 @@ impl LineQuantity {
 }
 
 /// The stream of an order's routing.
-pub fn order_stream(order_id: &str) -> String {
+pub fn order_stream(order_id: &OrderId) -> String {
     format!("order:{order_id}")
 }
 

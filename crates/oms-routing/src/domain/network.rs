@@ -1,56 +1,13 @@
 //! The fulfilment network: the nodes that hold stock and what each of them can do, and the
 //! rule sets that decide among them. Both are data a retailer edits (admin API or a JSON
-//! file); the serde form of these types is that file's format.
+//! file); the serde form of these types is that file's format (the kernel's kinds by their
+//! codes: `click_and_collect`, `three_pl`, `call_centre`).
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Channel, DeliveryMethod, Priority};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeType {
-    Store,
-    Warehouse,
-    Supplier,
-    ThreePl,
-    Locker,
-}
-
-impl NodeType {
-    pub fn name(self) -> &'static str {
-        match self {
-            NodeType::Store => "store",
-            NodeType::Warehouse => "warehouse",
-            NodeType::Supplier => "supplier",
-            NodeType::ThreePl => "three_pl",
-            NodeType::Locker => "locker",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct GeoPoint {
-    pub latitude: f64,
-    pub longitude: f64,
-}
-
-impl GeoPoint {
-    /// Great-circle distance in kilometres (haversine, mean earth radius).
-    pub fn distance_km(&self, other: &GeoPoint) -> f64 {
-        const EARTH_RADIUS_KM: f64 = 6371.0088;
-        let (lat1, lat2) = (self.latitude.to_radians(), other.latitude.to_radians());
-        let d_lat = lat2 - lat1;
-        let d_lon = (other.longitude - self.longitude).to_radians();
-        let a = (d_lat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (d_lon / 2.0).sin().powi(2);
-        2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
-    }
-
-    pub fn is_valid(&self) -> bool {
-        (-90.0..=90.0).contains(&self.latitude) && (-180.0..=180.0).contains(&self.longitude)
-    }
-}
+use super::{Channel, DeliveryMethod, GeoPoint, LocationId, NodeType, Priority, Violations};
 
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -100,7 +57,7 @@ pub struct CarrierService {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
-    pub node_id: String,
+    pub node_id: LocationId,
     #[serde(rename = "type")]
     pub node_type: NodeType,
     #[serde(default)]
@@ -151,45 +108,45 @@ impl Node {
             .min_by_key(|c| c.rate_minor)
     }
 
-    /// Every field that is wrong, as (field, what is wrong).
-    pub fn violations(&self) -> Vec<(String, String)> {
-        let mut bad = Vec::new();
-        if self.node_id.trim().is_empty() {
-            bad.push(("node_id".to_owned(), "is required".to_owned()));
+    /// Every field that is wrong, under `field` (the node itself when empty).
+    pub fn violations(&self, field: &str) -> Violations {
+        let at = |name: &str| {
+            if field.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{field}.{name}")
+            }
+        };
+        let mut bad = Violations::new();
+        bad.require(self.node_id.as_str(), at("node_id"));
+        if let Some(point) = &self.location {
+            point.check(&at("location"), &mut bad);
         }
-        if let Some(at) = &self.location
-            && !at.is_valid()
-        {
-            bad.push((
-                "location".to_owned(),
-                "latitude must be within ±90 and longitude within ±180".to_owned(),
-            ));
-        }
-        for (field, minute) in [
+        for (name, minute) in [
             ("cutoff_minute", self.cutoff_minute),
             ("opens_minute", self.opens_minute),
             ("closes_minute", self.closes_minute),
         ] {
-            if minute >= 24 * 60 {
-                bad.push((field.to_owned(), "must be a minute of the day (0-1439)".to_owned()));
-            }
+            bad.check(minute >= 24 * 60, at(name), "must be a minute of the day (0-1439)");
         }
-        if self.utc_offset_minutes.abs() > 14 * 60 {
-            bad.push(("utc_offset_minutes".to_owned(), "must be within ±840".to_owned()));
-        }
-        if !(self.capabilities.same_day_radius_km >= 0.0 && self.capabilities.same_day_radius_km.is_finite()) {
-            bad.push((
-                "capabilities.same_day_radius_km".to_owned(),
-                "must be 0 or more".to_owned(),
-            ));
-        }
+        bad.check(
+            self.utc_offset_minutes.abs() > 14 * 60,
+            at("utc_offset_minutes"),
+            "must be within ±840",
+        );
+        let radius = self.capabilities.same_day_radius_km;
+        bad.check(
+            !(radius >= 0.0 && radius.is_finite()),
+            at("capabilities.same_day_radius_km"),
+            "must be 0 or more",
+        );
         for (i, carrier) in self.carriers.iter().enumerate() {
-            if carrier.carrier.trim().is_empty() {
-                bad.push((format!("carriers[{i}].carrier"), "is required".to_owned()));
-            }
-            if carrier.rate_minor < 0 {
-                bad.push((format!("carriers[{i}].rate_minor"), "cannot be negative".to_owned()));
-            }
+            bad.require(&carrier.carrier, at(&format!("carriers[{i}].carrier")));
+            bad.check(
+                carrier.rate_minor < 0,
+                at(&format!("carriers[{i}].rate_minor")),
+                "cannot be negative",
+            );
         }
         bad
     }
@@ -251,7 +208,7 @@ pub struct NodeFilter {
     pub groups: Vec<String>,
     /// 0: any distance.
     pub radius_km: f64,
-    pub exclude: Vec<String>,
+    pub exclude: Vec<LocationId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -294,29 +251,28 @@ impl RuleSet {
         }
     }
 
-    pub fn violations(&self, field: &str) -> Vec<(String, String)> {
-        let mut bad = Vec::new();
-        if self.name.trim().is_empty() {
-            bad.push((format!("{field}.name"), "is required".to_owned()));
-        }
-        if self.keep_units < 0 {
-            bad.push((format!("{field}.keep_units"), "cannot be negative".to_owned()));
-        }
-        if !(self.eligible.radius_km >= 0.0 && self.eligible.radius_km.is_finite()) {
-            bad.push((format!("{field}.eligible.radius_km"), "must be 0 or more".to_owned()));
-        }
-        if self.applies_to.max_value_minor != 0 && self.applies_to.max_value_minor < self.applies_to.min_value_minor {
-            bad.push((
-                format!("{field}.applies_to.max_value_minor"),
-                "is below min_value_minor".to_owned(),
-            ));
-        }
-        if self.otherwise == Fallback::CancelAfterDays && self.cancel_after_days == 0 {
-            bad.push((
-                format!("{field}.cancel_after_days"),
-                "must be 1 or more when otherwise is cancel_after_days".to_owned(),
-            ));
-        }
+    /// Every field that is wrong, under `field`.
+    pub fn violations(&self, field: &str) -> Violations {
+        let mut bad = Violations::new();
+        bad.require(&self.name, format!("{field}.name"));
+        bad.check(self.keep_units < 0, format!("{field}.keep_units"), "cannot be negative");
+        let radius = self.eligible.radius_km;
+        bad.check(
+            !(radius >= 0.0 && radius.is_finite()),
+            format!("{field}.eligible.radius_km"),
+            "must be 0 or more",
+        );
+        let values = &self.applies_to;
+        bad.check(
+            values.max_value_minor != 0 && values.max_value_minor < values.min_value_minor,
+            format!("{field}.applies_to.max_value_minor"),
+            "is below min_value_minor",
+        );
+        bad.check(
+            self.otherwise == Fallback::CancelAfterDays && self.cancel_after_days == 0,
+            format!("{field}.cancel_after_days"),
+            "must be 1 or more when otherwise is cancel_after_days",
+        );
         bad
     }
 }
@@ -325,7 +281,7 @@ impl RuleSet {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Network {
     nodes: Vec<Node>,
-    index: HashMap<String, usize>,
+    index: HashMap<LocationId, usize>,
     rule_sets: Vec<RuleSet>,
 }
 
@@ -339,20 +295,17 @@ pub struct NetworkDocument {
 }
 
 impl NetworkDocument {
-    pub fn violations(&self) -> Vec<(String, String)> {
-        let mut bad = Vec::new();
+    /// Every field that is wrong (node ids must be unique).
+    pub fn violations(&self) -> Violations {
+        let mut bad = Violations::new();
         let mut seen = BTreeMap::new();
         for (i, node) in self.nodes.iter().enumerate() {
-            bad.extend(
-                node.violations()
-                    .into_iter()
-                    .map(|(f, d)| (format!("nodes[{i}].{f}"), d)),
-            );
-            if let Some(first) = seen.insert(node.node_id.clone(), i) {
-                bad.push((
+            bad.extend(node.violations(&format!("nodes[{i}]")));
+            if let Some(first) = seen.insert(&node.node_id, i) {
+                bad.add(
                     format!("nodes[{i}].node_id"),
                     format!("{} is also nodes[{first}]", node.node_id),
-                ));
+                );
             }
         }
         bad.extend(rule_set_violations(&self.rule_sets));
@@ -361,16 +314,16 @@ impl NetworkDocument {
 }
 
 /// What is wrong with a list of rule sets (names must be unique: decisions cite them).
-pub fn rule_set_violations(rule_sets: &[RuleSet]) -> Vec<(String, String)> {
-    let mut bad = Vec::new();
+pub fn rule_set_violations(rule_sets: &[RuleSet]) -> Violations {
+    let mut bad = Violations::new();
     let mut names = BTreeMap::new();
     for (i, rules) in rule_sets.iter().enumerate() {
         bad.extend(rules.violations(&format!("rule_sets[{i}]")));
-        if let Some(first) = names.insert(rules.name.clone(), i) {
-            bad.push((
+        if let Some(first) = names.insert(&rules.name, i) {
+            bad.add(
                 format!("rule_sets[{i}].name"),
                 format!("{} is also rule_sets[{first}]", rules.name),
-            ));
+            );
         }
     }
     bad
@@ -412,7 +365,7 @@ impl Network {
         }
     }
 
-    pub fn remove(&mut self, node_id: &str) {
+    pub fn remove(&mut self, node_id: &LocationId) {
         if let Some(i) = self.index.remove(node_id) {
             self.nodes.swap_remove(i);
             if let Some(moved) = self.nodes.get(i) {
@@ -430,19 +383,41 @@ impl Network {
 mod tests {
     use super::*;
 
+    /// The file's kinds are the kernel's codes, read and written as they always were.
     #[test]
-    fn berlin_to_munich_is_about_505_km() {
-        let berlin = GeoPoint {
-            latitude: 52.5200,
-            longitude: 13.4050,
+    fn a_network_file_names_kinds_by_their_codes() {
+        let json = serde_json::json!({
+            "nodes": [{ "node_id": "3pl-halle", "type": "three_pl" }],
+            "rule_sets": [{
+                "name": "phone orders",
+                "applies_to": {
+                    "channels": ["call_centre"],
+                    "delivery_methods": ["click_and_collect", "ship_to_store", "same_day"],
+                    "priorities": ["urgent"]
+                },
+                "eligible": { "node_types": ["three_pl", "locker"] }
+            }]
+        });
+        let Ok(document) = serde_json::from_value::<NetworkDocument>(json.clone()) else {
+            panic!("the file does not read");
         };
-        let munich = GeoPoint {
-            latitude: 48.1351,
-            longitude: 11.5820,
-        };
-        let d = berlin.distance_km(&munich);
-        assert!((d - 504.4).abs() < 2.0, "{d}");
-        assert_eq!(berlin.distance_km(&berlin), 0.0);
+        assert_eq!(document.nodes[0].node_type, NodeType::ThreePl);
+        let filter = &document.rule_sets[0].applies_to;
+        assert_eq!(filter.channels, vec![Channel::CallCentre]);
+        assert_eq!(filter.delivery_methods[0], DeliveryMethod::ClickAndCollect);
+        let written = serde_json::to_value(&document).unwrap_or_default();
+        assert_eq!(written["nodes"][0]["type"], json["nodes"][0]["type"]);
+        assert_eq!(written["rule_sets"][0]["applies_to"], {
+            let mut applies_to = json["rule_sets"][0]["applies_to"].clone();
+            applies_to["min_value_minor"] = 0.into();
+            applies_to["max_value_minor"] = 0.into();
+            applies_to["regions"] = serde_json::json!([]);
+            applies_to
+        });
+        assert_eq!(
+            written["rule_sets"][0]["eligible"]["node_types"],
+            json["rule_sets"][0]["eligible"]["node_types"]
+        );
     }
 
     #[test]
@@ -469,7 +444,7 @@ mod tests {
         for id in ["a", "b", "c"] {
             network.upsert(node(id));
         }
-        network.remove("a");
+        network.remove(&"a".into());
         assert!(network.node("a").is_none());
         assert_eq!(network.node("c").map(|n| n.node_id.as_str()), Some("c"));
         assert_eq!(network.node("b").map(|n| n.node_id.as_str()), Some("b"));

@@ -8,37 +8,15 @@ use serde::{Deserialize, Serialize};
 
 use super::payloads::{AllocationMade, DecisionReasons};
 use super::plan::DecisionRecord;
-use super::{Channel, DeliveryMethod, GeoPoint, LineNeed, NodeType, Priority, RoutingEvent};
-
-/// Where shipped units go.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Address {
-    pub name: String,
-    pub lines: Vec<String>,
-    pub city: String,
-    pub region: String,
-    pub postal_code: String,
-    pub country: String,
-    pub phone: String,
-    pub email: String,
-    pub location: Option<GeoPoint>,
-}
-
-impl Address {
-    /// "DE-BE" (or "DE" without a region), which rule sets match by prefix.
-    pub fn region_code(&self) -> String {
-        if self.region.is_empty() {
-            self.country.clone()
-        } else {
-            format!("{}-{}", self.country, self.region)
-        }
-    }
-}
+use super::{
+    Address, Channel, DeliveryMethod, JobId, LineId, LineNeed, LocationId, NodeType, OrderId, Priority, ReservationId,
+    RoutingEvent,
+};
 
 /// What routing keeps of a placed order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderToRoute {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub channel: Channel,
     pub delivery_method: DeliveryMethod,
     pub priority: Priority,
@@ -47,8 +25,8 @@ pub struct OrderToRoute {
     pub currency: String,
     pub lines: Vec<LineNeed>,
     pub shipping_address: Option<Address>,
-    /// The store or locker of a pickup method.
-    pub pickup_location_id: String,
+    /// The store or locker of a pickup method (empty for shipped methods).
+    pub pickup_location_id: LocationId,
     pub customer_name: String,
     /// A pre-order: not routed before this.
     pub release_at: Option<DateTime<Utc>>,
@@ -70,10 +48,10 @@ pub enum AllocationStatus {
 /// Units of an order given to one node under one fulfilment request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AllocationRecord {
-    pub request_id: String,
-    pub node_id: String,
+    pub request_id: JobId,
+    pub node_id: LocationId,
     pub node_type: NodeType,
-    pub reservation_id: String,
+    pub reservation_id: ReservationId,
     /// Units the node holds for the order (less what was dropped since).
     pub lines: Vec<LineNeed>,
     pub status: AllocationStatus,
@@ -88,10 +66,10 @@ impl AllocationRecord {
         matches!(self.status, AllocationStatus::Requested | AllocationStatus::Accepted)
     }
 
-    pub fn units_of(&self, line_id: &str) -> i64 {
+    pub fn units_of(&self, line_id: &LineId) -> i64 {
         self.lines
             .iter()
-            .filter(|l| l.line_id == line_id)
+            .filter(|l| l.line_id == *line_id)
             .map(|l| l.quantity)
             .sum()
     }
@@ -102,7 +80,7 @@ impl AllocationRecord {
 pub struct RoutedOrder {
     pub order: OrderToRoute,
     /// Cancelled units per line.
-    pub cancelled: BTreeMap<String, i64>,
+    pub cancelled: BTreeMap<LineId, i64>,
     pub allocations: Vec<AllocationRecord>,
     /// Units waiting for supply, and when routing gives up on them (if it does).
     pub backordered: Vec<LineNeed>,
@@ -112,11 +90,11 @@ pub struct RoutedOrder {
     pub failure: Option<String>,
     pub held: bool,
     /// Nodes that rejected or dropped the order's units: not asked again.
-    pub rejected_by: BTreeSet<String>,
+    pub rejected_by: BTreeSet<LocationId>,
     /// Routing attempts so far (each names its reservations).
     pub attempt: u32,
     /// Reservations asked of the ledger by an attempt that has not finished.
-    pub pending_reservations: Vec<String>,
+    pub pending_reservations: Vec<ReservationId>,
     /// The latest decisions, oldest first.
     pub decisions: Vec<DecisionRecord>,
     /// Counts the changes that void an attempt in flight: hold, cancellation, new
@@ -146,12 +124,12 @@ impl RoutedOrder {
         }
     }
 
-    pub fn order_id(&self) -> &str {
+    pub fn order_id(&self) -> &OrderId {
         &self.order.order_id
     }
 
-    fn units(lines: &[LineNeed], line_id: &str) -> i64 {
-        lines.iter().filter(|l| l.line_id == line_id).map(|l| l.quantity).sum()
+    fn units(lines: &[LineNeed], line_id: &LineId) -> i64 {
+        lines.iter().filter(|l| l.line_id == *line_id).map(|l| l.quantity).sum()
     }
 
     /// Units no node holds, per line: ordered, less cancelled, allocated (open or
@@ -201,8 +179,8 @@ impl RoutedOrder {
         self.order.release_at.is_none_or(|at| at <= now)
     }
 
-    pub fn allocation(&self, request_id: &str) -> Option<&AllocationRecord> {
-        self.allocations.iter().find(|a| a.request_id == request_id)
+    pub fn allocation(&self, request_id: &JobId) -> Option<&AllocationRecord> {
+        self.allocations.iter().find(|a| a.request_id == *request_id)
     }
 
     pub fn latest_decision(&self) -> Option<&DecisionRecord> {
@@ -316,7 +294,7 @@ impl RoutedOrder {
 
     /// Units taken back from a node (all of its units when no lines are named); the node
     /// is not asked again when `exclude_node`.
-    fn allocation_dropped(&mut self, request_id: &str, lines: &[LineNeed], exclude_node: bool) {
+    fn allocation_dropped(&mut self, request_id: &JobId, lines: &[LineNeed], exclude_node: bool) {
         let Some(a) = self.allocation_mut(request_id) else {
             return;
         };
@@ -342,8 +320,8 @@ impl RoutedOrder {
         }
     }
 
-    fn allocation_mut(&mut self, request_id: &str) -> Option<&mut AllocationRecord> {
-        self.allocations.iter_mut().find(|a| a.request_id == request_id)
+    fn allocation_mut(&mut self, request_id: &JobId) -> Option<&mut AllocationRecord> {
+        self.allocations.iter_mut().find(|a| a.request_id == *request_id)
     }
 
     /// A backorder never waits for more than is still needed.

@@ -10,15 +10,18 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::network::{Capabilities, Capacity, CarrierService, Fallback, NodeFilter, OrderFilter, SortBy, SplitPolicy};
-use super::order::{Address, AllocationRecord, AllocationStatus, OrderToRoute};
+use super::order::{AllocationRecord, AllocationStatus, OrderToRoute};
 use super::plan::{CandidateRecord, DecisionRecord, PlannedAllocation};
-use super::{Channel, DeliveryMethod, GeoPoint, LineNeed, Node, NodeType, Priority, RuleSet};
+use super::{
+    Address, Channel, DeliveryMethod, GeoPoint, JobId, LineId, LineNeed, LocationId, Node, NodeType, OrderId, Priority,
+    ReservationId, RuleSet,
+};
 
 /// A node of the network as it was set. Fields added to nodes over time read as their
 /// defaults, as in the network file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeDetails {
-    pub node_id: String,
+    pub node_id: LocationId,
     #[serde(rename = "type")]
     pub node_type: NodeType,
     #[serde(default)]
@@ -79,7 +82,7 @@ pub struct RuleSetDetails {
 /// An order as order capture announced it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderDetails {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub channel: Channel,
     pub delivery_method: DeliveryMethod,
     pub priority: Priority,
@@ -87,7 +90,7 @@ pub struct OrderDetails {
     pub currency: String,
     pub lines: Vec<LineNeed>,
     pub shipping_address: Option<Address>,
-    pub pickup_location_id: String,
+    pub pickup_location_id: LocationId,
     pub customer_name: String,
     pub release_at: Option<DateTime<Utc>>,
     pub placed_at: DateTime<Utc>,
@@ -96,10 +99,10 @@ pub struct OrderDetails {
 /// Units given to one node under one fulfilment request (reserved under the same id).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AllocationMade {
-    pub request_id: String,
-    pub node_id: String,
+    pub request_id: JobId,
+    pub node_id: LocationId,
     pub node_type: NodeType,
-    pub reservation_id: String,
+    pub reservation_id: ReservationId,
     pub lines: Vec<LineNeed>,
     pub expected_at: Option<DateTime<Utc>>,
     /// The node's local day whose capacity it takes, and how much of it.
@@ -122,11 +125,11 @@ pub struct DecisionReasons {
 /// One node considered, and why it won or lost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CandidateReason {
-    pub node_id: String,
+    pub node_id: LocationId,
     pub eligible: bool,
     pub reason: String,
     pub distance_km: Option<f64>,
-    pub covers_lines: Vec<String>,
+    pub covers_lines: Vec<LineId>,
     pub chosen: bool,
     pub rank: u32,
 }
@@ -253,9 +256,9 @@ impl From<&OrderDetails> for OrderToRoute {
 impl AllocationMade {
     /// The units a plan gave a node, reserved at the ledger under `reservation_id`, which
     /// is also the fulfilment request's id.
-    pub fn planned(allocation: PlannedAllocation, reservation_id: String) -> Self {
+    pub fn planned(allocation: PlannedAllocation, reservation_id: ReservationId) -> Self {
         Self {
-            request_id: reservation_id.clone(),
+            request_id: JobId::new(reservation_id.as_str()),
             node_id: allocation.node_id,
             node_type: allocation.node_type,
             reservation_id,

@@ -42,8 +42,7 @@ fn at_local(node: &Node, date: NaiveDate, minute: u32) -> DateTime<Utc> {
     offset(node)
         .from_local_datetime(&date.and_time(time))
         .single()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| date.and_time(time).and_utc())
+        .map_or_else(|| date.and_time(time).and_utc(), |t| t.with_timezone(&Utc))
 }
 
 /// Whether an order routed at `now` still ships today: before the cut-off (or, without

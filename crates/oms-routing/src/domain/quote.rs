@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::plan::{CapacityUsage, StockLevels};
-use super::{Address, DeliveryMethod, GeoPoint, Network, Node, ShippingService, promise};
+use super::{Address, DeliveryMethod, GeoPoint, LocationId, Network, Node, ShippingService, Sku, promise};
 
 /// How far pickup stores are looked for when the request names no radius.
 pub const DEFAULT_PICKUP_RADIUS_KM: f64 = 25.0;
@@ -16,7 +16,7 @@ const PICKUP_OPTIONS: usize = 5;
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuoteRequest {
     /// (SKU, quantity).
-    pub lines: Vec<(String, i64)>,
+    pub lines: Vec<(Sku, i64)>,
     pub destination: Option<Address>,
     pub pickup_radius_km: f64,
     /// The basket's currency, for free options; empty: the carriers'.
@@ -27,11 +27,12 @@ pub struct QuoteRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryOption {
     pub method: DeliveryMethod,
-    pub node_ids: Vec<String>,
+    pub node_ids: Vec<LocationId>,
     pub cost_minor: i64,
     pub currency: String,
     pub expected_at: Option<DateTime<Utc>>,
-    pub pickup_location_id: String,
+    /// Empty for shipped methods.
+    pub pickup_location_id: LocationId,
     pub ready_by: Option<DateTime<Utc>>,
     pub distance_km: Option<f64>,
     pub carrier: String,
@@ -73,7 +74,7 @@ impl<'a> Basket<'a> {
         let width = request.lines.len();
         let mut available = vec![0i64; network.nodes().len() * width];
         for (j, (sku, _)) in request.lines.iter().enumerate() {
-            stock.visit(sku, &mut |node, units| {
+            stock.visit(sku.as_str(), &mut |node, units| {
                 if let Some(i) = network.index_of(node) {
                     available[i * width + j] = units;
                 }
@@ -96,7 +97,7 @@ impl<'a> Basket<'a> {
 fn is_open(node: &Node, now: DateTime<Utc>, capacity: &dyn CapacityUsage) -> bool {
     node.active && {
         let (day, _) = promise::local(node, now);
-        node.capacity.per_day == 0 || capacity.used(&node.node_id, day) < node.capacity.per_day
+        node.capacity.per_day == 0 || capacity.used(node.node_id.as_str(), day) < node.capacity.per_day
     }
 }
 
@@ -149,7 +150,7 @@ fn shipped(
         cost_minor: carrier.map_or(0, |c| c.rate_minor),
         currency: carrier.map(|c| c.currency.clone()).unwrap_or_default(),
         expected_at: Some(expected),
-        pickup_location_id: String::new(),
+        pickup_location_id: LocationId::default(),
         ready_by: None,
         distance_km: d,
         carrier: carrier.map(|c| c.carrier.clone()).unwrap_or_default(),

@@ -25,7 +25,7 @@ pub(super) struct Destination {
 impl Destination {
     pub(super) fn of(network: &Network, order: &OrderToRoute) -> Self {
         if order.delivery_method.is_pickup() {
-            let node = network.node(&order.pickup_location_id);
+            let node = network.node(order.pickup_location_id.as_str());
             Destination {
                 point: node.and_then(|n| n.location),
                 region: node.map(|n| n.region.clone()).unwrap_or_default(),
@@ -34,7 +34,7 @@ impl Destination {
             let address = order.shipping_address.as_ref();
             Destination {
                 point: address.and_then(|a| a.location),
-                region: address.map(|a| a.region_code()).unwrap_or_default(),
+                region: address.map(oms_proto::kernel::Address::region_code).unwrap_or_default(),
             }
         }
     }
@@ -257,7 +257,9 @@ fn headroom(node: &Node, now: DateTime<Utc>, capacity: &dyn CapacityUsage) -> u3
         return u32::MAX;
     }
     let (day, _) = promise::local(node, now);
-    node.capacity.per_day.saturating_sub(capacity.used(&node.node_id, day))
+    node.capacity
+        .per_day
+        .saturating_sub(capacity.used(node.node_id.as_str(), day))
 }
 
 fn at_capacity(node: &Node) -> String {

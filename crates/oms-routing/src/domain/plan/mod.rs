@@ -27,7 +27,7 @@ use self::reasons::{Leftover, decided};
 use self::stock::StockMatrix;
 use super::network::Fallback;
 use super::order::OrderToRoute;
-use super::{LineNeed, Network, NodeType, RuleSet, describe_lines};
+use super::{LineId, LineNeed, LocationId, Network, NodeType, RuleSet, describe_lines};
 
 /// What to route.
 pub struct PlanRequest<'a> {
@@ -35,21 +35,21 @@ pub struct PlanRequest<'a> {
     /// The units that need a node.
     pub lines: &'a [LineNeed],
     /// Nodes that rejected or dropped the order before.
-    pub rejected_by: &'a BTreeSet<String>,
+    pub rejected_by: &'a BTreeSet<LocationId>,
     /// Nodes this attempt may not use (the ledger refused them a moment ago).
-    pub unusable: &'a BTreeSet<String>,
+    pub unusable: &'a BTreeSet<LocationId>,
     pub now: DateTime<Utc>,
 }
 
 /// One node considered, and why it won or lost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CandidateRecord {
-    pub node_id: String,
+    pub node_id: LocationId,
     pub eligible: bool,
     pub reason: String,
     pub distance_km: Option<f64>,
     /// Lines it could fulfil in full.
-    pub covers_lines: Vec<String>,
+    pub covers_lines: Vec<LineId>,
     pub chosen: bool,
     /// Place in the ranking (1 is best); 0 when not eligible.
     pub rank: u32,
@@ -74,7 +74,7 @@ pub struct DecisionRecord {
 /// Units for one node.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedAllocation {
-    pub node_id: String,
+    pub node_id: LocationId,
     pub node_type: NodeType,
     pub lines: Vec<LineNeed>,
     pub expected_at: Option<DateTime<Utc>>,

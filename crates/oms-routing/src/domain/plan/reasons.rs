@@ -8,7 +8,7 @@ use super::allocate::Chosen;
 use super::candidates::{Candidate, Evaluation, compare, sort_order};
 use super::{CANDIDATES_KEPT, CandidateRecord, DecisionRecord, Plan, PlanRequest, PlannedAllocation, Unrouted};
 use crate::domain::network::{CapacityUnit, SortBy, SplitPolicy};
-use crate::domain::{LineNeed, Network, Node, RuleSet, promise};
+use crate::domain::{LineId, LineNeed, Network, Node, RuleSet, promise};
 
 /// What a rule set left unrouted, what becomes of it, and why.
 pub(super) struct Leftover {
@@ -108,7 +108,7 @@ fn ranked_reasons(
         .take(CANDIDATES_KEPT)
         .map(|(rank, candidate)| {
             let node = &nodes[candidate.node];
-            let covers_lines: Vec<String> = lines
+            let covers_lines: Vec<LineId> = lines
                 .iter()
                 .enumerate()
                 .filter(|(j, line)| candidate.usable[*j] >= line.quantity)

@@ -77,7 +77,7 @@ impl<'a> StockMatrix<'a> {
                 }
                 continue;
             }
-            stock.visit(&line.sku, &mut |node, units| {
+            stock.visit(line.sku.as_str(), &mut |node, units| {
                 if let Some(i) = network.index_of(node) {
                     available[i * width + j] = units;
                 }

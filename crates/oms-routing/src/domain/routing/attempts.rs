@@ -10,16 +10,18 @@ use oms_eventsourcing::{Change, Changes, Decide};
 use super::Routing;
 use crate::domain::payloads::{AllocationMade, DecisionReasons};
 use crate::domain::plan::{DecisionRecord, Plan, PlannedAllocation, Unrouted};
-use crate::domain::{AllocationStatus, LineNeed, RoutedOrder, RoutingError, RoutingEvent, order_stream};
+use crate::domain::{
+    AllocationStatus, LineNeed, OrderId, ReservationId, RoutedOrder, RoutingError, RoutingEvent, order_stream,
+};
 
 /// An attempt at routing the order as it was at `attempt` and `revision` starts: it will
 /// reserve `reservation_ids` at the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BeginAttempt {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub attempt: u32,
     pub revision: u32,
-    pub reservation_ids: Vec<String>,
+    pub reservation_ids: Vec<ReservationId>,
 }
 
 impl Decide<Routing> for BeginAttempt {
@@ -45,14 +47,14 @@ impl Decide<Routing> for BeginAttempt {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReservedAllocation {
     pub allocation: PlannedAllocation,
-    pub reservation_id: String,
+    pub reservation_id: ReservationId,
 }
 
 /// The attempt's outcome: `reserved` were reserved under the ids given; the plan's other
 /// outcome and reasons come with them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FinishAttempt {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub attempt: u32,
     pub revision: u32,
     pub reserved: Vec<ReservedAllocation>,
@@ -77,8 +79,8 @@ impl Decide<Routing> for FinishAttempt {
 /// An attempt's reservations were released without a decision (it stopped half-way).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AbandonAttempt {
-    pub order_id: String,
-    pub reservation_ids: Vec<String>,
+    pub order_id: OrderId,
+    pub reservation_ids: Vec<ReservationId>,
 }
 
 impl Decide<Routing> for AbandonAttempt {
@@ -100,7 +102,7 @@ impl Decide<Routing> for AbandonAttempt {
 /// A backorder whose rule set allowed it to wait until now gives up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GiveUp {
-    pub order_id: String,
+    pub order_id: OrderId,
 }
 
 impl Decide<Routing> for GiveUp {
@@ -125,13 +127,13 @@ impl Decide<Routing> for GiveUp {
 /// The order, if it is still as the attempt saw it and not held.
 fn current<'a>(
     routing: &'a Routing,
-    order_id: &str,
+    order_id: &OrderId,
     attempt: u32,
     revision: u32,
 ) -> Result<&'a RoutedOrder, RoutingError> {
     let order = routing.known(order_id)?;
     if order.attempt != attempt || order.revision != revision || order.held {
-        return Err(RoutingError::AttemptVoid(order_id.to_owned()));
+        return Err(RoutingError::AttemptVoid(order_id.clone()));
     }
     Ok(order)
 }

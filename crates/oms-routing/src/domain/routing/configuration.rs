@@ -8,7 +8,7 @@ use oms_eventsourcing::{Change, Changes, Decide};
 use super::Routing;
 use crate::domain::network::rule_set_violations;
 use crate::domain::payloads::{NodeDetails, RuleSetDetails};
-use crate::domain::{NETWORK_STREAM, NetworkDocument, Node, RoutingError, RoutingEvent, RuleSet};
+use crate::domain::{LocationId, NETWORK_STREAM, NetworkDocument, Node, RoutingError, RoutingEvent, RuleSet};
 
 /// Add a node to the network, or change one.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,14 +27,14 @@ impl Decide<Routing> for UpsertNode {
 /// Take a node out of the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoveNode {
-    pub node_id: String,
+    pub node_id: LocationId,
 }
 
 impl Decide<Routing> for RemoveNode {
     type Refusal = RoutingError;
 
     fn decide(&self, routing: &Routing, _now: DateTime<Utc>) -> Result<Changes<RoutingEvent>, RoutingError> {
-        if routing.network.node(&self.node_id).is_none() {
+        if routing.network.node(self.node_id.as_str()).is_none() {
             return Err(RoutingError::UnknownNode(self.node_id.clone()));
         }
         Ok(vec![Change::new(
@@ -71,10 +71,7 @@ impl Decide<Routing> for ImportNetwork {
     type Refusal = RoutingError;
 
     fn decide(&self, routing: &Routing, _now: DateTime<Utc>) -> Result<Changes<RoutingEvent>, RoutingError> {
-        let bad = self.document.violations();
-        if !bad.is_empty() {
-            return Err(RoutingError::Invalid(bad));
-        }
+        self.document.violations().or_ok(()).map_err(RoutingError::Invalid)?;
         let mut changes = Vec::new();
         for node in &self.document.nodes {
             changes.extend(node_upserted(routing, node)?);
@@ -87,11 +84,8 @@ impl Decide<Routing> for ImportNetwork {
 }
 
 fn node_upserted(routing: &Routing, node: &Node) -> Result<Changes<RoutingEvent>, RoutingError> {
-    let bad = node.violations();
-    if !bad.is_empty() {
-        return Err(RoutingError::Invalid(bad));
-    }
-    if routing.network.node(&node.node_id) == Some(node) {
+    node.violations("").or_ok(()).map_err(RoutingError::Invalid)?;
+    if routing.network.node(node.node_id.as_str()) == Some(node) {
         return Ok(Vec::new());
     }
     Ok(vec![Change::new(
@@ -103,10 +97,9 @@ fn node_upserted(routing: &Routing, node: &Node) -> Result<Changes<RoutingEvent>
 }
 
 fn rule_sets_replaced(routing: &Routing, rule_sets: &[RuleSet]) -> Result<Changes<RoutingEvent>, RoutingError> {
-    let bad = rule_set_violations(rule_sets);
-    if !bad.is_empty() {
-        return Err(RoutingError::Invalid(bad));
-    }
+    rule_set_violations(rule_sets)
+        .or_ok(())
+        .map_err(RoutingError::Invalid)?;
     if routing.network.configured_rule_sets() == rule_sets {
         return Ok(Vec::new());
     }

@@ -22,7 +22,10 @@ pub use orders::{CancelLines, ChangeDelivery, ChangeShippingAddress, HoldOrder, 
 
 use super::payloads::AllocationMade;
 use super::plan::CapacityUsage;
-use super::{Network, Node, OrderToRoute, RoutedOrder, RoutingError, RoutingEvent, RuleSet};
+use super::{
+    JobId, LocationId, Network, Node, OrderId, OrderToRoute, ReservationId, RoutedOrder, RoutingError, RoutingEvent,
+    RuleSet,
+};
 
 /// Days of capacity use kept per node (older days are never asked about).
 const CAPACITY_DAYS_KEPT: i64 = 7;
@@ -30,18 +33,18 @@ const CAPACITY_DAYS_KEPT: i64 = 7;
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Routing {
     network: Network,
-    orders: HashMap<String, RoutedOrder>,
+    orders: HashMap<OrderId, RoutedOrder>,
     /// Capacity used per local day and node.
-    capacity: BTreeMap<NaiveDate, HashMap<String, u32>>,
+    capacity: BTreeMap<NaiveDate, HashMap<LocationId, u32>>,
     /// Orders with units that need a node (pre-orders included: their date is checked
     /// when routing runs).
-    routable: BTreeSet<String>,
+    routable: BTreeSet<OrderId>,
     /// Orders with units waiting for supply.
-    backordered: BTreeSet<String>,
+    backordered: BTreeSet<OrderId>,
     /// Orders whose last attempt did not finish.
-    pending: BTreeSet<String>,
+    pending: BTreeSet<OrderId>,
     /// Fulfilment request id → order id.
-    requests: HashMap<String, String>,
+    requests: HashMap<JobId, OrderId>,
 }
 
 impl Model for Routing {
@@ -59,7 +62,7 @@ impl Model for Routing {
             RoutingEvent::OrderReceived { order } => self.order_received(OrderToRoute::from(&**order)),
             _ => {
                 if let Some(order_id) = header.stream_id.strip_prefix("order:") {
-                    self.order_changed(order_id, event);
+                    self.order_changed(&OrderId::new(order_id), event);
                 }
             }
         }
@@ -77,11 +80,11 @@ impl CapacityUsage for Routing {
 }
 
 impl Routing {
-    fn refresh(&mut self, order_id: &str) {
+    fn refresh(&mut self, order_id: &OrderId) {
         let Some(order) = self.orders.get(order_id) else { return };
-        let mark = |set: &mut BTreeSet<String>, on: bool| {
+        let mark = |set: &mut BTreeSet<OrderId>, on: bool| {
             if on {
-                set.insert(order_id.to_owned());
+                set.insert(order_id.clone());
             } else {
                 set.remove(order_id);
             }
@@ -112,7 +115,7 @@ impl Routing {
     }
 
     /// Orders that want routing and whose release date has come.
-    pub fn routable(&self, now: DateTime<Utc>) -> Vec<String> {
+    pub fn routable(&self, now: DateTime<Utc>) -> Vec<OrderId> {
         self.routable
             .iter()
             .filter(|id| self.orders.get(*id).is_some_and(|o| o.is_released(now)))
@@ -121,14 +124,14 @@ impl Routing {
     }
 
     /// Orders waiting for supply; with `skus`, only those waiting for one of them.
-    pub fn backordered(&self, skus: Option<&BTreeSet<String>>) -> Vec<String> {
+    pub fn backordered(&self, skus: Option<&BTreeSet<String>>) -> Vec<OrderId> {
         self.backordered
             .iter()
             .filter(|id| {
                 skus.is_none_or(|skus| {
                     self.orders
                         .get(*id)
-                        .is_some_and(|o| o.backordered.iter().any(|l| skus.contains(&l.sku)))
+                        .is_some_and(|o| o.backordered.iter().any(|l| skus.contains(l.sku.as_str())))
                 })
             })
             .cloned()
@@ -136,7 +139,7 @@ impl Routing {
     }
 
     /// Backorders whose time is up.
-    pub fn backorders_due(&self, now: DateTime<Utc>) -> Vec<String> {
+    pub fn backorders_due(&self, now: DateTime<Utc>) -> Vec<OrderId> {
         self.backordered
             .iter()
             .filter(|id| {
@@ -150,7 +153,7 @@ impl Routing {
     }
 
     /// Orders with reservations of an attempt that never finished.
-    pub fn unfinished(&self) -> Vec<(String, u32, Vec<String>)> {
+    pub fn unfinished(&self) -> Vec<(OrderId, u32, Vec<ReservationId>)> {
         self.pending
             .iter()
             .filter_map(|id| {
@@ -162,7 +165,7 @@ impl Routing {
     }
 
     /// The order a fulfilment request belongs to.
-    pub fn order_of_request(&self, request_id: &str) -> Option<&RoutedOrder> {
+    pub fn order_of_request(&self, request_id: &JobId) -> Option<&RoutedOrder> {
         self.requests.get(request_id).and_then(|id| self.orders.get(id))
     }
 
@@ -177,7 +180,7 @@ impl Routing {
 
     /// An event of a known order: the capacity and requests it takes or gives back, then
     /// the order itself.
-    fn order_changed(&mut self, order_id: &str, event: &RoutingEvent) {
+    fn order_changed(&mut self, order_id: &OrderId, event: &RoutingEvent) {
         if !self.orders.contains_key(order_id) {
             return;
         }
@@ -196,7 +199,7 @@ impl Routing {
         self.refresh(order_id);
     }
 
-    fn capacity_taken(&mut self, order_id: &str, allocations: &[AllocationMade]) {
+    fn capacity_taken(&mut self, order_id: &OrderId, allocations: &[AllocationMade]) {
         for a in allocations {
             *self
                 .capacity
@@ -204,7 +207,7 @@ impl Routing {
                 .or_default()
                 .entry(a.node_id.clone())
                 .or_default() += a.capacity_used;
-            self.requests.insert(a.request_id.clone(), order_id.to_owned());
+            self.requests.insert(a.request_id.clone(), order_id.clone());
         }
         if let Some(newest) = self.capacity.keys().next_back().copied() {
             let oldest = newest - Duration::days(CAPACITY_DAYS_KEPT);
@@ -213,7 +216,7 @@ impl Routing {
     }
 
     /// An open allocation taken back gives its node the capacity it took.
-    fn capacity_given_back(&mut self, order_id: &str, request_id: &str) {
+    fn capacity_given_back(&mut self, order_id: &OrderId, request_id: &JobId) {
         let Some(a) = self
             .orders
             .get(order_id)
@@ -232,9 +235,9 @@ impl Routing {
     }
 
     /// The order a command names.
-    fn known(&self, order_id: &str) -> Result<&RoutedOrder, RoutingError> {
+    fn known(&self, order_id: &OrderId) -> Result<&RoutedOrder, RoutingError> {
         self.orders
             .get(order_id)
-            .ok_or_else(|| RoutingError::UnknownOrder(order_id.to_owned()))
+            .ok_or_else(|| RoutingError::UnknownOrder(order_id.clone()))
     }
 }

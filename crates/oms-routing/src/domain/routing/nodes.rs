@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use oms_eventsourcing::{Change, Changes, Decide};
 
 use super::Routing;
-use crate::domain::{AllocationRecord, AllocationStatus, LineNeed, RoutingEvent, order_stream};
+use crate::domain::{AllocationRecord, AllocationStatus, JobId, LineNeed, RoutingEvent, order_stream};
 
 /// The node took the job on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobAccepted {
-    pub request_id: String,
+    pub request_id: JobId,
     pub at: DateTime<Utc>,
 }
 
@@ -43,7 +43,7 @@ impl Decide<Routing> for JobAccepted {
 /// The job's units left the node (shipped, or collected there).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobCompleted {
-    pub request_id: String,
+    pub request_id: JobId,
     pub at: DateTime<Utc>,
 }
 
@@ -74,7 +74,7 @@ impl Decide<Routing> for JobCompleted {
 /// cancelled its job): they are routed again, elsewhere. No lines: all of the job's units.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobDropped {
-    pub request_id: String,
+    pub request_id: JobId,
     pub lines: Vec<LineNeed>,
     pub reason: String,
     pub at: DateTime<Utc>,

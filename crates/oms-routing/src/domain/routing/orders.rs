@@ -10,8 +10,8 @@ use oms_eventsourcing::{Change, Changes, Decide};
 use super::Routing;
 use crate::domain::payloads::OrderDetails;
 use crate::domain::{
-    Address, DeliveryMethod, LineNeed, LineQuantity, OrderToRoute, RoutedOrder, RoutingError, RoutingEvent,
-    order_stream,
+    Address, DeliveryMethod, JobId, LineNeed, LineQuantity, LocationId, OrderId, OrderToRoute, RoutedOrder,
+    RoutingError, RoutingEvent, order_stream,
 };
 
 /// An order to route, as order capture placed it. The same order again changes nothing.
@@ -39,7 +39,7 @@ impl Decide<Routing> for ReceiveOrder {
 /// Customer service held the order: nothing more is routed until it is released.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HoldOrder {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub at: DateTime<Utc>,
 }
 
@@ -62,7 +62,7 @@ impl Decide<Routing> for HoldOrder {
 /// The hold is lifted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseOrder {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub at: DateTime<Utc>,
 }
 
@@ -86,7 +86,7 @@ impl Decide<Routing> for ReleaseOrder {
 /// `whole_order`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CancelLines {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub lines: Vec<LineQuantity>,
     pub whole_order: bool,
     pub reason: String,
@@ -105,7 +105,7 @@ impl Decide<Routing> for CancelLines {
 /// The shipping address changed; the delivery method and pickup location stay.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeShippingAddress {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub address: Option<Address>,
     pub at: DateTime<Utc>,
 }
@@ -127,10 +127,10 @@ impl Decide<Routing> for ChangeShippingAddress {
 /// The delivery method changed, and with it where the units go.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeDelivery {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub delivery_method: DeliveryMethod,
     pub shipping_address: Option<Address>,
-    pub pickup_location_id: String,
+    pub pickup_location_id: LocationId,
     pub at: DateTime<Utc>,
 }
 
@@ -191,10 +191,10 @@ fn lines_cancelled(order: &RoutedOrder, command: &CancelLines) -> Changes<Routin
 
 /// The units of each line cancelled, and those taken back from each open allocation
 /// (by request id).
-fn units_to_cancel(order: &RoutedOrder, wanted: Vec<LineQuantity>) -> (Vec<LineNeed>, BTreeMap<String, Vec<LineNeed>>) {
+fn units_to_cancel(order: &RoutedOrder, wanted: Vec<LineQuantity>) -> (Vec<LineNeed>, BTreeMap<JobId, Vec<LineNeed>>) {
     let need = order.need();
     let mut cancelled: Vec<LineNeed> = Vec::new();
-    let mut taken_back: BTreeMap<String, Vec<LineNeed>> = BTreeMap::new();
+    let mut taken_back: BTreeMap<JobId, Vec<LineNeed>> = BTreeMap::new();
     for LineQuantity { line_id, quantity } in wanted {
         let Some(line) = order.order.lines.iter().find(|l| l.line_id == line_id) else {
             continue;
@@ -230,7 +230,7 @@ fn units_to_cancel(order: &RoutedOrder, wanted: Vec<LineQuantity>) -> (Vec<LineN
 struct Destination {
     delivery_method: DeliveryMethod,
     shipping_address: Option<Address>,
-    pickup_location_id: String,
+    pickup_location_id: LocationId,
 }
 
 /// A new destination: open allocations are taken back and the order is routed again for
