@@ -128,12 +128,11 @@ async fn main() {
     .expect("setup");
     for i in 0..STORES {
         let location = oms_inventory_ledger::domain::LocationRecord {
-            location_id: store(i),
-            kind: oms_inventory_ledger::domain::LocationType::Store,
+            location_id: store(i).into(),
+            kind: oms_inventory_ledger::domain::NodeType::Store,
             name: store(i),
             attributes: Default::default(),
-            latitude: None,
-            longitude: None,
+            location: None,
             active: true,
         };
         setup.app.upsert_location(location).await.expect("location");

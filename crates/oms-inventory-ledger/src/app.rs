@@ -17,9 +17,9 @@ use tokio::sync::{broadcast, watch};
 
 use crate::domain::position::Figures;
 use crate::domain::{
-    ChannelRule, ConsumeReservation, ExpireDue, Ledger, LedgerError, LedgerEvent, LedgerPolicy, Line, LocationRecord,
-    LocationType, Movement, Position, RecordMovement, RegisterSkus, ReleaseReservation, Reservation, Reserve,
-    ReserveStock, SetChannelRule, SetSafetyStock, UpsertLocation,
+    ChannelRule, ConsumeReservation, ExpireDue, Ledger, LedgerError, LedgerEvent, LedgerPolicy, Line, LocationId,
+    LocationRecord, Movement, NodeType, Position, RecordMovement, RegisterSkus, ReleaseReservation, Reservation,
+    ReservationId, Reserve, ReserveStock, SetChannelRule, SetSafetyStock, Sku, UpsertLocation,
 };
 use crate::messages;
 
@@ -34,8 +34,8 @@ pub struct Inventory {
 /// A position as it is now, and what changed it: the live feed of the ledger.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PositionUpdate {
-    pub sku: String,
-    pub location: String,
+    pub sku: Sku,
+    pub location: LocationId,
     pub position: Position,
     pub cause: &'static str,
 }
@@ -43,8 +43,8 @@ pub struct PositionUpdate {
 /// One SKU's availability at one location.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocationStock {
-    pub location: String,
-    pub kind: Option<LocationType>,
+    pub location: LocationId,
+    pub kind: Option<NodeType>,
     pub figures: Figures,
     /// After the channel's rule.
     pub channel_available: i64,
@@ -168,7 +168,7 @@ impl Inventory {
         .await
     }
 
-    pub async fn set_safety_stock(&self, sku: String, location: String, quantity: i64) -> Outcome<Position> {
+    pub async fn set_safety_stock(&self, sku: Sku, location: LocationId, quantity: i64) -> Outcome<Position> {
         let command = SetSafetyStock {
             sku: sku.clone(),
             location: location.clone(),
@@ -176,9 +176,12 @@ impl Inventory {
             unknown_skus: self.policy.unknown_skus,
         };
         self.run(command, |_| ()).await?;
-        Ok(self
-            .writer
-            .read(|ledger| ledger.position(&sku, &location).cloned().unwrap_or_default()))
+        Ok(self.writer.read(|ledger| {
+            ledger
+                .position(sku.as_str(), location.as_str())
+                .cloned()
+                .unwrap_or_default()
+        }))
     }
 
     pub async fn upsert_location(&self, location: LocationRecord) -> Outcome<LocationRecord> {
@@ -196,7 +199,7 @@ impl Inventory {
     }
 
     /// Registers SKUs; answers how many were new.
-    pub async fn register_skus(&self, skus: Vec<String>) -> Outcome<usize> {
+    pub async fn register_skus(&self, skus: Vec<Sku>) -> Outcome<usize> {
         self.run(RegisterSkus { skus }, Vec::len).await
     }
 
@@ -228,8 +231,8 @@ impl Inventory {
         self.writer.read(|l| l.reservation(id).cloned())
     }
 
-    fn reservation_now(&self, id: String) -> Outcome<Reservation> {
-        match self.reservation(&id) {
+    fn reservation_now(&self, id: ReservationId) -> Outcome<Reservation> {
+        match self.reservation(id.as_str()) {
             Some(reservation) => Ok(reservation),
             None => Err(CommandError::Rejected(LedgerError::UnknownReservation(id))),
         }
@@ -247,14 +250,16 @@ impl Inventory {
                 .map(|sku| {
                     let stock = ledger
                         .positions_of(sku)
-                        .filter(|(location, _)| locations.is_empty() || locations.iter().any(|l| l == location))
+                        .filter(|(location, _)| {
+                            locations.is_empty() || locations.iter().any(|l| location.as_str() == l.as_str())
+                        })
                         .filter_map(|(location, position)| {
-                            let record = ledger.location(location);
+                            let record = ledger.location(location.as_str());
                             if record.is_some_and(|l| !l.active) {
                                 return None;
                             }
                             Some(LocationStock {
-                                location: location.to_owned(),
+                                location: location.clone(),
                                 kind: record.map(|l| l.kind),
                                 channel_available: ledger.channel_available(position, channel),
                                 figures: position.figures(),
@@ -268,12 +273,12 @@ impl Inventory {
     }
 
     /// Positions at `location` in SKU order, after SKU `after`, at most `limit`.
-    pub fn positions_at(&self, location: &str, after: &str, limit: usize) -> Vec<(String, Position)> {
+    pub fn positions_at(&self, location: &str, after: &str, limit: usize) -> Vec<(Sku, Position)> {
         self.writer.read(|ledger| {
             ledger
                 .positions_at(location, after, limit)
                 .into_iter()
-                .map(|(sku, p)| (sku.to_owned(), p.clone()))
+                .map(|(sku, p)| (sku.clone(), p.clone()))
                 .collect()
         })
     }
@@ -292,7 +297,7 @@ impl Inventory {
             .read_stream(&stream, 1)
             .await?
             .into_iter()
-            .map(|raw| raw.decode::<LedgerEvent>())
+            .map(oms_eventsourcing::store::RawEvent::decode::<LedgerEvent>)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Position::as_of(
             events
@@ -364,9 +369,12 @@ impl Inventory {
                             let event = &committed.event;
                             let (sku, location) = event.position()?;
                             Some(PositionUpdate {
-                                sku: sku.to_owned(),
-                                location: location.to_owned(),
-                                position: ledger.position(sku, location).cloned().unwrap_or_default(),
+                                sku: sku.clone(),
+                                location: location.clone(),
+                                position: ledger
+                                    .position(sku.as_str(), location.as_str())
+                                    .cloned()
+                                    .unwrap_or_default(),
                                 cause: event.cause(),
                             })
                         })
@@ -395,6 +403,6 @@ pub(crate) fn decision<R>(
 pub fn lines(pairs: impl IntoIterator<Item = (String, i64)>) -> Vec<Line> {
     pairs
         .into_iter()
-        .map(|(sku, quantity)| Line { sku, quantity })
+        .map(|(sku, quantity)| Line::new(sku, quantity))
         .collect()
 }

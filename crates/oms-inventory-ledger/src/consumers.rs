@@ -1,5 +1,6 @@
 //! The messages the ledger consumes, turned into its decisions: POS stock movements,
-//! fulfilment (units shipped, handed over, rejected) and returns (units restocked).
+//! fulfilment (units shipped, handed over, rejected) and returns (units restocked). Each
+//! handler only translates the message into a command; the rules are the domain's.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -17,7 +18,8 @@ use prost::Message as _;
 
 use crate::app::decision;
 use crate::domain::{
-    JobDropped, JobUnits, Ledger, LedgerError, LedgerEvent, LedgerPolicy, Line, RecordMovement, Restock, UnitsLeft,
+    JobDropped, JobRejected, JobUnits, Ledger, LedgerError, LedgerEvent, LedgerPolicy, Line, LocationId,
+    RecordMovement, RejectReason, Restock, UnitsLeft,
 };
 use crate::grpc::movement;
 
@@ -41,7 +43,7 @@ impl MessageHandler<Ledger> for PosMovements {
     fn handle(&self, ledger: &Ledger, message: &Message, ctx: &Context<'_>) -> Handled {
         let raw = pos::StockMovement::decode(message.payload.as_slice())
             .map_err(|e| Handling::poison(format!("not an oms.pos.v1.StockMovement: {e}")))?;
-        let movement = movement(&raw).map_err(|bad| Handling::poison(describe(&bad)))?;
+        let movement = movement(&raw).map_err(|bad| Handling::poison(bad.to_string()))?;
         let command = RecordMovement {
             movement,
             unknown_skus: self.policy.unknown_skus,
@@ -52,8 +54,8 @@ impl MessageHandler<Ledger> for PosMovements {
 }
 
 /// `oms.fulfilment.v1`: shipped and collected units leave stock (from their reservation);
-/// rejected and cancelled jobs give their units back, and a reject for missing or damaged
-/// stock writes it off.
+/// rejected and cancelled jobs give their units back (a rejected one's by the write-off
+/// rule).
 pub struct FulfilmentEvents;
 
 impl MessageHandler<Ledger> for FulfilmentEvents {
@@ -105,20 +107,14 @@ impl MessageHandler<Ledger> for FulfilmentEvents {
     }
 }
 
-/// A rejected job gives its hold back; a reject for stock found missing or damaged also
-/// writes the units off.
+/// A rejected job, with the node's reason.
 fn job_rejected(
     ledger: &Ledger,
     e: fulfilment::JobRejected,
     ctx: &Context<'_>,
 ) -> Result<Changes<LedgerEvent>, Handling> {
     known_location(ledger, &e.location_id)?;
-    let reason = fulfilment::RejectReason::try_from(e.reason).unwrap_or(fulfilment::RejectReason::Unspecified);
-    let write_off = matches!(
-        reason,
-        fulfilment::RejectReason::OutOfStock | fulfilment::RejectReason::Damaged
-    );
-    let why = format!("job {} rejected: {}", e.job_id, reason.as_str_name());
+    let reason = reject_reason(e.reason);
     let job = units(
         e.job_id,
         e.reservation_id,
@@ -127,15 +123,19 @@ fn job_rejected(
         e.at,
         ctx,
     );
-    Ok(decided(
-        JobDropped {
-            job,
-            reason: why,
-            write_off,
-        },
-        ledger,
-        ctx,
-    ))
+    Ok(decided(JobRejected { job, reason }, ledger, ctx))
+}
+
+/// The contract's reject reason; one it does not know (or none) is unstated.
+fn reject_reason(value: i32) -> RejectReason {
+    use fulfilment::RejectReason as Pb;
+    match Pb::try_from(value) {
+        Ok(Pb::OutOfStock) => RejectReason::OutOfStock,
+        Ok(Pb::Damaged) => RejectReason::Damaged,
+        Ok(Pb::Capacity) => RejectReason::Capacity,
+        Ok(Pb::AcceptanceTimeout) => RejectReason::AcceptanceTimeout,
+        Ok(Pb::Unspecified) | Err(_) => RejectReason::Unstated,
+    }
 }
 
 /// A cancelled job gives its hold back. A parcel nobody collected that had left its node
@@ -151,7 +151,7 @@ fn job_cancelled(
         known_location(ledger, &e.returned_to_location_id)?;
         Some(Restock {
             reference: format!("{}/uncollected", e.job_id),
-            location: e.returned_to_location_id.clone(),
+            location: LocationId::from(e.returned_to_location_id.as_str()),
             lines: lines.clone(),
             at: at(e.at, ctx),
         })
@@ -159,15 +159,7 @@ fn job_cancelled(
         None
     };
     let job = units(e.job_id, e.reservation_id, e.location_id, lines, e.at, ctx);
-    let mut changes = decided(
-        JobDropped {
-            job,
-            reason: why,
-            write_off: false,
-        },
-        ledger,
-        ctx,
-    );
+    let mut changes = decided(JobDropped { job, reason: why }, ledger, ctx);
     if let Some(restock) = restock {
         changes.extend(decided(restock, ledger, ctx));
     }
@@ -202,15 +194,7 @@ impl MessageHandler<Ledger> for RoutingEvents {
                     e.fulfilment_request_id, e.reason
                 );
                 let job = units(e.fulfilment_request_id, e.reservation_id, e.node_id, lines, e.at, ctx);
-                decided(
-                    JobDropped {
-                        job,
-                        reason: why,
-                        write_off: false,
-                    },
-                    ledger,
-                    ctx,
-                )
+                decided(JobDropped { job, reason: why }, ledger, ctx)
             }
             // Requests are reserved through the API before they are announced; the rest
             // moves no stock.
@@ -243,7 +227,7 @@ impl MessageHandler<Ledger> for ReturnEvents {
                 }
                 let restock = Restock {
                     reference: e.return_id,
-                    location: e.location_id,
+                    location: e.location_id.into(),
                     lines,
                     at: at(e.at, ctx),
                 };
@@ -284,9 +268,9 @@ fn units(
     ctx: &Context<'_>,
 ) -> JobUnits {
     JobUnits {
-        job,
-        reservation_id,
-        location,
+        job: job.into(),
+        reservation_id: reservation_id.into(),
+        location: location.into(),
         lines,
         at: at(happened, ctx),
     }
@@ -321,11 +305,4 @@ fn known_location(ledger: &Ledger, location: &str) -> Result<(), Handling> {
 /// A refusal of the ledger, as the reason a message cannot be applied.
 fn refusal(error: LedgerError) -> Handling {
     Handling::poison(error.to_string())
-}
-
-fn describe(bad: &[(String, String)]) -> String {
-    bad.iter()
-        .map(|(f, d)| format!("{f}: {d}"))
-        .collect::<Vec<_>>()
-        .join("; ")
 }

@@ -10,15 +10,15 @@ use oms_proto::inventory::v1::inventory_ledger_server::{InventoryLedger, Invento
 use oms_proto::pos::v1 as pos;
 use oms_service::convert::{time, timestamp};
 use oms_service::grpc::precondition_failed;
-use oms_service::{FieldViolations, ToStatus, command_status};
+use oms_service::{ToStatus, Violations, command_status};
 use tokio::sync::watch;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use crate::app::{Inventory, LocationStock};
 use crate::domain::{
-    ChannelRule, ConsumeReservation, LedgerError, Line, LocationRecord, LocationType, Movement, MovementKind, Position,
-    ReleaseReservation, Reservation, ReservationStatus, ReserveStock,
+    ChannelRule, ConsumeReservation, GeoPoint, LedgerError, Line, LocationRecord, Movement, MovementKind, NodeType,
+    Position, ReleaseReservation, Reservation, ReservationStatus, ReserveStock, Sku,
 };
 
 /// Most SKUs one availability request may ask about.
@@ -45,20 +45,14 @@ impl InventoryApi {
 impl ToStatus for LedgerError {
     fn to_status(&self) -> Status {
         match self {
-            LedgerError::Invalid(fields) => {
-                let mut violations = FieldViolations::new();
-                for (field, description) in fields {
-                    violations.add(field.clone(), description.clone());
-                }
-                violations.into_status()
-            }
+            LedgerError::Invalid(violations) => violations.clone().into_status(),
             LedgerError::UnknownLocation(location) => {
-                let mut violations = FieldViolations::new();
+                let mut violations = Violations::new();
                 violations.add("location_id", format!("unknown location {location}"));
                 violations.into_status()
             }
             LedgerError::UnknownSku(sku) => {
-                let mut violations = FieldViolations::new();
+                let mut violations = Violations::new();
                 violations.add(
                     "sku",
                     format!("SKU {sku} is not registered and unknown SKUs are refused"),
@@ -66,7 +60,7 @@ impl ToStatus for LedgerError {
                 violations.into_status()
             }
             LedgerError::CountTooOld(..) => {
-                let mut violations = FieldViolations::new();
+                let mut violations = Violations::new();
                 violations.add("occurred_at", self.to_string());
                 violations.into_status()
             }
@@ -77,7 +71,7 @@ impl ToStatus for LedgerError {
                     .map(|s| {
                         (
                             "STOCK".to_owned(),
-                            s.sku.clone(),
+                            s.sku.to_string(),
                             format!("{} requested, {} available", s.requested, s.available),
                         )
                     })
@@ -101,7 +95,7 @@ impl InventoryLedger for InventoryApi {
         request: Request<pb::GetAvailabilityRequest>,
     ) -> Result<Response<pb::GetAvailabilityResponse>, Status> {
         let request = request.into_inner();
-        let mut violations = FieldViolations::new();
+        let mut violations = Violations::new();
         violations.check(request.skus.is_empty(), "skus", "at least one SKU is required");
         violations.check(
             request.skus.len() > MAX_SKUS,
@@ -137,7 +131,7 @@ impl InventoryLedger for InventoryApi {
         request: Request<pb::ListPositionsRequest>,
     ) -> Result<Response<pb::ListPositionsResponse>, Status> {
         let request = request.into_inner();
-        let mut violations = FieldViolations::new();
+        let mut violations = Violations::new();
         violations.check(request.location_id.is_empty(), "location_id", "is required");
         violations.check(
             !request.location_id.is_empty() && self.inventory.location(&request.location_id).is_none(),
@@ -155,13 +149,13 @@ impl InventoryLedger for InventoryApi {
             .inventory
             .positions_at(&request.location_id, &request.page_token, size);
         let next_page_token = if page.len() == size {
-            page.last().map(|(sku, _)| sku.clone()).unwrap_or_default()
+            page.last().map(|(sku, _)| sku.to_string()).unwrap_or_default()
         } else {
             String::new()
         };
         let positions = page
             .iter()
-            .map(|(sku, p)| position(sku, &request.location_id, p))
+            .map(|(sku, p)| position(sku.as_str(), &request.location_id, p))
             .collect();
         Ok(Response::new(pb::ListPositionsResponse {
             positions,
@@ -174,7 +168,7 @@ impl InventoryLedger for InventoryApi {
         request: Request<pb::GetPositionAsOfRequest>,
     ) -> Result<Response<pb::Position>, Status> {
         let request = request.into_inner();
-        let mut violations = FieldViolations::new();
+        let mut violations = Violations::new();
         violations.check(request.sku.is_empty(), "sku", "is required");
         violations.check(request.location_id.is_empty(), "location_id", "is required");
         let at = request.at.as_ref().and_then(time);
@@ -191,14 +185,14 @@ impl InventoryLedger for InventoryApi {
 
     async fn reserve(&self, request: Request<pb::ReserveRequest>) -> Result<Response<pb::Reservation>, Status> {
         let request = request.into_inner();
-        let mut violations = FieldViolations::new();
+        let mut violations = Violations::new();
         violations.check(request.ttl_seconds < 0, "ttl_seconds", "cannot be negative");
         violations.check(request.ttl_seconds > 366 * 24 * 3600, "ttl_seconds", "at most a year");
         violations.into_result()?;
         let cmd = ReserveStock {
-            reservation_id: request.reservation_id,
+            reservation_id: request.reservation_id.into(),
             reference: request.reference,
-            location: request.location_id,
+            location: request.location_id.into(),
             lines: lines(&request.lines),
             ttl: Duration::seconds(request.ttl_seconds),
             channel: request.channel,
@@ -210,7 +204,7 @@ impl InventoryLedger for InventoryApi {
     async fn release(&self, request: Request<pb::ReleaseRequest>) -> Result<Response<pb::Reservation>, Status> {
         let request = request.into_inner();
         let cmd = ReleaseReservation {
-            reservation_id: request.reservation_id,
+            reservation_id: request.reservation_id.into(),
             lines: lines(&request.lines),
             reason: request.reason,
         };
@@ -221,7 +215,7 @@ impl InventoryLedger for InventoryApi {
     async fn consume(&self, request: Request<pb::ConsumeRequest>) -> Result<Response<pb::Reservation>, Status> {
         let request = request.into_inner();
         let cmd = ConsumeReservation {
-            reservation_id: request.reservation_id,
+            reservation_id: request.reservation_id.into(),
             lines: lines(&request.lines),
         };
         let reservation = self.inventory.consume(cmd).await.map_err(command_status)?;
@@ -245,7 +239,7 @@ impl InventoryLedger for InventoryApi {
         request: Request<pb::RecordMovementsRequest>,
     ) -> Result<Response<pb::RecordMovementsResponse>, Status> {
         let request = request.into_inner();
-        let mut violations = FieldViolations::new();
+        let mut violations = Violations::new();
         violations.check(
             request.movements.is_empty(),
             "movements",
@@ -260,10 +254,8 @@ impl InventoryLedger for InventoryApi {
         for (i, m) in request.movements.iter().enumerate() {
             match movement(m) {
                 Ok(movement) => {
-                    for (field, description) in movement.violations(&format!("movements[{i}]")) {
-                        violations.add(field, description);
-                    }
-                    if !movement.location.is_empty() && self.inventory.location(&movement.location).is_none() {
+                    violations.extend(movement.violations(&format!("movements[{i}]")));
+                    if !movement.location.is_empty() && self.inventory.location(movement.location.as_str()).is_none() {
                         violations.add(
                             format!("movements[{i}].location_id"),
                             format!("unknown location {}", movement.location),
@@ -272,8 +264,8 @@ impl InventoryLedger for InventoryApi {
                     movements.push(movement);
                 }
                 Err(bad) => {
-                    for (field, description) in bad {
-                        violations.add(format!("movements[{i}].{field}"), description);
+                    for v in bad {
+                        violations.add(format!("movements[{i}].{}", v.field), v.description);
                     }
                 }
             }
@@ -286,11 +278,11 @@ impl InventoryLedger for InventoryApi {
             })),
             Err(refused) => {
                 // Each movement stands alone: the others were applied.
-                let mut violations = FieldViolations::new();
+                let mut violations = Violations::new();
                 for (i, error) in refused {
                     match error {
                         oms_eventsourcing::CommandError::Rejected(e) => {
-                            violations.add(format!("movements[{i}]"), e.to_string())
+                            violations.add(format!("movements[{i}]"), e.to_string());
                         }
                         other => return Err(command_status(other)),
                     }
@@ -311,11 +303,16 @@ impl InventoryLedger for InventoryApi {
         let stream = updates.filter_map(move |update| {
             // A watcher that falls behind misses changes; the next one of a position is whole.
             let update = update.ok()?;
-            let wanted = (request.skus.is_empty() || request.skus.contains(&update.sku))
-                && (request.location_ids.is_empty() || request.location_ids.contains(&update.location));
+            let wanted = (request.skus.is_empty() || request.skus.iter().any(|s| update.sku == s.as_str()))
+                && (request.location_ids.is_empty()
+                    || request.location_ids.iter().any(|l| update.location == l.as_str()));
             wanted.then(|| {
                 Ok(pb::AvailabilityChange {
-                    position: Some(position(&update.sku, &update.location, &update.position)),
+                    position: Some(position(
+                        update.sku.as_str(),
+                        update.location.as_str(),
+                        &update.position,
+                    )),
                     cause: update.cause.to_owned(),
                 })
             })
@@ -329,16 +326,11 @@ impl InventoryLedger for InventoryApi {
 
     async fn upsert_location(&self, request: Request<pb::Location>) -> Result<Response<pb::Location>, Status> {
         let request = request.into_inner();
-        let mut violations = FieldViolations::new();
-        let kind = match pb::LocationType::try_from(request.r#type) {
-            Ok(pb::LocationType::Store) => Some(LocationType::Store),
-            Ok(pb::LocationType::Warehouse) => Some(LocationType::Warehouse),
-            Ok(pb::LocationType::Supplier) => Some(LocationType::Supplier),
-            _ => None,
-        };
+        let mut violations = Violations::new();
+        let kind = node_type(request.r#type);
         violations.check(kind.is_none(), "type", "must be STORE, WAREHOUSE or SUPPLIER");
         violations.into_result()?;
-        let geo = request.address.as_ref().and_then(|a| a.location.as_ref());
+        let point = request.address.as_ref().and_then(|a| a.location.as_ref());
         let mut attributes: BTreeMap<String, String> = request.attributes.clone().into_iter().collect();
         if let Some(address) = &request.address {
             for (key, value) in [
@@ -353,12 +345,11 @@ impl InventoryLedger for InventoryApi {
             }
         }
         let record = LocationRecord {
-            location_id: request.location_id,
-            kind: kind.unwrap_or(LocationType::Store),
+            location_id: request.location_id.into(),
+            kind: kind.unwrap_or(NodeType::Store),
             name: request.name,
             attributes,
-            latitude: geo.map(|g| g.latitude),
-            longitude: geo.map(|g| g.longitude),
+            location: point.map(GeoPoint::from_pb),
             active: request.active,
         };
         let saved = self.inventory.upsert_location(record).await.map_err(command_status)?;
@@ -381,7 +372,7 @@ impl InventoryLedger for InventoryApi {
         let (sku, location) = (request.sku.clone(), request.location_id.clone());
         let position_now = self
             .inventory
-            .set_safety_stock(request.sku, request.location_id, request.quantity)
+            .set_safety_stock(request.sku.into(), request.location_id.into(), request.quantity)
             .await
             .map_err(command_status)?;
         Ok(Response::new(position(&sku, &location, &position_now)))
@@ -389,7 +380,7 @@ impl InventoryLedger for InventoryApi {
 
     async fn set_channel_rule(&self, request: Request<pb::ChannelRule>) -> Result<Response<pb::ChannelRule>, Status> {
         let request = request.into_inner();
-        let mut violations = FieldViolations::new();
+        let mut violations = Violations::new();
         violations.check(
             !(0..=100).contains(&request.share_percent),
             "share_percent",
@@ -423,9 +414,10 @@ impl InventoryLedger for InventoryApi {
         request: Request<pb::RegisterSkusRequest>,
     ) -> Result<Response<pb::RegisterSkusResponse>, Status> {
         let skus = request.into_inner().skus;
-        let mut violations = FieldViolations::new();
+        let mut violations = Violations::new();
         violations.check(skus.is_empty(), "skus", "at least one SKU is required");
         violations.into_result()?;
+        let skus = skus.into_iter().map(Sku::from).collect();
         let registered = self.inventory.register_skus(skus).await.map_err(command_status)?;
         Ok(Response::new(pb::RegisterSkusResponse {
             registered: registered as i32,
@@ -437,8 +429,8 @@ impl InventoryLedger for InventoryApi {
 // Translations.
 
 /// A POS movement as the ledger understands it; the fields that cannot be read otherwise.
-pub fn movement(m: &pos::StockMovement) -> Result<Movement, Vec<(String, String)>> {
-    let mut bad = Vec::new();
+pub fn movement(m: &pos::StockMovement) -> Result<Movement, Violations> {
+    let mut bad = Violations::new();
     let kind = match pos::MovementKind::try_from(m.kind) {
         Ok(pos::MovementKind::Sale) => Some(MovementKind::Sale),
         Ok(pos::MovementKind::Return) => Some(MovementKind::Return),
@@ -449,18 +441,14 @@ pub fn movement(m: &pos::StockMovement) -> Result<Movement, Vec<(String, String)
         Ok(pos::MovementKind::TransferIn) => Some(MovementKind::TransferIn),
         _ => None,
     };
-    if kind.is_none() {
-        bad.push(("kind".to_owned(), format!("{} is not a movement kind", m.kind)));
-    }
+    bad.check(kind.is_none(), "kind", format!("{} is not a movement kind", m.kind));
     let occurred_at = m.occurred_at.as_ref().and_then(time);
-    if occurred_at.is_none() {
-        bad.push(("occurred_at".to_owned(), "a valid time is required".to_owned()));
-    }
+    bad.check(occurred_at.is_none(), "occurred_at", "a valid time is required");
     match (kind, occurred_at) {
         (Some(kind), Some(occurred_at)) if bad.is_empty() => Ok(Movement {
             movement_id: m.movement_id.clone(),
-            location: m.location_id.clone(),
-            sku: m.sku.clone(),
+            location: m.location_id.clone().into(),
+            sku: m.sku.clone().into(),
             kind,
             quantity: m.quantity,
             occurred_at,
@@ -489,7 +477,7 @@ pub fn position(sku: &str, location: &str, p: &Position) -> pb::Position {
 
 fn location_availability(stock: &LocationStock) -> pb::LocationAvailability {
     pb::LocationAvailability {
-        location_id: stock.location.clone(),
+        location_id: stock.location.to_string(),
         location_type: stock.kind.map_or(pb::LocationType::Unspecified, location_type) as i32,
         on_hand: stock.figures.on_hand,
         reserved: stock.figures.reserved,
@@ -504,15 +492,15 @@ pub fn reservation_pb(r: &Reservation) -> pb::Reservation {
         lines
             .iter()
             .map(|l| pb::ReservationLine {
-                sku: l.sku.clone(),
+                sku: l.sku.to_string(),
                 quantity: l.quantity,
             })
             .collect()
     };
     pb::Reservation {
-        reservation_id: r.reservation_id.clone(),
+        reservation_id: r.reservation_id.to_string(),
         reference: r.reference.clone(),
-        location_id: r.location.clone(),
+        location_id: r.location.to_string(),
         lines: to_pb(&r.lines),
         status: match r.status {
             ReservationStatus::Active => pb::ReservationStatus::Active,
@@ -526,21 +514,30 @@ pub fn reservation_pb(r: &Reservation) -> pb::Reservation {
     }
 }
 
-fn location_type(kind: LocationType) -> pb::LocationType {
+/// The node type of a location type; `None` for unspecified or unknown.
+fn node_type(value: i32) -> Option<NodeType> {
+    match pb::LocationType::try_from(value).ok()? {
+        pb::LocationType::Store => Some(NodeType::Store),
+        pb::LocationType::Warehouse => Some(NodeType::Warehouse),
+        pb::LocationType::Supplier => Some(NodeType::Supplier),
+        pb::LocationType::Unspecified => None,
+    }
+}
+
+/// The ledger's contract knows stores, warehouses and suppliers; nodes of other types are
+/// never set through it.
+fn location_type(kind: NodeType) -> pb::LocationType {
     match kind {
-        LocationType::Store => pb::LocationType::Store,
-        LocationType::Warehouse => pb::LocationType::Warehouse,
-        LocationType::Supplier => pb::LocationType::Supplier,
+        NodeType::Store => pb::LocationType::Store,
+        NodeType::Warehouse => pb::LocationType::Warehouse,
+        NodeType::Supplier => pb::LocationType::Supplier,
+        NodeType::ThreePl | NodeType::Locker => pb::LocationType::Unspecified,
     }
 }
 
 fn location_pb(l: &LocationRecord) -> pb::Location {
-    let location = match (l.latitude, l.longitude) {
-        (Some(latitude), Some(longitude)) => Some(common::GeoPoint { latitude, longitude }),
-        _ => None,
-    };
     pb::Location {
-        location_id: l.location_id.clone(),
+        location_id: l.location_id.to_string(),
         r#type: location_type(l.kind) as i32,
         name: l.name.clone(),
         address: Some(common::Address {
@@ -548,7 +545,7 @@ fn location_pb(l: &LocationRecord) -> pb::Location {
             postal_code: l.attributes.get("postal_code").cloned().unwrap_or_default(),
             country: l.attributes.get("country").cloned().unwrap_or_default(),
             region: l.attributes.get("region").cloned().unwrap_or_default(),
-            location,
+            location: l.location.map(GeoPoint::to_pb),
             ..Default::default()
         }),
         attributes: l.attributes.clone().into_iter().collect(),

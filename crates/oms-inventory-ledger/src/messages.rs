@@ -9,14 +9,14 @@ use prost::Message as _;
 use uuid::Uuid;
 
 use crate::domain::position::Figures;
-use crate::domain::{Ledger, LedgerEvent, Line, Position};
+use crate::domain::{Ledger, LedgerEvent, Line, LocationId, Position, ReservationId, Sku};
 
 pub const TOPIC: &str = "oms.inventory.v1";
 
 /// The messages announcing `changes`: the new state of every position they touch (once
 /// per position, after all of them), and every reservation event.
 pub fn for_changes(ledger: &Ledger, changes: &[Change<LedgerEvent>], at: DateTime<Utc>) -> Vec<OutboxMessage> {
-    let mut touched: Vec<(&str, &str, Figures, &'static str)> = Vec::new();
+    let mut touched: Vec<(&Sku, &LocationId, Figures, &'static str)> = Vec::new();
     let mut messages = Vec::new();
     for Change { event, .. } in changes {
         if let Some((sku, location)) = event.position() {
@@ -24,7 +24,7 @@ pub fn for_changes(ledger: &Ledger, changes: &[Change<LedgerEvent>], at: DateTim
                 Some(i) => i,
                 None => {
                     let figures = ledger
-                        .position(sku, location)
+                        .position(sku.as_str(), location.as_str())
                         .map(Position::figures)
                         .unwrap_or_default();
                     touched.push((sku, location, figures, event.cause()));
@@ -41,8 +41,8 @@ pub fn for_changes(ledger: &Ledger, changes: &[Change<LedgerEvent>], at: DateTim
     }
     for (sku, location, position, cause) in touched {
         let event = pb::inventory_event::Event::PositionChanged(pb::PositionChanged {
-            sku: sku.to_owned(),
-            location_id: location.to_owned(),
+            sku: sku.to_string(),
+            location_id: location.to_string(),
             on_hand: position.on_hand,
             reserved: position.reserved,
             safety_stock: position.safety_stock,
@@ -51,7 +51,7 @@ pub fn for_changes(ledger: &Ledger, changes: &[Change<LedgerEvent>], at: DateTim
             cause: cause.to_owned(),
             at: Some(timestamp(at)),
         });
-        messages.push(message(sku, "PositionChanged", event, at));
+        messages.push(message(sku.as_str(), "PositionChanged", event, at));
     }
     messages
 }
@@ -69,9 +69,9 @@ fn reservation_message(ledger: &Ledger, event: &LedgerEvent, at: DateTime<Utc>) 
             reservation_id,
             "ReservationPlaced",
             pb::inventory_event::Event::ReservationPlaced(pb::ReservationPlaced {
-                reservation_id: reservation_id.clone(),
+                reservation_id: reservation_id.to_string(),
                 reference: reference.clone(),
-                location_id: location.clone(),
+                location_id: location.to_string(),
                 lines: reserved_lines(lines),
                 expires_at: Some(timestamp(*expires_at)),
                 channel: channel.clone(),
@@ -87,7 +87,7 @@ fn reservation_message(ledger: &Ledger, event: &LedgerEvent, at: DateTime<Utc>) 
                 reservation_id,
                 "ReservationReleased",
                 pb::inventory_event::Event::ReservationReleased(pb::ReservationReleased {
-                    reservation_id: reservation_id.clone(),
+                    reservation_id: reservation_id.to_string(),
                     reference,
                     location_id: location,
                     lines: reserved_lines(lines),
@@ -101,7 +101,7 @@ fn reservation_message(ledger: &Ledger, event: &LedgerEvent, at: DateTime<Utc>) 
                 reservation_id,
                 "ReservationConsumed",
                 pb::inventory_event::Event::ReservationConsumed(pb::ReservationConsumed {
-                    reservation_id: reservation_id.clone(),
+                    reservation_id: reservation_id.to_string(),
                     reference,
                     location_id: location,
                     lines: reserved_lines(lines),
@@ -114,7 +114,7 @@ fn reservation_message(ledger: &Ledger, event: &LedgerEvent, at: DateTime<Utc>) 
                 reservation_id,
                 "ReservationExpired",
                 pb::inventory_event::Event::ReservationExpired(pb::ReservationExpired {
-                    reservation_id: reservation_id.clone(),
+                    reservation_id: reservation_id.to_string(),
                     reference,
                     location_id: location,
                     lines: reserved_lines(lines),
@@ -123,13 +123,14 @@ fn reservation_message(ledger: &Ledger, event: &LedgerEvent, at: DateTime<Utc>) 
         }
         _ => return None,
     };
-    Some(message(id, kind, event, at))
+    Some(message(id.as_str(), kind, event, at))
 }
 
-fn known(ledger: &Ledger, reservation_id: &str) -> (String, String) {
+/// The reference and location of a reservation, as its messages carry them.
+fn known(ledger: &Ledger, reservation_id: &ReservationId) -> (String, String) {
     ledger
-        .reservation(reservation_id)
-        .map(|r| (r.reference.clone(), r.location.clone()))
+        .reservation(reservation_id.as_str())
+        .map(|r| (r.reference.clone(), r.location.to_string()))
         .unwrap_or_default()
 }
 
@@ -137,7 +138,7 @@ fn reserved_lines(lines: &[Line]) -> Vec<pb::ReservedLine> {
     lines
         .iter()
         .map(|l| pb::ReservedLine {
-            sku: l.sku.clone(),
+            sku: l.sku.to_string(),
             quantity: l.quantity,
         })
         .collect()

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
-use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_proto::topics;
+use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_service::{Declared, Running, Wiring};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
@@ -48,15 +48,20 @@ pub async fn start(
     let pos = PosMovements {
         policy: Arc::new(config.policy.clone()),
     };
-    Declared::new(SERVICE, GRPC_SERVICE, &topics::INVENTORY, wiring, store, inventory.writer().clone())
-        .api(move |stopping| {
-            Routes::new(InventoryApi::server(api, stopping).max_decoding_message_size(MAX_MESSAGE_BYTES))
-        })
-        .consumes(&topics::POS_MOVEMENTS, pos)
-        .consumes(&topics::FULFILMENT, FulfilmentEvents)
-        .consumes(&topics::RETURNS, ReturnEvents)
-        .consumes(&topics::ROUTING, RoutingEvents)
-        .task("timers", move |stop| timers.run_expiry(config.expiry_every, stop))
-        .start(listener, inventory)
-        .await
+    Declared::new(
+        SERVICE,
+        GRPC_SERVICE,
+        &topics::INVENTORY,
+        wiring,
+        store,
+        inventory.writer().clone(),
+    )
+    .api(move |stopping| Routes::new(InventoryApi::server(api, stopping).max_decoding_message_size(MAX_MESSAGE_BYTES)))
+    .consumes(&topics::POS_MOVEMENTS, pos)
+    .consumes(&topics::FULFILMENT, FulfilmentEvents)
+    .consumes(&topics::RETURNS, ReturnEvents)
+    .consumes(&topics::ROUTING, RoutingEvents)
+    .task("timers", move |stop| timers.run_expiry(config.expiry_every, stop))
+    .start(listener, inventory)
+    .await
 }

@@ -4,8 +4,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use oms_eventsourcing::DomainEvent;
 use oms_eventsourcing::testing::{check_golden_events, scenario_time};
-use oms_inventory_ledger::domain::{ChannelRuleTerms, LedgerEvent, Line, LocationDetails, LocationType, MovementKind};
+use oms_inventory_ledger::domain::{
+    ChannelRuleTerms, GeoPoint, LedgerEvent, Line, LocationDetails, LocationId, MovementKind, NodeType, ReservationId,
+    Sku,
+};
 
 fn at() -> DateTime<Utc> {
     scenario_time()
@@ -15,10 +19,24 @@ fn lines() -> Vec<Line> {
     vec![Line::new("SKU-1", 2), Line::new("SKU-2", 1)]
 }
 
+fn kreuzberg() -> LocationDetails {
+    LocationDetails {
+        location_id: "store-kreuzberg".into(),
+        kind: NodeType::Store,
+        name: "Kreuzberg".into(),
+        attributes: BTreeMap::from([("region".to_owned(), "DE-BE".to_owned())]),
+        location: Some(GeoPoint {
+            latitude: 52.4986,
+            longitude: 13.403,
+        }),
+        active: true,
+    }
+}
+
 /// One of each ledger event, with every field given.
 fn samples() -> Vec<LedgerEvent> {
-    let position = || ("SKU-1".to_owned(), "store-kreuzberg".to_owned());
-    let reservation = || "fr-1".to_owned();
+    let position = || (Sku::new("SKU-1"), LocationId::new("store-kreuzberg"));
+    let reservation = || ReservationId::new("fr-1");
     vec![
         LedgerEvent::StockMoved {
             sku: position().0,
@@ -81,17 +99,7 @@ fn samples() -> Vec<LedgerEvent> {
             reservation_id: reservation(),
             lines: lines(),
         },
-        LedgerEvent::LocationUpserted {
-            location: LocationDetails {
-                location_id: "store-kreuzberg".into(),
-                kind: LocationType::Store,
-                name: "Kreuzberg".into(),
-                attributes: BTreeMap::from([("region".to_owned(), "DE-BE".to_owned())]),
-                latitude: Some(52.4986),
-                longitude: Some(13.403),
-                active: true,
-            },
-        },
+        LedgerEvent::LocationUpserted { location: kreuzberg() },
         LedgerEvent::ChannelRuleSet {
             rule: ChannelRuleTerms {
                 channel: "marketplace".into(),
@@ -101,6 +109,24 @@ fn samples() -> Vec<LedgerEvent> {
         },
         LedgerEvent::SkuRegistered { sku: position().0 },
     ]
+}
+
+/// A location as version 1 stored it — its kind by Rust name, its point as latitude and
+/// longitude — reads as the location it was.
+#[test]
+fn a_location_stored_before_it_spoke_the_kernel_reads_as_it_did() {
+    let v1 = include_str!("golden/LocationUpserted.v1.json");
+    assert_eq!(
+        LedgerEvent::decode("LocationUpserted", 1, v1.as_bytes()),
+        Ok(LedgerEvent::LocationUpserted { location: kreuzberg() })
+    );
+    let unplaced = v1.replace("52.4986", "null").replace("13.403", "null");
+    let Ok(LedgerEvent::LocationUpserted { location }) =
+        LedgerEvent::decode("LocationUpserted", 1, unplaced.as_bytes())
+    else {
+        panic!("a v1 location without a point does not read");
+    };
+    assert_eq!(location.location, None);
 }
 
 #[test]

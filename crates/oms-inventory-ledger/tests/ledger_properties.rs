@@ -9,9 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 use oms_eventsourcing::testing::Scenario;
 use oms_eventsourcing::{Change, Changes, Decide, state_digest};
 use oms_inventory_ledger::domain::{
-    ConsumeReservation, ExpireDue, JobDropped, JobUnits, Ledger, LedgerEvent, LedgerPolicy, Line, LocationRecord,
-    LocationType, Movement, MovementKind, Position, RecordMovement, ReleaseReservation, ReservationStatus, Reserve,
-    ReserveStock, UpsertLocation,
+    ConsumeReservation, ExpireDue, JobRejected, JobUnits, Ledger, LedgerEvent, LedgerPolicy, Line, LocationRecord,
+    Movement, MovementKind, NodeType, Position, RecordMovement, RejectReason, ReleaseReservation, ReservationStatus,
+    Reserve, ReserveStock, UpsertLocation,
 };
 use proptest::prelude::*;
 
@@ -94,15 +94,10 @@ impl World {
         for (i, id) in LOCATIONS.iter().enumerate() {
             let record = LocationRecord {
                 location_id: (*id).into(),
-                kind: if i == 0 {
-                    LocationType::Store
-                } else {
-                    LocationType::Warehouse
-                },
+                kind: if i == 0 { NodeType::Store } else { NodeType::Warehouse },
                 name: (*id).into(),
                 attributes: Default::default(),
-                latitude: None,
-                longitude: None,
+                location: None,
                 active: true,
             };
             let changes = world.decide(UpsertLocation { location: record }).unwrap();
@@ -195,7 +190,7 @@ impl World {
                     .map(|(s, q)| Line::new(s, q))
                     .collect();
                 let request = ReserveStock {
-                    reservation_id: format!("r-{id}"),
+                    reservation_id: format!("r-{id}").into(),
                     reference: "order".into(),
                     location: LOCATIONS[location].into(),
                     lines,
@@ -212,7 +207,7 @@ impl World {
             Op::Release { id, partial } => {
                 let lines = self.partial_lines(id, partial);
                 let cmd = ReleaseReservation {
-                    reservation_id: format!("r-{id}"),
+                    reservation_id: format!("r-{id}").into(),
                     lines,
                     reason: "test".into(),
                 };
@@ -221,7 +216,7 @@ impl World {
             Op::Consume { id, partial } => {
                 let lines = self.partial_lines(id, partial);
                 let cmd = ConsumeReservation {
-                    reservation_id: format!("r-{id}"),
+                    reservation_id: format!("r-{id}").into(),
                     lines,
                 };
                 self.decide(cmd).unwrap_or_default()
@@ -238,16 +233,17 @@ impl World {
                 };
                 let job = JobUnits {
                     job: "job".into(),
-                    reservation_id: id,
+                    reservation_id: id.into(),
                     location: r.location,
                     lines: r.lines,
                     at: t(self.now),
                 };
-                let Ok(changes) = self.decide(JobDropped {
-                    job,
-                    reason: "rejected".into(),
-                    write_off,
-                });
+                let reason = if write_off {
+                    RejectReason::OutOfStock
+                } else {
+                    RejectReason::Capacity
+                };
+                let Ok(changes) = self.decide(JobRejected { job, reason });
                 changes
             }
         };
@@ -277,7 +273,12 @@ impl World {
                 let events = self
                     .log
                     .iter()
-                    .filter(|(_, change)| change.event.position() == Some((sku, location)))
+                    .filter(|(_, change)| {
+                        change
+                            .event
+                            .position()
+                            .is_some_and(|(s, l)| *s == sku && *l == location)
+                    })
                     .map(|(at, change)| (&change.event, *at));
                 let then = Position::as_of(events, t(100_000));
                 prop_assert_eq!(then.figures(), live.figures(), "{} at {}", sku, location);
@@ -298,7 +299,7 @@ impl World {
                 | LedgerEvent::StockCounted {
                     sku, location, delta, ..
                 } => {
-                    *moved.entry((sku.clone(), location.clone())).or_default() += delta;
+                    *moved.entry((sku.to_string(), location.to_string())).or_default() += delta;
                 }
                 LedgerEvent::ReservedUnitsConsumed {
                     sku,
@@ -306,7 +307,7 @@ impl World {
                     quantity,
                     ..
                 } => {
-                    *moved.entry((sku.clone(), location.clone())).or_default() -= quantity;
+                    *moved.entry((sku.to_string(), location.to_string())).or_default() -= quantity;
                 }
                 _ => {}
             }
@@ -317,7 +318,7 @@ impl World {
                     prop_assert!(line.quantity >= 0, "held below zero: {r:?}");
                     prop_assert!(line.quantity <= r.lines.iter().find(|l| l.sku == line.sku).map_or(0, |l| l.quantity));
                     if r.status == ReservationStatus::Active {
-                        *held.entry((line.sku.clone(), r.location.clone())).or_default() += line.quantity;
+                        *held.entry((line.sku.to_string(), r.location.to_string())).or_default() += line.quantity;
                     }
                 }
             }

@@ -5,10 +5,10 @@ use chrono::{DateTime, Duration, Utc};
 use oms_eventsourcing::Change;
 use oms_eventsourcing::testing::{Scenario, scenario_time};
 use oms_inventory_ledger::domain::{
-    ChannelRule, ChannelRuleTerms, ConsumeReservation, ExpireDue, JobDropped, JobUnits, Ledger, LedgerError,
-    LedgerEvent, Line, LocationDetails, LocationRecord, LocationType, Movement, MovementKind, RecordMovement,
-    RegisterSkus, ReleaseReservation, ReservationStatus, Reserve, ReserveStock, Restock, SetChannelRule,
-    SetSafetyStock, Shortfall, UnitsLeft, UnknownSkus, UpsertLocation,
+    ChannelRule, ChannelRuleTerms, ConsumeReservation, ExpireDue, GeoPoint, JobDropped, JobRejected, JobUnits, Ledger,
+    LedgerError, LedgerEvent, Line, LocationDetails, LocationId, LocationRecord, Movement, MovementKind, NodeType,
+    RecordMovement, RegisterSkus, RejectReason, ReleaseReservation, ReservationStatus, Reserve, ReserveStock, Restock,
+    SetChannelRule, SetSafetyStock, Shortfall, Sku, UnitsLeft, UnknownSkus, UpsertLocation,
 };
 
 type Event = Change<LedgerEvent>;
@@ -17,14 +17,21 @@ fn t(minutes: i64) -> DateTime<Utc> {
     scenario_time() + Duration::minutes(minutes)
 }
 
+/// A refusal naming these (field, what is wrong), in order.
+fn invalid(fields: &[(&str, &str)]) -> LedgerError {
+    LedgerError::Invalid(fields.iter().map(|(f, d)| ((*f).to_owned(), (*d).to_owned())).collect())
+}
+
 fn store(id: &str) -> LocationRecord {
     LocationRecord {
         location_id: id.into(),
-        kind: LocationType::Store,
+        kind: NodeType::Store,
         name: format!("Store {id}"),
         attributes: Default::default(),
-        latitude: Some(52.52),
-        longitude: Some(13.40),
+        location: Some(GeoPoint {
+            latitude: 52.52,
+            longitude: 13.40,
+        }),
         active: true,
     }
 }
@@ -216,7 +223,7 @@ fn atp(scenario: &Scenario<Ledger>) -> i64 {
     scenario
         .state()
         .position("SKU-1", "S1")
-        .map_or(0, |p| p.available_to_promise())
+        .map_or(0, oms_inventory_ledger::domain::Position::available_to_promise)
 }
 
 /// (on hand, reserved, available to promise) of SKU-1 at S1.
@@ -316,23 +323,19 @@ fn malformed_movements_are_refused_naming_the_field() {
     let ledger = stocked(1).at(t(1));
     let ledger = ledger
         .when(record(movement("m-1", MovementKind::Sale, 0, t(1))))
-        .then_error(LedgerError::Invalid(vec![(
-            "quantity".into(),
-            "a sale must be of 1 unit or more".into(),
-        )]))
+        .then_error(invalid(&[("quantity", "a sale must be of 1 unit or more")]))
         .when(record(movement("m-2", MovementKind::Adjustment, 0, t(1))))
-        .then_refused(|e| matches!(e, LedgerError::Invalid(f) if f[0].0 == "quantity"))
+        .then_refused(
+            |e| matches!(e, LedgerError::Invalid(f) if f.iter().next().is_some_and(|v| v.field == "quantity")),
+        )
         .when(record(movement("m-2", MovementKind::CycleCount, -1, t(1))))
         .then_error(LedgerError::invalid("quantity", "a count cannot be negative"))
         .when(record(Movement {
             movement_id: " ".into(),
-            sku: String::new(),
+            sku: Sku::default(),
             ..movement("m-3", MovementKind::Receipt, 1, t(1))
         }))
-        .then_error(LedgerError::Invalid(vec![
-            ("movement_id".into(), "is required".into()),
-            ("sku".into(), "is required".into()),
-        ]))
+        .then_error(invalid(&[("movement_id", "is required"), ("sku", "is required")]))
         .when(record(Movement {
             location: "S9".into(),
             ..movement("m-3", MovementKind::Receipt, 1, t(1))
@@ -412,16 +415,16 @@ fn lines_of_the_same_sku_are_held_as_one_and_a_hold_without_a_time_lasts_the_def
 #[test]
 fn a_malformed_reservation_is_refused_naming_every_field() {
     let mut bad = reserve(" ", &[("", 1), ("SKU-1", 0)], "");
-    bad.request.location = String::new();
+    bad.request.location = LocationId::default();
     bad.request.ttl = Duration::minutes(-1);
     stocked(5)
         .when(bad)
-        .then_error(LedgerError::Invalid(vec![
-            ("reservation_id".into(), "is required".into()),
-            ("location_id".into(), "is required".into()),
-            ("lines[0].sku".into(), "is required".into()),
-            ("lines[1].quantity".into(), "must be 1 or more".into()),
-            ("ttl_seconds".into(), "cannot be negative".into()),
+        .then_error(invalid(&[
+            ("reservation_id", "is required"),
+            ("location_id", "is required"),
+            ("lines[0].sku", "is required"),
+            ("lines[1].quantity", "must be 1 or more"),
+            ("ttl_seconds", "cannot be negative"),
         ]))
         .when(reserve("r-1", &[], ""))
         .then_error(LedgerError::invalid("lines", "at least one line is required"));
@@ -510,10 +513,10 @@ fn a_channel_rule_is_set_once_and_refused_when_it_makes_no_sense() {
             share_percent: 0,
         },
     })
-    .then_error(LedgerError::Invalid(vec![
-        ("channel".into(), "is required".into()),
-        ("holdback_units".into(), "cannot be negative".into()),
-        ("share_percent".into(), "must be between 1 and 100".into()),
+    .then_error(invalid(&[
+        ("channel", "is required"),
+        ("holdback_units", "cannot be negative"),
+        ("share_percent", "must be between 1 and 100"),
     ]));
 }
 
@@ -708,20 +711,19 @@ fn an_inactive_location_promises_nothing() {
 #[test]
 fn a_location_set_as_it_is_changes_nothing_and_one_off_the_map_is_refused() {
     let off_the_map = LocationRecord {
-        latitude: Some(91.0),
-        longitude: Some(-181.0),
+        location: Some(GeoPoint {
+            latitude: 91.0,
+            longitude: -181.0,
+        }),
         ..store("S2")
     };
     stocked(5)
         .when(UpsertLocation { location: store("S1") })
         .then_nothing()
         .when(UpsertLocation { location: off_the_map })
-        .then_error(LedgerError::Invalid(vec![
-            ("address.location.latitude".into(), "must be between -90 and 90".into()),
-            (
-                "address.location.longitude".into(),
-                "must be between -180 and 180".into(),
-            ),
+        .then_error(invalid(&[
+            ("address.location.latitude", "must be between -90 and 90"),
+            ("address.location.longitude", "must be between -180 and 180"),
         ]))
         .when(UpsertLocation { location: store(" ") })
         .then_error(LedgerError::invalid("location_id", "is required"));
@@ -768,45 +770,55 @@ fn safety_stock_is_kept_back_from_what_is_promised() {
 
 #[test]
 fn a_store_rejecting_for_missing_stock_gives_the_hold_back_and_writes_the_units_off() {
+    let rejected = |reason| JobRejected {
+        job: job("job-1", "r-1", 2, t(2)),
+        reason,
+    };
     let after = stocked(5)
         .at(t(1))
         .when(reserve("r-1", &[("SKU-1", 2)], ""))
         .then(placed("r-1", &[("SKU-1", 2)], "", t(31)))
         .at(t(2))
-        .when(JobDropped {
-            job: job("job-1", "r-1", 2, t(2)),
-            reason: "out of stock".into(),
-            write_off: true,
-        })
-        .then(released("r-1", 2, "out of stock").into_iter().chain([moved(
-            "job-1/SKU-1",
-            MovementKind::WriteOff,
-            2,
-            -2,
-            t(2),
-        )]));
+        .when(rejected(RejectReason::OutOfStock))
+        .then(
+            released("r-1", 2, "job job-1 rejected: out of stock")
+                .into_iter()
+                .chain([moved("job-1/SKU-1", MovementKind::WriteOff, 2, -2, t(2))]),
+        );
     assert_eq!(figures(&after), (3, 0, 3));
     // The same reject again writes nothing off twice.
-    after
-        .when(JobDropped {
-            job: job("job-1", "r-1", 2, t(2)),
-            reason: "out of stock".into(),
-            write_off: true,
-        })
-        .then_nothing();
-    // A capacity reject only gives the hold back.
-    let after = stocked(5)
-        .at(t(1))
-        .when(reserve("r-2", &[("SKU-1", 2)], ""))
-        .then(placed("r-2", &[("SKU-1", 2)], "", t(31)))
-        .at(t(2))
-        .when(JobDropped {
-            job: job("job-2", "r-2", 2, t(2)),
-            reason: "capacity".into(),
-            write_off: false,
-        })
-        .then(released("r-2", 2, "capacity"));
-    assert_eq!((on_hand(&after), atp(&after)), (5, 5));
+    after.when(rejected(RejectReason::OutOfStock)).then_nothing();
+}
+
+/// The write-off rule: units a store found missing or damaged leave the shelf; a reject
+/// for any other reason only gives the hold back.
+#[test]
+fn only_a_reject_for_missing_or_damaged_stock_writes_the_units_off() {
+    let reject = |reason| {
+        stocked(5)
+            .at(t(1))
+            .when(reserve("r-1", &[("SKU-1", 2)], ""))
+            .then(placed("r-1", &[("SKU-1", 2)], "", t(31)))
+            .at(t(2))
+            .when(JobRejected {
+                job: job("job-1", "r-1", 2, t(2)),
+                reason,
+            })
+    };
+    let damaged = reject(RejectReason::Damaged).then(
+        released("r-1", 2, "job job-1 rejected: damaged")
+            .into_iter()
+            .chain([moved("job-1/SKU-1", MovementKind::WriteOff, 2, -2, t(2))]),
+    );
+    assert_eq!((on_hand(&damaged), atp(&damaged)), (3, 3));
+    for (reason, why) in [
+        (RejectReason::Capacity, "no capacity"),
+        (RejectReason::AcceptanceTimeout, "not accepted in time"),
+        (RejectReason::Unstated, "no reason given"),
+    ] {
+        let after = reject(reason).then(released("r-1", 2, &format!("job job-1 rejected: {why}")));
+        assert_eq!((on_hand(&after), atp(&after)), (5, 5), "{reason:?}");
+    }
 }
 
 #[test]
@@ -820,7 +832,6 @@ fn a_job_taken_back_without_lines_gives_back_everything_its_reservation_holds() 
         .when(JobDropped {
             job: job("fr-1", "r-1", 0, t(1)),
             reason: "taken back".into(),
-            write_off: false,
         })
         .then(released("r-1", 2, "taken back"));
     assert_eq!(figures(&after), (4, 0, 4));

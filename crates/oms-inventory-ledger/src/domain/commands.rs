@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Line;
+use super::{GeoPoint, Line, LocationId, NodeType, ReservationId, Sku, Violations};
 
 /// How stock moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,9 +69,10 @@ impl MovementKind {
 /// A stock movement reported by a POS system (or made by the OMS itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Movement {
+    /// The POS system's own id of the movement: the same id again is the same movement.
     pub movement_id: String,
-    pub location: String,
-    pub sku: String,
+    pub location: LocationId,
+    pub sku: Sku,
     pub kind: MovementKind,
     /// Units; signed for adjustments, absolute for counts, positive otherwise.
     pub quantity: i64,
@@ -79,9 +80,8 @@ pub struct Movement {
 }
 
 impl Movement {
-    /// Every bad field of the movement (empty when it is well formed).
-    pub fn violations(&self, prefix: &str) -> Vec<(String, String)> {
-        let mut bad = Vec::new();
+    /// Every bad field of the movement (none when it is well formed), under `prefix`.
+    pub fn violations(&self, prefix: &str) -> Violations {
         let field = |name: &str| {
             if prefix.is_empty() {
                 name.to_owned()
@@ -89,53 +89,37 @@ impl Movement {
                 format!("{prefix}.{name}")
             }
         };
-        if self.movement_id.trim().is_empty() {
-            bad.push((field("movement_id"), "is required".to_owned()));
-        }
-        if self.location.trim().is_empty() {
-            bad.push((field("location_id"), "is required".to_owned()));
-        }
-        if self.sku.trim().is_empty() {
-            bad.push((field("sku"), "is required".to_owned()));
-        }
+        let mut bad = Violations::new();
+        bad.require(&self.movement_id, field("movement_id"));
+        bad.require(self.location.as_str(), field("location_id"));
+        bad.require(self.sku.as_str(), field("sku"));
         match self.kind {
-            MovementKind::Adjustment if self.quantity == 0 => {
-                bad.push((field("quantity"), "an adjustment must change stock (not 0)".to_owned()));
-            }
-            MovementKind::Adjustment => {}
-            MovementKind::CycleCount if self.quantity < 0 => {
-                bad.push((field("quantity"), "a count cannot be negative".to_owned()));
-            }
-            MovementKind::CycleCount => {}
-            _ if self.quantity <= 0 => {
-                bad.push((
-                    field("quantity"),
-                    format!("a {} must be of 1 unit or more", self.kind.name()),
-                ));
-            }
-            _ => {}
+            MovementKind::Adjustment => bad.check(
+                self.quantity == 0,
+                field("quantity"),
+                "an adjustment must change stock (not 0)",
+            ),
+            MovementKind::CycleCount => bad.check(self.quantity < 0, field("quantity"), "a count cannot be negative"),
+            kind => bad.check(
+                self.quantity <= 0,
+                field("quantity"),
+                format!("a {} must be of 1 unit or more", kind.name()),
+            ),
         }
         bad
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum LocationType {
-    Store,
-    Warehouse,
-    Supplier,
-}
-
-/// A place that holds stock.
+/// A place that holds stock: one of the network's nodes, of the same kind routing knows
+/// it as (the ledger's contract offers stores, warehouses and suppliers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LocationRecord {
-    pub location_id: String,
-    pub kind: LocationType,
+    pub location_id: LocationId,
+    pub kind: NodeType,
     pub name: String,
     /// Free attributes: region, group, address lines...
     pub attributes: BTreeMap<String, String>,
-    pub latitude: Option<f64>,
-    pub longitude: Option<f64>,
+    pub location: Option<GeoPoint>,
     pub active: bool,
 }
 
@@ -159,9 +143,11 @@ impl ChannelRule {
 /// Hold units of several SKUs at one location for an order: all or nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReserveStock {
-    pub reservation_id: String,
+    pub reservation_id: ReservationId,
+    /// What the units are held for, as the caller names it (routing: the order id); the
+    /// contract leaves it free, so it is not an `OrderId`.
     pub reference: String,
-    pub location: String,
+    pub location: LocationId,
     pub lines: Vec<Line>,
     /// How long the hold lasts unless consumed or released.
     pub ttl: Duration,
@@ -172,7 +158,7 @@ pub struct ReserveStock {
 /// Give held units back. No lines: everything still held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseReservation {
-    pub reservation_id: String,
+    pub reservation_id: ReservationId,
     pub lines: Vec<Line>,
     pub reason: String,
 }
@@ -180,6 +166,6 @@ pub struct ReleaseReservation {
 /// Held units left the location. No lines: everything still held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumeReservation {
-    pub reservation_id: String,
+    pub reservation_id: ReservationId,
     pub lines: Vec<Line>,
 }

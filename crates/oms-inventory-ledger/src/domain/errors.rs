@@ -1,9 +1,11 @@
 //! Why the ledger refuses a command.
 
+use super::{LocationId, ReservationId, Sku, Violations};
+
 /// One line that cannot be reserved in full.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shortfall {
-    pub sku: String,
+    pub sku: Sku,
     pub requested: i64,
     pub available: i64,
 }
@@ -11,30 +13,30 @@ pub struct Shortfall {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LedgerError {
     /// The request itself is malformed; every bad field is named.
-    #[error("{}", .0.iter().map(|(f, d)| format!("{f}: {d}")).collect::<Vec<_>>().join("; "))]
-    Invalid(Vec<(String, String)>),
+    #[error("{0}")]
+    Invalid(Violations),
     #[error("location {0} is not known to the ledger")]
-    UnknownLocation(String),
+    UnknownLocation(LocationId),
     #[error("SKU {0} is not registered, and unknown SKUs are refused")]
-    UnknownSku(String),
+    UnknownSku(Sku),
     #[error("location {0} is inactive and promises no stock")]
-    InactiveLocation(String),
+    InactiveLocation(LocationId),
     #[error("not enough stock: {}", .0.iter().map(|s| format!("{} wants {} of {} available", s.sku, s.requested, s.available)).collect::<Vec<_>>().join(", "))]
     InsufficientStock(Vec<Shortfall>),
     #[error("reservation {0} does not exist")]
-    UnknownReservation(String),
+    UnknownReservation(ReservationId),
     #[error("reservation id {0} was already used for a different reservation")]
-    ReservationIdReused(String),
+    ReservationIdReused(ReservationId),
     #[error("reservation {reservation_id} holds only {held} of {sku}, not {requested}")]
     MoreThanHeld {
-        reservation_id: String,
-        sku: String,
+        reservation_id: ReservationId,
+        sku: Sku,
         held: i64,
         requested: i64,
     },
     #[error("reservation {reservation_id} is {status} and can no longer be {action}")]
     ReservationClosed {
-        reservation_id: String,
+        reservation_id: ReservationId,
         status: &'static str,
         action: &'static str,
     },
@@ -45,7 +47,9 @@ pub enum LedgerError {
 impl LedgerError {
     /// A malformed request with one bad field.
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
-        LedgerError::Invalid(vec![(field.into(), description.into())])
+        let mut bad = Violations::new();
+        bad.add(field, description);
+        LedgerError::Invalid(bad)
     }
 }
 

@@ -1,23 +1,31 @@
 //! What happens in the ledger, as recorded in its log. Each event is its own schema: it
 //! carries values (lines, kinds of movement), never the ledger's state types, so the state
-//! can change without changing what was written (`tests/golden.rs` pins the stored form).
+//! can change without changing what was written (`tests/golden.rs` pins the stored form);
+//! a change to what an event stores is a new schema version of it, with an upcaster from
+//! the one before.
+//!
+//! Version 2 of `LocationUpserted` speaks the contract kernel: a location's kind by its
+//! node type's code (`store`, was `Store`), its point as `location` (was `latitude` and
+//! `longitude`).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use oms_eventsourcing::upcast::{event, fields_of, object, take};
 use oms_eventsourcing::{DomainEvent, event_type_names};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-use super::Line;
-use super::commands::{ChannelRule, LocationRecord, LocationType, MovementKind};
+use super::commands::{ChannelRule, LocationRecord, MovementKind};
+use super::{GeoPoint, Line, LocationId, NodeType, ReservationId, Sku};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LedgerEvent {
     /// Units moved in or out of a position. `delta` is what it did to on hand: zero when a
     /// cycle count taken after the movement already accounts for it.
     StockMoved {
-        sku: String,
-        location: String,
+        sku: Sku,
+        location: LocationId,
         movement_id: String,
         kind: MovementKind,
         quantity: i64,
@@ -27,58 +35,58 @@ pub enum LedgerEvent {
     /// The shelf was counted at `occurred_at`. On hand became `counted` plus what moved
     /// after the count: `delta` is the change that made.
     StockCounted {
-        sku: String,
-        location: String,
+        sku: Sku,
+        location: LocationId,
         movement_id: String,
         counted: i64,
         delta: i64,
         occurred_at: DateTime<Utc>,
     },
     SafetyStockSet {
-        sku: String,
-        location: String,
+        sku: Sku,
+        location: LocationId,
         quantity: i64,
     },
     /// Units of a position held for a reservation.
     UnitsReserved {
-        sku: String,
-        location: String,
-        reservation_id: String,
+        sku: Sku,
+        location: LocationId,
+        reservation_id: ReservationId,
         quantity: i64,
     },
     /// Held units given back to the position.
     ReservedUnitsReleased {
-        sku: String,
-        location: String,
-        reservation_id: String,
+        sku: Sku,
+        location: LocationId,
+        reservation_id: ReservationId,
         quantity: i64,
     },
     /// Held units that left the location (shipped or handed over): out of stock and of the hold.
     ReservedUnitsConsumed {
-        sku: String,
-        location: String,
-        reservation_id: String,
+        sku: Sku,
+        location: LocationId,
+        reservation_id: ReservationId,
         quantity: i64,
     },
     ReservationPlaced {
-        reservation_id: String,
+        reservation_id: ReservationId,
         reference: String,
-        location: String,
+        location: LocationId,
         lines: Vec<Line>,
         channel: String,
         expires_at: DateTime<Utc>,
     },
     ReservationReleased {
-        reservation_id: String,
+        reservation_id: ReservationId,
         lines: Vec<Line>,
         reason: String,
     },
     ReservationConsumed {
-        reservation_id: String,
+        reservation_id: ReservationId,
         lines: Vec<Line>,
     },
     ReservationExpired {
-        reservation_id: String,
+        reservation_id: ReservationId,
         lines: Vec<Line>,
     },
     LocationUpserted {
@@ -88,19 +96,18 @@ pub enum LedgerEvent {
         rule: ChannelRuleTerms,
     },
     SkuRegistered {
-        sku: String,
+        sku: Sku,
     },
 }
 
 /// A location as it was set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LocationDetails {
-    pub location_id: String,
-    pub kind: LocationType,
+    pub location_id: LocationId,
+    pub kind: NodeType,
     pub name: String,
     pub attributes: BTreeMap<String, String>,
-    pub latitude: Option<f64>,
-    pub longitude: Option<f64>,
+    pub location: Option<GeoPoint>,
     pub active: bool,
 }
 
@@ -119,8 +126,7 @@ impl From<&LocationRecord> for LocationDetails {
             kind: l.kind,
             name: l.name.clone(),
             attributes: l.attributes.clone(),
-            latitude: l.latitude,
-            longitude: l.longitude,
+            location: l.location,
             active: l.active,
         }
     }
@@ -133,8 +139,7 @@ impl From<&LocationDetails> for LocationRecord {
             kind: l.kind,
             name: l.name.clone(),
             attributes: l.attributes.clone(),
-            latitude: l.latitude,
-            longitude: l.longitude,
+            location: l.location,
             active: l.active,
         }
     }
@@ -176,11 +181,50 @@ impl DomainEvent for LedgerEvent {
         ChannelRuleSet,
         SkuRegistered,
     });
+
+    fn schema_version(event_type: &str) -> u16 {
+        match event_type {
+            "LocationUpserted" => 2,
+            _ => 1,
+        }
+    }
+
+    fn upcast(event_type: &str, from: u16, json: Value) -> Result<Value, String> {
+        match (event_type, from) {
+            ("LocationUpserted", 1) => location_in_kernel_terms(json),
+            _ => Err(format!(
+                "no upcaster from schema version {from} of event type {event_type}"
+            )),
+        }
+    }
+}
+
+/// LocationUpserted v1 → v2: the kind by its node type's code (`Store` → `store`), the
+/// point's `latitude` and `longitude` as `location` (null unless both were there).
+fn location_in_kernel_terms(json: Value) -> Result<Value, String> {
+    let mut fields = fields_of(json, "LocationUpserted")?;
+    let mut location = object(take(&mut fields, "location")?)?;
+    let kind = take(&mut location, "kind")?;
+    let kind = NodeType::ALL
+        .iter()
+        .find(|k| kind.as_str() == Some(format!("{k:?}").as_str()))
+        .ok_or_else(|| format!("{kind} is not a location kind of version 1"))?;
+    location.insert("kind".to_owned(), Value::String(kind.code().to_owned()));
+    let point = match (take(&mut location, "latitude")?, take(&mut location, "longitude")?) {
+        (Value::Number(latitude), Value::Number(longitude)) => Value::Object(Map::from_iter([
+            ("latitude".to_owned(), Value::Number(latitude)),
+            ("longitude".to_owned(), Value::Number(longitude)),
+        ])),
+        _ => Value::Null,
+    };
+    location.insert("location".to_owned(), point);
+    fields.insert("location".to_owned(), Value::Object(location));
+    Ok(event("LocationUpserted", fields))
 }
 
 impl LedgerEvent {
     /// The (SKU, location) of the position the event changes, if it changes one.
-    pub fn position(&self) -> Option<(&str, &str)> {
+    pub fn position(&self) -> Option<(&Sku, &LocationId)> {
         match self {
             LedgerEvent::StockMoved { sku, location, .. }
             | LedgerEvent::StockCounted { sku, location, .. }

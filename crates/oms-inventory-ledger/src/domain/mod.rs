@@ -16,15 +16,15 @@ pub mod position;
 pub mod reservation;
 
 pub use commands::{
-    ChannelRule, ConsumeReservation, LocationRecord, LocationType, Movement, MovementKind, ReleaseReservation,
-    ReserveStock,
+    ChannelRule, ConsumeReservation, LocationRecord, Movement, MovementKind, ReleaseReservation, ReserveStock,
 };
 pub use errors::{LedgerError, Shortfall};
 pub use events::{ChannelRuleTerms, LedgerEvent, LocationDetails};
 pub use ledger::{
-    ExpireDue, JobDropped, JobUnits, Ledger, LedgerPolicy, RecordMovement, RegisterSkus, Reserve, Restock,
-    SetChannelRule, SetSafetyStock, UnitsLeft, UnknownSkus, UpsertLocation,
+    ExpireDue, JobDropped, JobRejected, JobUnits, Ledger, LedgerPolicy, RecordMovement, RegisterSkus, RejectReason,
+    Reserve, Restock, SetChannelRule, SetSafetyStock, UnitsLeft, UnknownSkus, UpsertLocation,
 };
+pub use oms_proto::kernel::{GeoPoint, JobId, LocationId, NodeType, ReservationId, Sku, Violations};
 pub use position::Position;
 pub use reservation::{Reservation, ReservationStatus};
 
@@ -53,12 +53,12 @@ pub fn sku_stream(sku: &str) -> String {
 /// Units of one SKU.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Line {
-    pub sku: String,
+    pub sku: Sku,
     pub quantity: i64,
 }
 
 impl Line {
-    pub fn new(sku: impl Into<String>, quantity: i64) -> Self {
+    pub fn new(sku: impl Into<Sku>, quantity: i64) -> Self {
         Self {
             sku: sku.into(),
             quantity,

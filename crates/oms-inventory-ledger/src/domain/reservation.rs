@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Line;
+use super::{Line, LocationId, ReservationId, Sku};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReservationStatus {
@@ -27,9 +27,9 @@ impl ReservationStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reservation {
-    pub reservation_id: String,
+    pub reservation_id: ReservationId,
     pub reference: String,
-    pub location: String,
+    pub location: LocationId,
     /// As placed.
     pub lines: Vec<Line>,
     /// Still held, per SKU (placed minus consumed and released).
@@ -42,12 +42,12 @@ pub struct Reservation {
 }
 
 impl Reservation {
-    pub fn held_of(&self, sku: &str) -> i64 {
-        self.held.iter().find(|l| l.sku == sku).map_or(0, |l| l.quantity)
+    pub fn held_of(&self, sku: &Sku) -> i64 {
+        self.held.iter().find(|l| l.sku == *sku).map_or(0, |l| l.quantity)
     }
 
-    pub fn consumed_of(&self, sku: &str) -> i64 {
-        self.consumed.iter().find(|l| l.sku == sku).map_or(0, |l| l.quantity)
+    pub fn consumed_of(&self, sku: &Sku) -> i64 {
+        self.consumed.iter().find(|l| l.sku == *sku).map_or(0, |l| l.quantity)
     }
 
     pub fn holds_anything(&self) -> bool {

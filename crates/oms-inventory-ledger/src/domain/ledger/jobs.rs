@@ -2,6 +2,8 @@
 //! order (shipped or handed over), jobs given back (rejected, cancelled, taken back by
 //! routing) and returned units put back on sale. None of them can be refused — the units
 //! moved on the shop floor — and each is applied once, by the movement id it makes.
+//! Whether a rejected job's units also leave the shelf is the write-off rule's
+//! ([`RejectReason::writes_off`]).
 
 use std::convert::Infallible;
 
@@ -10,14 +12,16 @@ use oms_eventsourcing::{Change, Changes, Decide};
 
 use super::reservations::{consumed, released};
 use super::{Ledger, merge_lines};
-use crate::domain::{LedgerEvent, Line, MovementKind, ReservationStatus, position_stream};
+use crate::domain::{
+    JobId, LedgerEvent, Line, LocationId, MovementKind, ReservationId, ReservationStatus, position_stream,
+};
 
 /// Units of a fulfilment job at one location, and the reservation holding them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobUnits {
-    pub job: String,
-    pub reservation_id: String,
-    pub location: String,
+    pub job: JobId,
+    pub reservation_id: ReservationId,
+    pub location: LocationId,
     pub lines: Vec<Line>,
     /// When it happened on the shop floor.
     pub at: DateTime<Utc>,
@@ -37,24 +41,74 @@ impl Decide<Ledger> for UnitsLeft {
     }
 }
 
-/// A job was rejected or cancelled: its held units go back, and units found missing or
-/// damaged (`write_off`) are taken off the shelf.
+/// Why a node rejected a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// The units were not on the shelf.
+    OutOfStock,
+    /// The units were there, but not fit to sell.
+    Damaged,
+    /// The node had no hands for the job.
+    Capacity,
+    /// The node did not accept the job within its deadline.
+    AcceptanceTimeout,
+    /// The node gave none.
+    Unstated,
+}
+
+impl RejectReason {
+    /// The write-off rule: a node that found the units missing or damaged says they are
+    /// no longer stock to sell, so the ledger takes them off the shelf rather than
+    /// promise them again. A reject for any other reason says nothing about the shelf.
+    pub fn writes_off(self) -> bool {
+        matches!(self, RejectReason::OutOfStock | RejectReason::Damaged)
+    }
+
+    /// In words, for the reason a reservation is given back.
+    pub fn label(self) -> &'static str {
+        match self {
+            RejectReason::OutOfStock => "out of stock",
+            RejectReason::Damaged => "damaged",
+            RejectReason::Capacity => "no capacity",
+            RejectReason::AcceptanceTimeout => "not accepted in time",
+            RejectReason::Unstated => "no reason given",
+        }
+    }
+}
+
+/// A node rejected a job: its held units go back, and the write-off rule decides whether
+/// they also leave the shelf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRejected {
+    pub job: JobUnits,
+    pub reason: RejectReason,
+}
+
+impl Decide<Ledger> for JobRejected {
+    type Refusal = Infallible;
+
+    fn decide(&self, ledger: &Ledger, _now: DateTime<Utc>) -> Result<Changes<LedgerEvent>, Infallible> {
+        let why = format!("job {} rejected: {}", self.job.job, self.reason.label());
+        let mut changes = hold_given_back(ledger, &self.job, &why);
+        if self.reason.writes_off() {
+            changes.extend(written_off(ledger, &self.job));
+        }
+        Ok(changes)
+    }
+}
+
+/// A job was cancelled, or routing took its request back: its held units go back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobDropped {
     pub job: JobUnits,
     pub reason: String,
-    pub write_off: bool,
 }
 
 impl Decide<Ledger> for JobDropped {
     type Refusal = Infallible;
 
     fn decide(&self, ledger: &Ledger, _now: DateTime<Utc>) -> Result<Changes<LedgerEvent>, Infallible> {
-        let mut changes = hold_given_back(ledger, &self.job, &self.reason);
-        if self.write_off {
-            changes.extend(written_off(ledger, &self.job));
-        }
-        Ok(changes)
+        Ok(hold_given_back(ledger, &self.job, &self.reason))
     }
 }
 
@@ -63,7 +117,7 @@ impl Decide<Ledger> for JobDropped {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restock {
     pub reference: String,
-    pub location: String,
+    pub location: LocationId,
     pub lines: Vec<Line>,
     pub at: DateTime<Utc>,
 }
@@ -115,9 +169,9 @@ fn units_left(ledger: &Ledger, job: &JobUnits) -> Changes<LedgerEvent> {
         },
     };
     for line in direct {
-        if !ledger.has_seen_movement(&job.location, &movement_id(&job.job, &line)) {
+        if !ledger.has_seen_movement(&job.location, &movement_id(job.job.as_str(), &line)) {
             changes.push(own_movement(
-                &job.job,
+                job.job.as_str(),
                 &job.location,
                 &line,
                 MovementKind::Shipment,
@@ -152,8 +206,8 @@ fn hold_given_back(ledger: &Ledger, job: &JobUnits, reason: &str) -> Changes<Led
 fn written_off(ledger: &Ledger, job: &JobUnits) -> Changes<LedgerEvent> {
     merge_lines(&job.lines)
         .iter()
-        .filter(|line| !ledger.has_seen_movement(&job.location, &movement_id(&job.job, line)))
-        .map(|line| own_movement(&job.job, &job.location, line, MovementKind::WriteOff, job.at))
+        .filter(|line| !ledger.has_seen_movement(&job.location, &movement_id(job.job.as_str(), line)))
+        .map(|line| own_movement(job.job.as_str(), &job.location, line, MovementKind::WriteOff, job.at))
         .collect()
 }
 
@@ -164,16 +218,16 @@ fn movement_id(cause: &str, line: &Line) -> String {
 
 fn own_movement(
     cause: &str,
-    location: &str,
+    location: &LocationId,
     line: &Line,
     kind: MovementKind,
     at: DateTime<Utc>,
 ) -> Change<LedgerEvent> {
     Change::new(
-        position_stream(location, &line.sku),
+        position_stream(location.as_str(), line.sku.as_str()),
         LedgerEvent::StockMoved {
             sku: line.sku.clone(),
-            location: location.to_owned(),
+            location: location.clone(),
             movement_id: movement_id(cause, line),
             kind,
             quantity: line.quantity,

@@ -10,14 +10,15 @@ use oms_eventsourcing::{Change, Changes, Decide};
 use super::{Ledger, UnknownSkus};
 use crate::domain::events::{ChannelRuleTerms, LocationDetails};
 use crate::domain::{
-    ChannelRule, LedgerError, LedgerEvent, LocationRecord, channel_stream, location_stream, position_stream, sku_stream,
+    ChannelRule, LedgerError, LedgerEvent, LocationId, LocationRecord, Sku, Violations, channel_stream,
+    location_stream, position_stream, sku_stream,
 };
 
 /// Keep `quantity` units of a position back from what it promises.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetSafetyStock {
-    pub sku: String,
-    pub location: String,
+    pub sku: Sku,
+    pub location: LocationId,
     pub quantity: i64,
     pub unknown_skus: UnknownSkus,
 }
@@ -26,29 +27,21 @@ impl Decide<Ledger> for SetSafetyStock {
     type Refusal = LedgerError;
 
     fn decide(&self, ledger: &Ledger, _now: DateTime<Utc>) -> Result<Changes<LedgerEvent>, LedgerError> {
-        let mut bad = Vec::new();
-        if self.sku.trim().is_empty() {
-            bad.push(("sku".to_owned(), "is required".to_owned()));
-        }
-        if self.quantity < 0 {
-            bad.push(("quantity".to_owned(), "cannot be negative".to_owned()));
-        }
-        if self.location.trim().is_empty() {
-            bad.push(("location_id".to_owned(), "is required".to_owned()));
-        }
-        if !bad.is_empty() {
-            return Err(LedgerError::Invalid(bad));
-        }
+        let mut bad = Violations::new();
+        bad.require(self.sku.as_str(), "sku");
+        bad.check(self.quantity < 0, "quantity", "cannot be negative");
+        bad.require(self.location.as_str(), "location_id");
+        bad.or_ok(()).map_err(LedgerError::Invalid)?;
         ledger.check_location(&self.location, false)?;
         ledger.check_sku(&self.sku, self.unknown_skus)?;
         if ledger
-            .position(&self.sku, &self.location)
+            .position(self.sku.as_str(), self.location.as_str())
             .is_some_and(|p| p.safety_stock == self.quantity)
         {
             return Ok(Vec::new());
         }
         Ok(vec![Change::new(
-            position_stream(&self.location, &self.sku),
+            position_stream(self.location.as_str(), self.sku.as_str()),
             LedgerEvent::SafetyStockSet {
                 sku: self.sku.clone(),
                 location: self.location.clone(),
@@ -69,30 +62,18 @@ impl Decide<Ledger> for UpsertLocation {
 
     fn decide(&self, ledger: &Ledger, _now: DateTime<Utc>) -> Result<Changes<LedgerEvent>, LedgerError> {
         let location = &self.location;
-        let mut bad = Vec::new();
-        if location.location_id.trim().is_empty() {
-            bad.push(("location_id".to_owned(), "is required".to_owned()));
+        let mut bad = Violations::new();
+        bad.require(location.location_id.as_str(), "location_id");
+        if let Some(point) = &location.location {
+            // The contract carries a location's point in its address.
+            point.check("address.location", &mut bad);
         }
-        if location.latitude.is_some_and(|l| !(-90.0..=90.0).contains(&l)) {
-            bad.push((
-                "address.location.latitude".to_owned(),
-                "must be between -90 and 90".to_owned(),
-            ));
-        }
-        if location.longitude.is_some_and(|l| !(-180.0..=180.0).contains(&l)) {
-            bad.push((
-                "address.location.longitude".to_owned(),
-                "must be between -180 and 180".to_owned(),
-            ));
-        }
-        if !bad.is_empty() {
-            return Err(LedgerError::Invalid(bad));
-        }
+        bad.or_ok(()).map_err(LedgerError::Invalid)?;
         if ledger.locations.get(&location.location_id) == Some(location) {
             return Ok(Vec::new());
         }
         Ok(vec![Change::new(
-            location_stream(&location.location_id),
+            location_stream(location.location_id.as_str()),
             LedgerEvent::LocationUpserted {
                 location: LocationDetails::from(location),
             },
@@ -111,19 +92,15 @@ impl Decide<Ledger> for SetChannelRule {
 
     fn decide(&self, ledger: &Ledger, _now: DateTime<Utc>) -> Result<Changes<LedgerEvent>, LedgerError> {
         let rule = &self.rule;
-        let mut bad = Vec::new();
-        if rule.channel.trim().is_empty() {
-            bad.push(("channel".to_owned(), "is required".to_owned()));
-        }
-        if rule.holdback_units < 0 {
-            bad.push(("holdback_units".to_owned(), "cannot be negative".to_owned()));
-        }
-        if !(1..=100).contains(&rule.share_percent) {
-            bad.push(("share_percent".to_owned(), "must be between 1 and 100".to_owned()));
-        }
-        if !bad.is_empty() {
-            return Err(LedgerError::Invalid(bad));
-        }
+        let mut bad = Violations::new();
+        bad.require(&rule.channel, "channel");
+        bad.check(rule.holdback_units < 0, "holdback_units", "cannot be negative");
+        bad.check(
+            !(1..=100).contains(&rule.share_percent),
+            "share_percent",
+            "must be between 1 and 100",
+        );
+        bad.or_ok(()).map_err(LedgerError::Invalid)?;
         if ledger.channel_rules.get(&rule.channel) == Some(rule) {
             return Ok(Vec::new());
         }
@@ -139,27 +116,27 @@ impl Decide<Ledger> for SetChannelRule {
 /// Make SKUs known (needed before their stock moves when unknown SKUs are refused).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisterSkus {
-    pub skus: Vec<String>,
+    pub skus: Vec<Sku>,
 }
 
 impl Decide<Ledger> for RegisterSkus {
     type Refusal = LedgerError;
 
     fn decide(&self, ledger: &Ledger, _now: DateTime<Utc>) -> Result<Changes<LedgerEvent>, LedgerError> {
-        let bad: Vec<(String, String)> = self
-            .skus
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.trim().is_empty())
-            .map(|(i, _)| (format!("skus[{i}]"), "is empty".to_owned()))
-            .collect();
-        if !bad.is_empty() {
-            return Err(LedgerError::Invalid(bad));
+        let mut bad = Violations::new();
+        for (i, sku) in self.skus.iter().enumerate() {
+            bad.check(sku.as_str().trim().is_empty(), format!("skus[{i}]"), "is empty");
         }
-        let new: BTreeSet<&String> = self.skus.iter().filter(|s| !ledger.skus.contains(*s)).collect();
+        bad.or_ok(()).map_err(LedgerError::Invalid)?;
+        let new: BTreeSet<&Sku> = self.skus.iter().filter(|s| !ledger.skus.contains(*s)).collect();
         Ok(new
             .into_iter()
-            .map(|sku| Change::new(sku_stream(sku), LedgerEvent::SkuRegistered { sku: sku.clone() }))
+            .map(|sku| {
+                Change::new(
+                    sku_stream(sku.as_str()),
+                    LedgerEvent::SkuRegistered { sku: sku.clone() },
+                )
+            })
             .collect())
     }
 }

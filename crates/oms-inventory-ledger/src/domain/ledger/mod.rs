@@ -16,17 +16,17 @@ use oms_eventsourcing::{EventHeader, Model};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-pub use jobs::{JobDropped, JobUnits, Restock, UnitsLeft};
+pub use jobs::{JobDropped, JobRejected, JobUnits, RejectReason, Restock, UnitsLeft};
 pub use master_data::{RegisterSkus, SetChannelRule, SetSafetyStock, UpsertLocation};
 pub use movements::RecordMovement;
 pub use reservations::{ExpireDue, Reserve};
 
-use super::Line;
 use super::commands::{ChannelRule, LocationRecord};
 use super::errors::LedgerError;
 use super::events::LedgerEvent;
 use super::position::Position;
 use super::reservation::{Reservation, ReservationStatus};
+use super::{Line, LocationId, ReservationId, Sku};
 
 /// What to do with a SKU the ledger has never seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -61,15 +61,16 @@ pub const MOVEMENT_MEMORY_HOURS: i64 = 72;
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Ledger {
     /// Positions by SKU, then location.
-    positions: HashMap<String, BTreeMap<String, Position>>,
+    positions: HashMap<Sku, BTreeMap<LocationId, Position>>,
     /// The SKUs held at each location, in order (the per-location listing).
-    by_location: HashMap<String, BTreeSet<String>>,
-    reservations: HashMap<String, Reservation>,
+    by_location: HashMap<LocationId, BTreeSet<Sku>>,
+    reservations: HashMap<ReservationId, Reservation>,
     /// Active reservations by the time they lapse.
-    expiries: BTreeSet<(DateTime<Utc>, String)>,
-    locations: BTreeMap<String, LocationRecord>,
+    expiries: BTreeSet<(DateTime<Utc>, ReservationId)>,
+    locations: BTreeMap<LocationId, LocationRecord>,
+    /// By the channel's name, as the contract's free string names it.
     channel_rules: BTreeMap<String, ChannelRule>,
-    skus: BTreeSet<String>,
+    skus: BTreeSet<Sku>,
     /// Recently applied movements (hash of location and movement id), to recognise resends.
     movements_seen: BTreeSet<u64>,
     movements_by_time: BTreeMap<DateTime<Utc>, Vec<u64>>,
@@ -79,7 +80,8 @@ pub struct Ledger {
 impl Model for Ledger {
     type Event = LedgerEvent;
     const NAME: &'static str = "inventory-ledger";
-    const SNAPSHOT_VERSION: u32 = 1;
+    // 2: a location keeps its kind as a node type and its point as a `GeoPoint`.
+    const SNAPSHOT_VERSION: u32 = 2;
 
     fn apply(&mut self, header: &EventHeader<'_>, event: &LedgerEvent) {
         if let Some((sku, location)) = event.position() {
@@ -143,27 +145,27 @@ impl Ledger {
     }
 
     /// Every location holding `sku`, with its position.
-    pub fn positions_of(&self, sku: &str) -> impl Iterator<Item = (&str, &Position)> {
+    pub fn positions_of(&self, sku: &str) -> impl Iterator<Item = (&LocationId, &Position)> {
         self.positions
             .get(sku)
             .into_iter()
-            .flat_map(|by_location| by_location.iter().map(|(l, p)| (l.as_str(), p)))
+            .flat_map(|by_location| by_location.iter())
     }
 
     /// Positions at `location`, in SKU order, after `after` (exclusive), at most `limit`.
-    pub fn positions_at(&self, location: &str, after: &str, limit: usize) -> Vec<(&str, &Position)> {
+    pub fn positions_at(&self, location: &str, after: &str, limit: usize) -> Vec<(&Sku, &Position)> {
         let Some(skus) = self.by_location.get(location) else {
             return Vec::new();
         };
-        let from = std::ops::Bound::Excluded(after.to_owned());
+        let from = std::ops::Bound::Excluded(after);
         let range = if after.is_empty() {
-            skus.range::<String, _>(..)
+            skus.range::<str, _>(..)
         } else {
-            skus.range((from, std::ops::Bound::Unbounded))
+            skus.range::<str, _>((from, std::ops::Bound::Unbounded))
         };
         range
             .take(limit)
-            .filter_map(|sku| Some((sku.as_str(), self.position(sku, location)?)))
+            .filter_map(|sku| Some((sku, self.position(sku.as_str(), location)?)))
             .collect()
     }
 
@@ -201,12 +203,12 @@ impl Ledger {
     }
 
     /// Active reservations whose hold has lapsed at `now`, oldest first.
-    pub fn due_reservations(&self, now: DateTime<Utc>, limit: usize) -> Vec<&str> {
+    pub fn due_reservations(&self, now: DateTime<Utc>, limit: usize) -> Vec<&ReservationId> {
         self.expiries
             .iter()
             .take_while(|(at, _)| *at <= now)
             .take(limit)
-            .map(|(_, id)| id.as_str())
+            .map(|(_, id)| id)
             .collect()
     }
 
@@ -214,40 +216,40 @@ impl Ledger {
         self.positions.values().map(BTreeMap::len).sum()
     }
 
-    pub fn has_seen_movement(&self, location: &str, movement_id: &str) -> bool {
+    pub fn has_seen_movement(&self, location: &LocationId, movement_id: &str) -> bool {
         self.movements_seen.contains(&movement_key(location, movement_id))
     }
 
     // ----------------------------------------------------------------------------------
     // What several rules check.
 
-    fn check_location(&self, location: &str, must_be_active: bool) -> Result<(), LedgerError> {
+    fn check_location(&self, location: &LocationId, must_be_active: bool) -> Result<(), LedgerError> {
         match self.locations.get(location) {
-            None => Err(LedgerError::UnknownLocation(location.to_owned())),
-            Some(l) if must_be_active && !l.active => Err(LedgerError::InactiveLocation(location.to_owned())),
+            None => Err(LedgerError::UnknownLocation(location.clone())),
+            Some(l) if must_be_active && !l.active => Err(LedgerError::InactiveLocation(location.clone())),
             Some(_) => Ok(()),
         }
     }
 
-    fn check_sku(&self, sku: &str, unknown_skus: UnknownSkus) -> Result<(), LedgerError> {
+    fn check_sku(&self, sku: &Sku, unknown_skus: UnknownSkus) -> Result<(), LedgerError> {
         match unknown_skus {
-            UnknownSkus::Refuse if !self.skus.contains(sku) => Err(LedgerError::UnknownSku(sku.to_owned())),
+            UnknownSkus::Refuse if !self.skus.contains(sku) => Err(LedgerError::UnknownSku(sku.clone())),
             _ => Ok(()),
         }
     }
 
     /// The active reservation of `reservation_id` at `location`, if there is one.
-    fn active_reservation_at(&self, reservation_id: &str, location: &str) -> Option<&Reservation> {
+    fn active_reservation_at(&self, reservation_id: &ReservationId, location: &LocationId) -> Option<&Reservation> {
         self.reservations
             .get(reservation_id)
-            .filter(|r| r.status == ReservationStatus::Active && r.location == location)
+            .filter(|r| r.status == ReservationStatus::Active && r.location == *location)
     }
 
     // ----------------------------------------------------------------------------------
     // The fold, in its parts.
 
     /// An event of one position; a movement or count is also remembered by its id.
-    fn position_changed(&mut self, sku: &str, location: &str, event: &LedgerEvent, at: DateTime<Utc>) {
+    fn position_changed(&mut self, sku: &Sku, location: &LocationId, event: &LedgerEvent, at: DateTime<Utc>) {
         if let LedgerEvent::StockMoved {
             movement_id,
             occurred_at,
@@ -271,7 +273,7 @@ impl Ledger {
             .insert(reservation.reservation_id.clone(), reservation);
     }
 
-    fn position_mut(&mut self, sku: &str, location: &str) -> &mut Position {
+    fn position_mut(&mut self, sku: &Sku, location: &LocationId) -> &mut Position {
         // Keys are copied only for a position seen for the first time.
         let known = self
             .positions
@@ -279,19 +281,19 @@ impl Ledger {
             .is_some_and(|by_location| by_location.contains_key(location));
         if !known {
             self.by_location
-                .entry(location.to_owned())
+                .entry(location.clone())
                 .or_default()
-                .insert(sku.to_owned());
+                .insert(sku.clone());
             self.positions
-                .entry(sku.to_owned())
+                .entry(sku.clone())
                 .or_default()
-                .insert(location.to_owned(), Position::default());
+                .insert(location.clone(), Position::default());
         }
         let by_location = self.positions.get_mut(sku).expect("inserted above");
         by_location.get_mut(location).expect("inserted above")
     }
 
-    fn remember_movement(&mut self, location: &str, movement_id: &str, occurred_at: DateTime<Utc>) {
+    fn remember_movement(&mut self, location: &LocationId, movement_id: &str, occurred_at: DateTime<Utc>) {
         let key = movement_key(location, movement_id);
         if self.movements_seen.insert(key) {
             self.movements_by_time.entry(occurred_at).or_default().push(key);
@@ -309,7 +311,13 @@ impl Ledger {
         }
     }
 
-    fn close_lines(&mut self, reservation_id: &str, lines: &[Line], closed_as: ReservationStatus, consumed: bool) {
+    fn close_lines(
+        &mut self,
+        reservation_id: &ReservationId,
+        lines: &[Line],
+        closed_as: ReservationStatus,
+        consumed: bool,
+    ) {
         let Some(reservation) = self.reservations.get_mut(reservation_id) else {
             return;
         };
@@ -324,8 +332,7 @@ impl Ledger {
                 _ if !reservation.consumed.is_empty() => ReservationStatus::Consumed,
                 other => other,
             };
-            self.expiries
-                .remove(&(reservation.expires_at, reservation_id.to_owned()));
+            self.expiries.remove(&(reservation.expires_at, reservation_id.clone()));
         }
     }
 }
@@ -342,7 +349,8 @@ pub fn merge_lines(lines: &[Line]) -> Vec<Line> {
     merged
 }
 
-fn movement_key(location: &str, movement_id: &str) -> u64 {
+fn movement_key(location: &LocationId, movement_id: &str) -> u64 {
+    let location = location.as_str();
     let mut bytes = Vec::with_capacity(location.len() + movement_id.len() + 1);
     bytes.extend_from_slice(location.as_bytes());
     bytes.push(0);

@@ -30,22 +30,22 @@ fn record_movement(
     m: &Movement,
     unknown_skus: UnknownSkus,
 ) -> Result<Changes<LedgerEvent>, LedgerError> {
-    let bad = m.violations("");
-    if !bad.is_empty() {
-        return Err(LedgerError::Invalid(bad));
-    }
+    m.violations("").or_ok(()).map_err(LedgerError::Invalid)?;
     ledger.check_location(&m.location, false)?;
     ledger.check_sku(&m.sku, unknown_skus)?;
     if ledger.has_seen_movement(&m.location, &m.movement_id) {
         return Ok(Vec::new());
     }
     let none = Position::default();
-    let position = ledger.position(&m.sku, &m.location).unwrap_or(&none);
+    let position = ledger.position(m.sku.as_str(), m.location.as_str()).unwrap_or(&none);
     let event = match m.kind {
         MovementKind::CycleCount => shelf_counted(ledger, position, m)?,
         kind => stock_moved(position, m, kind),
     };
-    Ok(vec![Change::new(position_stream(&m.location, &m.sku), event)])
+    Ok(vec![Change::new(
+        position_stream(m.location.as_str(), m.sku.as_str()),
+        event,
+    )])
 }
 
 /// A count sets on hand to what was counted plus what moved after it was taken; a count

@@ -9,8 +9,8 @@ use oms_eventsourcing::{Change, Changes, Decide};
 
 use super::{Ledger, UnknownSkus, merge_lines};
 use crate::domain::{
-    ConsumeReservation, LedgerError, LedgerEvent, Line, ReleaseReservation, Reservation, ReservationStatus,
-    ReserveStock, Shortfall, position_stream, reservation_stream,
+    ConsumeReservation, LedgerError, LedgerEvent, Line, LocationId, ReleaseReservation, Reservation, ReservationId,
+    ReservationStatus, ReserveStock, Shortfall, Violations, position_stream, reservation_stream,
 };
 
 /// Hold the units of `request`, under the ledger's policy for unknown SKUs and the hold it
@@ -65,10 +65,7 @@ impl Decide<Ledger> for ExpireDue {
 /// other units it is refused.
 fn reserve(ledger: &Ledger, command: &Reserve, now: DateTime<Utc>) -> Result<Changes<LedgerEvent>, LedgerError> {
     let request = &command.request;
-    let bad = reserve_violations(request);
-    if !bad.is_empty() {
-        return Err(LedgerError::Invalid(bad));
-    }
+    reserve_violations(request).or_ok(()).map_err(LedgerError::Invalid)?;
     let lines = merge_lines(&request.lines);
     if let Some(existing) = ledger.reservations.get(&request.reservation_id) {
         return if existing.location == request.location && existing.lines == lines {
@@ -93,38 +90,26 @@ fn reserve(ledger: &Ledger, command: &Reserve, now: DateTime<Utc>) -> Result<Cha
     Ok(placed(request, lines, now + ttl))
 }
 
-fn reserve_violations(request: &ReserveStock) -> Vec<(String, String)> {
-    let mut bad = Vec::new();
-    if request.reservation_id.trim().is_empty() {
-        bad.push(("reservation_id".to_owned(), "is required".to_owned()));
-    }
-    if request.location.trim().is_empty() {
-        bad.push(("location_id".to_owned(), "is required".to_owned()));
-    }
-    if request.lines.is_empty() {
-        bad.push(("lines".to_owned(), "at least one line is required".to_owned()));
-    }
+fn reserve_violations(request: &ReserveStock) -> Violations {
+    let mut bad = Violations::new();
+    bad.require(request.reservation_id.as_str(), "reservation_id");
+    bad.require(request.location.as_str(), "location_id");
+    bad.check(request.lines.is_empty(), "lines", "at least one line is required");
     for (i, line) in request.lines.iter().enumerate() {
-        if line.sku.trim().is_empty() {
-            bad.push((format!("lines[{i}].sku"), "is required".to_owned()));
-        }
-        if line.quantity <= 0 {
-            bad.push((format!("lines[{i}].quantity"), "must be 1 or more".to_owned()));
-        }
+        bad.require(line.sku.as_str(), format!("lines[{i}].sku"));
+        bad.check(line.quantity <= 0, format!("lines[{i}].quantity"), "must be 1 or more");
     }
-    if request.ttl < Duration::zero() {
-        bad.push(("ttl_seconds".to_owned(), "cannot be negative".to_owned()));
-    }
+    bad.check(request.ttl < Duration::zero(), "ttl_seconds", "cannot be negative");
     bad
 }
 
 /// The lines the location cannot hold in full for `channel` (after its rule).
-fn shortfalls(ledger: &Ledger, location: &str, channel: &str, lines: &[Line]) -> Vec<Shortfall> {
+fn shortfalls(ledger: &Ledger, location: &LocationId, channel: &str, lines: &[Line]) -> Vec<Shortfall> {
     lines
         .iter()
         .filter_map(|line| {
             let available = ledger
-                .position(&line.sku, location)
+                .position(line.sku.as_str(), location.as_str())
                 .map_or(0, |p| ledger.channel_available(p, channel));
             (available < line.quantity).then(|| Shortfall {
                 sku: line.sku.clone(),
@@ -141,7 +126,7 @@ fn placed(request: &ReserveStock, lines: Vec<Line>, expires_at: DateTime<Utc>) -
         .iter()
         .map(|line| {
             Change::new(
-                position_stream(&request.location, &line.sku),
+                position_stream(request.location.as_str(), line.sku.as_str()),
                 LedgerEvent::UnitsReserved {
                     sku: line.sku.clone(),
                     location: request.location.clone(),
@@ -152,7 +137,7 @@ fn placed(request: &ReserveStock, lines: Vec<Line>, expires_at: DateTime<Utc>) -
         })
         .collect();
     let mut changes = vec![Change::new(
-        reservation_stream(&request.reservation_id),
+        reservation_stream(request.reservation_id.as_str()),
         LedgerEvent::ReservationPlaced {
             reservation_id: request.reservation_id.clone(),
             reference: request.reference.clone(),
@@ -207,9 +192,9 @@ fn expire_due(ledger: &Ledger, now: DateTime<Utc>, limit: usize) -> Changes<Ledg
         };
         let lines: Vec<Line> = reservation.held.iter().filter(|l| l.quantity > 0).cloned().collect();
         changes.push(Change::new(
-            reservation_stream(id),
+            reservation_stream(id.as_str()),
             LedgerEvent::ReservationExpired {
-                reservation_id: id.to_owned(),
+                reservation_id: id.clone(),
                 lines: lines.clone(),
             },
         ));
@@ -221,7 +206,7 @@ fn expire_due(ledger: &Ledger, now: DateTime<Utc>, limit: usize) -> Changes<Ledg
 /// `lines` of `reservation` given back, for `reason`.
 pub(super) fn released(reservation: &Reservation, lines: Vec<Line>, reason: &str) -> Changes<LedgerEvent> {
     let mut changes = vec![Change::new(
-        reservation_stream(&reservation.reservation_id),
+        reservation_stream(reservation.reservation_id.as_str()),
         LedgerEvent::ReservationReleased {
             reservation_id: reservation.reservation_id.clone(),
             lines: lines.clone(),
@@ -235,7 +220,7 @@ pub(super) fn released(reservation: &Reservation, lines: Vec<Line>, reason: &str
 /// `lines` of `reservation` left the location.
 pub(super) fn consumed(reservation: &Reservation, lines: Vec<Line>) -> Changes<LedgerEvent> {
     let mut changes = vec![Change::new(
-        reservation_stream(&reservation.reservation_id),
+        reservation_stream(reservation.reservation_id.as_str()),
         LedgerEvent::ReservationConsumed {
             reservation_id: reservation.reservation_id.clone(),
             lines: lines.clone(),
@@ -246,14 +231,14 @@ pub(super) fn consumed(reservation: &Reservation, lines: Vec<Line>) -> Changes<L
 }
 
 /// The reservation a command names.
-fn asked_reservation<'a>(ledger: &'a Ledger, id: &str) -> Result<&'a Reservation, LedgerError> {
-    if id.trim().is_empty() {
+fn asked_reservation<'a>(ledger: &'a Ledger, id: &ReservationId) -> Result<&'a Reservation, LedgerError> {
+    if id.as_str().trim().is_empty() {
         return Err(LedgerError::invalid("reservation_id", "is required"));
     }
     ledger
         .reservations
         .get(id)
-        .ok_or_else(|| LedgerError::UnknownReservation(id.to_owned()))
+        .ok_or_else(|| LedgerError::UnknownReservation(id.clone()))
 }
 
 /// The lines to take off a reservation: those asked (each at most what is held), or
@@ -338,7 +323,7 @@ fn unit_changes(reservation: &Reservation, lines: &[Line], change: UnitChange) -
                     quantity,
                 },
             };
-            Change::new(position_stream(&reservation.location, &line.sku), event)
+            Change::new(position_stream(reservation.location.as_str(), line.sku.as_str()), event)
         })
         .collect()
 }
