@@ -54,6 +54,32 @@ pub fn object(value: Value) -> Result<Map<String, Value>, String> {
     }
 }
 
+/// Replaces the string at `pointer` (`/Placed/draft/channel`) by what `rename` makes of
+/// it: an enum value stored under an old name, say, stored under its new one.
+pub fn rename_at(json: &mut Value, pointer: &str, rename: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+    let value = json
+        .pointer_mut(pointer)
+        .ok_or_else(|| format!("no value at {pointer}"))?;
+    let old = value.as_str().ok_or_else(|| format!("{pointer} is not a string"))?;
+    let new = rename(old).ok_or_else(|| format!("{pointer}: {old} is not a value of the old version"))?;
+    *value = Value::String(new);
+    Ok(())
+}
+
+/// A point kept as `latitude` and `longitude` beside other fields of `object`, taken out
+/// and returned as one value `{"latitude", "longitude"}` (null unless both were numbers).
+pub fn point_of(object: &mut Map<String, Value>) -> Value {
+    let latitude = object.remove("latitude").unwrap_or(Value::Null);
+    let longitude = object.remove("longitude").unwrap_or(Value::Null);
+    match (latitude, longitude) {
+        (Value::Number(latitude), Value::Number(longitude)) => Value::Object(Map::from_iter([
+            ("latitude".to_owned(), Value::Number(latitude)),
+            ("longitude".to_owned(), Value::Number(longitude)),
+        ])),
+        _ => Value::Null,
+    }
+}
+
 /// A positional tuple (`["1", 2]`) as an object naming its elements (`{"line_id": "1",
 /// "units": 2}`): exactly one name per element.
 pub fn named(tuple: Value, names: &[&str]) -> Result<Value, String> {
@@ -88,6 +114,27 @@ mod tests {
         let mut old = object(json!({"id": 1, "created_at": "t", "status": "Open"})).unwrap();
         let kept = keep(&mut old, &[("id", "id"), ("created_at", "at")]).unwrap();
         assert_eq!(Value::Object(kept), json!({"id": 1, "at": "t"}));
+    }
+
+    #[test]
+    fn an_old_name_is_renamed_and_a_point_gathered() {
+        let mut json = json!({"Placed": {"channel": "CallCentre", "address": {"city": "Berlin", "latitude": 52.5, "longitude": 13.4}}});
+        rename_at(&mut json, "/Placed/channel", |old| {
+            (old == "CallCentre").then(|| "call_centre".to_owned())
+        })
+        .unwrap();
+        let address = json
+            .pointer_mut("/Placed/address")
+            .and_then(Value::as_object_mut)
+            .unwrap();
+        let point = point_of(address);
+        address.insert("location".into(), point);
+        assert_eq!(
+            json,
+            json!({"Placed": {"channel": "call_centre", "address": {"city": "Berlin", "location": {"latitude": 52.5, "longitude": 13.4}}}})
+        );
+        assert!(rename_at(&mut json, "/Placed/channel", |_| None).is_err());
+        assert_eq!(point_of(&mut Map::new()), Value::Null);
     }
 
     #[test]

@@ -353,8 +353,8 @@ impl Router {
         corrections: &mut Corrections,
     ) -> (Vec<ReservedAllocation>, Option<String>) {
         let order_id = order.order_id();
-        // The ledger's channel rules name a channel by its code.
-        let channel = order.order.channel.code();
+        // The ledger's channel rules know a channel by its name.
+        let channel = order.order.channel.name();
         let answers = join_all(
             plan.allocations
                 .iter()

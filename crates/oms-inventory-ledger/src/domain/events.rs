@@ -11,10 +11,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use oms_eventsourcing::upcast::{event, fields_of, object, take};
+use oms_eventsourcing::upcast::{event, fields_of, object, point_of, take};
 use oms_eventsourcing::{DomainEvent, event_type_names};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::commands::{ChannelRule, LocationRecord, MovementKind};
 use super::{GeoPoint, Line, LocationId, NodeType, ReservationId, Sku};
@@ -205,18 +205,12 @@ fn location_in_kernel_terms(json: Value) -> Result<Value, String> {
     let mut fields = fields_of(json, "LocationUpserted")?;
     let mut location = object(take(&mut fields, "location")?)?;
     let kind = take(&mut location, "kind")?;
-    let kind = NodeType::ALL
-        .iter()
-        .find(|k| kind.as_str() == Some(format!("{k:?}").as_str()))
+    let kind = kind
+        .as_str()
+        .and_then(NodeType::from_variant_name)
         .ok_or_else(|| format!("{kind} is not a location kind of version 1"))?;
     location.insert("kind".to_owned(), Value::String(kind.code().to_owned()));
-    let point = match (take(&mut location, "latitude")?, take(&mut location, "longitude")?) {
-        (Value::Number(latitude), Value::Number(longitude)) => Value::Object(Map::from_iter([
-            ("latitude".to_owned(), Value::Number(latitude)),
-            ("longitude".to_owned(), Value::Number(longitude)),
-        ])),
-        _ => Value::Null,
-    };
+    let point = point_of(&mut location);
     location.insert("location".to_owned(), point);
     fields.insert("location".to_owned(), Value::Object(location));
     Ok(event("LocationUpserted", fields))

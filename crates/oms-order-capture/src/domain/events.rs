@@ -6,12 +6,11 @@
 //! (`click_and_collect`, was `ClickAndCollect`), an address's point as `location` (was
 //! `latitude` and `longitude` beside the address lines).
 
-use std::fmt::Debug;
-
 use chrono::{DateTime, Utc};
+use oms_eventsourcing::upcast::{point_of, rename_at};
 use oms_eventsourcing::{DomainEvent, event_type_names};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Address, Channel, Delivery, DeliveryMethod, LineQuantity, OrderDraft, Priority, Tender};
 
@@ -164,25 +163,15 @@ impl DomainEvent for OrderEvent {
         match (event_type, from) {
             ("Placed", 1) => {
                 let draft = "/Placed/draft";
-                kind_code(
-                    &mut json,
-                    &format!("{draft}/channel"),
-                    Channel::ALL,
-                    oms_proto::kernel::Channel::code,
-                )?;
-                kind_code(
-                    &mut json,
-                    &format!("{draft}/priority"),
-                    Priority::ALL,
-                    oms_proto::kernel::Priority::code,
-                )?;
+                rename_at(&mut json, &format!("{draft}/channel"), channel)?;
+                rename_at(&mut json, &format!("{draft}/priority"), priority)?;
                 v1_delivery(&mut json, &format!("{draft}/delivery"))?;
                 let payments = json
                     .pointer_mut(&format!("{draft}/payments"))
                     .and_then(Value::as_array_mut)
                     .ok_or("Placed v1 has no payments")?;
                 for payment in payments {
-                    kind_code(payment, "/tender", Tender::ALL, oms_proto::kernel::Tender::code)?;
+                    rename_at(payment, "/tender", tender)?;
                 }
                 Ok(json)
             }
@@ -199,14 +188,26 @@ impl DomainEvent for OrderEvent {
     }
 }
 
+/// The codes of the kernel values version 1 stored by their Rust names (`ClickAndCollect`).
+fn channel(name: &str) -> Option<String> {
+    Some(Channel::from_variant_name(name)?.code().to_owned())
+}
+
+fn priority(name: &str) -> Option<String> {
+    Some(Priority::from_variant_name(name)?.code().to_owned())
+}
+
+fn tender(name: &str) -> Option<String> {
+    Some(Tender::from_variant_name(name)?.code().to_owned())
+}
+
+fn delivery_method(name: &str) -> Option<String> {
+    Some(DeliveryMethod::from_variant_name(name)?.code().to_owned())
+}
+
 /// A v1 delivery at `pointer`: its method by code, its address's point as `location`.
 fn v1_delivery(json: &mut Value, pointer: &str) -> Result<(), String> {
-    kind_code(
-        json,
-        &format!("{pointer}/method"),
-        DeliveryMethod::ALL,
-        oms_proto::kernel::DeliveryMethod::code,
-    )?;
+    rename_at(json, &format!("{pointer}/method"), delivery_method)?;
     let address = format!("{pointer}/address");
     if json.pointer(&address).is_some_and(|a| !a.is_null()) {
         v1_address(json, &address)?;
@@ -214,43 +215,14 @@ fn v1_delivery(json: &mut Value, pointer: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A v1 address at `pointer`: `latitude` and `longitude` become `location` (null unless
-/// both were there).
+/// A v1 address at `pointer`: `latitude` and `longitude` become `location`.
 fn v1_address(json: &mut Value, pointer: &str) -> Result<(), String> {
-    let address: &mut Map<String, Value> = json
+    let address = json
         .pointer_mut(pointer)
         .and_then(Value::as_object_mut)
         .ok_or_else(|| format!("no address at {pointer}"))?;
-    let latitude = address.remove("latitude").unwrap_or(Value::Null);
-    let longitude = address.remove("longitude").unwrap_or(Value::Null);
-    let location = match (latitude, longitude) {
-        (Value::Number(latitude), Value::Number(longitude)) => Value::Object(Map::from_iter([
-            ("latitude".to_owned(), Value::Number(latitude)),
-            ("longitude".to_owned(), Value::Number(longitude)),
-        ])),
-        _ => Value::Null,
-    };
+    let location = point_of(address);
     address.insert("location".to_owned(), location);
-    Ok(())
-}
-
-/// The kernel value at `pointer`, stored in v1 by its Rust name (`ClickAndCollect`), as its
-/// code (`click_and_collect`).
-fn kind_code<K: Copy + Debug>(
-    json: &mut Value,
-    pointer: &str,
-    all: &[K],
-    code: fn(K) -> &'static str,
-) -> Result<(), String> {
-    let value = json
-        .pointer_mut(pointer)
-        .ok_or_else(|| format!("no value at {pointer}"))?;
-    let name = value.as_str().ok_or_else(|| format!("{pointer} is not a name"))?;
-    let kind = all
-        .iter()
-        .find(|k| format!("{k:?}") == name)
-        .ok_or_else(|| format!("{pointer}: {name} is not a value of version 1"))?;
-    *value = Value::String(code(*kind).to_owned());
     Ok(())
 }
 

@@ -36,15 +36,11 @@ const ORDER_NAMESPACE: Uuid = Uuid::from_u128(0x6f6d_732d_6f72_6465_7273_2d76_31
 
 /// The id of the order a channel placed as `external_order_id`.
 pub fn order_id_for(channel: Channel, external_order_id: &str) -> String {
-    // The names the ids were first made with: an order sent again must get its id again.
-    let name = match channel {
-        Channel::Web => "web",
-        Channel::App => "app",
-        Channel::Marketplace => "marketplace",
-        Channel::Store => "store",
-        Channel::CallCentre => "call-centre",
-    };
-    Uuid::new_v5(&ORDER_NAMESPACE, format!("{name}:{external_order_id}").as_bytes()).to_string()
+    Uuid::new_v5(
+        &ORDER_NAMESPACE,
+        format!("{}:{external_order_id}", channel.name()).as_bytes(),
+    )
+    .to_string()
 }
 
 /// The stream of an order's events.

@@ -55,6 +55,12 @@ macro_rules! kind {
                 Self::ALL.iter().copied().find(|v| v.code() == name)
             }
 
+            /// The value an event of an earlier schema version stored by its Rust name
+            /// (`ClickAndCollect`), as services named their own enums before the kernel.
+            pub fn from_variant_name(name: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| format!("{v:?}") == name)
+            }
+
             /// The value's code, as events store it (`click_and_collect`).
             pub fn code(self) -> &'static str {
                 match self {
@@ -101,6 +107,18 @@ kind! {
         /// At a store's till, or by store staff for a customer (endless aisle).
         Store = Store, "store", "store";
         CallCentre = CallCentre, "call_centre", "call centre";
+    }
+}
+
+impl Channel {
+    /// The channel as the OMS has always named it outside its events: in the ids of orders
+    /// (an order sent again gets its id again) and in the ledger's channel rules
+    /// (`call-centre`, where the code is `call_centre`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::CallCentre => "call-centre",
+            other => other.code(),
+        }
     }
 }
 
@@ -191,6 +209,14 @@ mod tests {
         assert_eq!(DeliveryMethod::from_name("DELIVERY_METHOD_UNSPECIFIED"), None);
         assert_eq!(Tender::from_name("TENDER_TYPE_STORE_CREDIT"), Some(Tender::StoreCredit));
         assert_eq!(NodeType::from_name("NODE_TYPE_THREE_PL"), Some(NodeType::ThreePl));
+        assert_eq!(Tender::from_variant_name("PayPal"), Some(Tender::PayPal));
+        assert_eq!(Tender::from_variant_name("paypal"), None);
+    }
+
+    #[test]
+    fn a_channel_keeps_the_name_ids_and_rules_know_it_by() {
+        assert_eq!(Channel::CallCentre.name(), "call-centre");
+        assert_eq!(Channel::Web.name(), "web");
     }
 
     #[test]
