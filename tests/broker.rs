@@ -12,12 +12,11 @@ use oms_proto::inventory::v1 as inventory;
 use oms_proto::orders::v1 as orders;
 use oms_proto::pos::v1 as pos;
 use oms_proto::routing::v1 as routing;
+use oms_proto::topics;
 use oms_service::convert::timestamp;
 use prost::Message as _;
 
 const ALEXANDERPLATZ: &str = STORES[0];
-const CHANNEL_ORDERS_TOPIC: &str = "oms.channel-orders.v1";
-const POS_TOPIC: &str = "oms.pos-movements.v1";
 /// The web shop's connector keys its orders by shop: they all go to one partition.
 const WEB_SHOP: &str = "web-shop-de";
 
@@ -38,7 +37,7 @@ fn receipt(id: &str, location: &str, sku: &str, units: i64) -> pos::StockMovemen
 async fn web_shop_sends(system: &System, external_id: &str, sku: &str) {
     let order = draft(external_id, &[(sku, 1)], orders::DeliveryMethod::Standard);
     system
-        .produce(CHANNEL_ORDERS_TOPIC, WEB_SHOP, &order.encode_to_vec())
+        .produce(topics::CHANNEL_ORDERS.name, WEB_SHOP, &order.encode_to_vec())
         .await;
 }
 
@@ -131,7 +130,9 @@ async fn after_the_broker_lost_everything_channel_orders_and_pos_movements_are_a
 
     system.replace_broker();
     // The ledger and order capture create the topics they read again.
-    system.wait_for_topics(&[POS_TOPIC, CHANNEL_ORDERS_TOPIC]).await;
+    system
+        .wait_for_topics(&[topics::POS_MOVEMENTS.name, topics::CHANNEL_ORDERS.name])
+        .await;
 
     for n in 1..=2 {
         system

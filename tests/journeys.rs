@@ -5,13 +5,14 @@
 use std::time::Duration;
 
 use oms_cli::seed::{STORES, WAREHOUSE, seed};
-use oms_e2e::{CONFIRMATIONS_TOPIC, Clients, Launch, System, draft, eventually, pickup_draft};
+use oms_e2e::{Clients, Launch, System, draft, eventually, pickup_draft};
 use oms_proto::fulfilment::v1 as fulfilment;
 use oms_proto::fulfilment::v1::fulfilment_event::Event as FulfilmentEvent;
 use oms_proto::inventory::v1 as inventory;
 use oms_proto::orders::v1 as orders;
 use oms_proto::pos::v1 as pos;
 use oms_proto::returns::v1 as returns;
+use oms_proto::topics;
 use oms_service::convert::timestamp;
 use prost::Message as _;
 
@@ -447,7 +448,7 @@ async fn cancelling_after_a_partial_shipment_cancels_only_what_has_not_shipped()
     warehouse_ships(&system, &dc_job).await;
     let shipped_id = format!("{}-shipped", dc_job.job_id);
     let (_, reason) = system
-        .dead_letter(CONFIRMATIONS_TOPIC, |payload| {
+        .dead_letter(topics::CONFIRMATIONS.name, |payload| {
             let confirmation = fulfilment::NodeConfirmation::decode(payload).ok()?;
             (confirmation.confirmation_id == shipped_id).then_some(confirmation)
         })

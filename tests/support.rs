@@ -20,13 +20,10 @@ use oms_eventsourcing::StoreConfig;
 use oms_eventsourcing::testing::{TestBackend, TestStore};
 use oms_proto::fulfilment::v1 as fulfilment;
 use oms_proto::pos::v1 as pos;
+use oms_proto::topics;
 use oms_transport::KafkaConfig;
 use oms_transport::testing::{TansuBroker, free_port, read_topic};
 use prost::Message as _;
-
-const POS_TOPIC: &str = "oms.pos-movements.v1";
-const FULFILMENT_TOPIC: &str = "oms.fulfilment.v1";
-pub const CONFIRMATIONS_TOPIC: &str = "oms.fulfilment-confirmations.v1";
 
 pub const SERVICES: [&str; 5] = [
     "oms-inventory-ledger",
@@ -209,14 +206,22 @@ impl System {
 
     /// A stock movement as a store's POS streams it.
     pub async fn pos(&self, movement: &pos::StockMovement) {
-        self.produce(POS_TOPIC, &movement.location_id, &movement.encode_to_vec())
-            .await;
+        self.produce(
+            topics::POS_MOVEMENTS.name,
+            &movement.location_id,
+            &movement.encode_to_vec(),
+        )
+        .await;
     }
 
     /// A warehouse's answer to a job, as its WMS adapter sends it.
     pub async fn confirm(&self, confirmation: &fulfilment::NodeConfirmation) {
-        self.produce(CONFIRMATIONS_TOPIC, &confirmation.job_id, &confirmation.encode_to_vec())
-            .await;
+        self.produce(
+            topics::CONFIRMATIONS.name,
+            &confirmation.job_id,
+            &confirmation.encode_to_vec(),
+        )
+        .await;
     }
 
     /// Reads `topic` from its start, as a new consumer group, until `find` picks a message.
@@ -258,7 +263,7 @@ impl System {
         &self,
         mut find: impl FnMut(fulfilment::fulfilment_event::Event) -> Option<T>,
     ) -> T {
-        self.first_on(FULFILMENT_TOPIC, "the awaited fulfilment event", |m| {
+        self.first_on(topics::FULFILMENT.name, "the awaited fulfilment event", |m| {
             find(fulfilment::FulfilmentEvent::decode(m.payload.as_slice()).ok()?.event?)
         })
         .await

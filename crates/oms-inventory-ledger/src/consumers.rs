@@ -23,15 +23,6 @@ use crate::domain::{
 };
 use crate::grpc::movement;
 
-/// Stock movements from POS systems.
-pub const POS_TOPIC: &str = "oms.pos-movements.v1";
-/// Fulfilment events of store fulfilment.
-pub const FULFILMENT_TOPIC: &str = "oms.fulfilment.v1";
-/// Returns events.
-pub const RETURNS_TOPIC: &str = "oms.returns.v1";
-/// Routing's events.
-pub const ROUTING_TOPIC: &str = "oms.routing.v1";
-
 type Handled = Result<Decision<LedgerEvent, ()>, Handling>;
 
 /// `oms.pos-movements.v1`: one `oms.pos.v1.StockMovement` per message.

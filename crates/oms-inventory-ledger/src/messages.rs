@@ -11,8 +11,6 @@ use uuid::Uuid;
 use crate::domain::position::Figures;
 use crate::domain::{Ledger, LedgerEvent, Line, LocationId, Position, ReservationId, Sku};
 
-pub const TOPIC: &str = "oms.inventory.v1";
-
 /// The messages announcing `changes`: the new state of every position they touch (once
 /// per position, after all of them), and every reservation event.
 pub fn for_changes(ledger: &Ledger, changes: &[Change<LedgerEvent>], at: DateTime<Utc>) -> Vec<OutboxMessage> {
@@ -147,7 +145,7 @@ fn reserved_lines(lines: &[Line]) -> Vec<pb::ReservedLine> {
 fn message(key: &str, kind: &str, event: pb::inventory_event::Event, at: DateTime<Utc>) -> OutboxMessage {
     OutboxMessage {
         message_id: Uuid::now_v7(),
-        topic: TOPIC.to_owned(),
+        topic: oms_proto::topics::INVENTORY.name.to_owned(),
         key: key.to_owned(),
         message_type: format!("oms.inventory.v1.{kind}"),
         payload: pb::InventoryEvent { event: Some(event) }.encode_to_vec(),

@@ -18,11 +18,6 @@ use crate::domain::{
     RecordPaymentResult, Returns, ReturnsError, ReturnsEvent, Tender, Violations,
 };
 
-pub const ORDERS_TOPIC: &str = "oms.orders.v1";
-pub const FULFILMENT_TOPIC: &str = "oms.fulfilment.v1";
-/// Answers of the payment gateway adapter.
-pub const PAYMENTS_TOPIC: &str = "oms.payments.v1";
-
 type Handled = Result<Decision<ReturnsEvent, ()>, Handling>;
 
 fn handling(error: ReturnsError) -> Handling {

@@ -15,8 +15,6 @@ use crate::domain::{
     InspectedLine, LineId, LineUnits, LocationId, RefundId, RefundStatus, Return, ReturnId, ReturnsEvent, Sku,
 };
 
-pub const TOPIC: &str = "oms.returns.v1";
-
 fn line(line_id: &LineId, sku: &Sku, quantity: i64) -> pb::ReturnLine {
     pb::ReturnLine {
         order_line_id: line_id.to_string(),
@@ -193,7 +191,7 @@ fn message(return_id: &ReturnId, event: Event, at: DateTime<Utc>) -> OutboxMessa
     };
     OutboxMessage {
         message_id: Uuid::now_v7(),
-        topic: TOPIC.to_owned(),
+        topic: oms_proto::topics::RETURNS.name.to_owned(),
         key: return_id.to_string(),
         message_type: format!("oms.returns.v1.{kind}"),
         payload: pb::ReturnEvent { event: Some(event) }.encode_to_vec(),

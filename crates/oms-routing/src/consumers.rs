@@ -21,9 +21,6 @@ use crate::domain::{
 };
 use crate::messages::Initiator;
 
-pub const ORDERS_TOPIC: &str = "oms.orders.v1";
-pub const FULFILMENT_TOPIC: &str = "oms.fulfilment.v1";
-
 type Handled = Result<Decision<RoutingEvent, ()>, Handling>;
 
 /// An order not known yet may still come (its OrderPlaced is behind); anything else

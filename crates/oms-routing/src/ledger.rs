@@ -27,12 +27,12 @@ pub enum ReserveError {
 }
 
 #[derive(Clone)]
-pub struct Ledger {
+pub struct LedgerClient {
     client: InventoryLedgerClient<Channel>,
     ttl: Duration,
 }
 
-impl Ledger {
+impl LedgerClient {
     /// A client of the ledger at `url` (e.g. http://127.0.0.1:50052); it connects when
     /// first used. Reservations last `ttl` unless consumed or released.
     pub fn new(url: &str, ttl: Duration) -> anyhow::Result<Self> {

@@ -13,8 +13,6 @@ use uuid::Uuid;
 use crate::convert::{allocated_lines_pb, allocation_made_pb};
 use crate::domain::{Address, AllocationMade, LineNeed, Network, Priority, RoutedOrder, RoutingEvent};
 
-pub const TOPIC: &str = "oms.routing.v1";
-
 /// Who asked for a change: when routing takes units back itself, the node is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Initiator {
@@ -189,7 +187,7 @@ fn message(order: &RoutedOrder, event: Event, at: DateTime<Utc>) -> OutboxMessag
     };
     OutboxMessage {
         message_id: Uuid::now_v7(),
-        topic: TOPIC.to_owned(),
+        topic: oms_proto::topics::ROUTING.name.to_owned(),
         key: order_id.to_owned(),
         message_type: format!("oms.routing.v1.{kind}"),
         payload: pb::RoutingEvent { event: Some(event) }.encode_to_vec(),

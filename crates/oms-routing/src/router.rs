@@ -28,7 +28,7 @@ use crate::domain::plan::{Plan, Unrouted};
 use crate::domain::{
     LineNeed, LocationId, OrderId, ReservationId, ReservedAllocation, RoutedOrder, RoutingError, RoutingEvent,
 };
-use crate::ledger::{Ledger, ReserveError};
+use crate::ledger::{LedgerClient, ReserveError};
 
 #[derive(Debug, Clone)]
 pub struct RouterConfig {
@@ -54,7 +54,8 @@ impl Default for RouterConfig {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Job {
+/// What an order queued at the router needs done.
+enum Need {
     /// Route the units no node holds and no backorder waits for.
     Route,
     /// Try the backordered units again.
@@ -66,13 +67,13 @@ enum Job {
     Recover,
 }
 
-impl Job {
-    /// One job doing the work of both.
-    fn merge(self, other: Job) -> Job {
+impl Need {
+    /// One pass doing the work of both.
+    fn merge(self, other: Need) -> Need {
         match (self, other) {
-            (Job::Recover, _) | (_, Job::Recover) => Job::Recover,
+            (Need::Recover, _) | (_, Need::Recover) => Need::Recover,
             (a, b) if a == b => a,
-            _ => Job::Everything,
+            _ => Need::Everything,
         }
     }
 }
@@ -80,7 +81,7 @@ impl Job {
 #[derive(Clone)]
 pub struct Router {
     service: RoutingService,
-    ledger: Ledger,
+    ledger: LedgerClient,
     config: RouterConfig,
 }
 
@@ -90,7 +91,7 @@ enum AttemptError {
     #[error("the order changed while it was being routed")]
     Void,
     #[error("{0}")]
-    Ledger(String),
+    LedgerClient(String),
     #[error("{0}")]
     Store(String),
 }
@@ -105,7 +106,7 @@ impl From<CommandError<RoutingError>> for AttemptError {
 }
 
 impl Router {
-    pub fn new(service: RoutingService, ledger: Ledger, config: RouterConfig) -> Self {
+    pub fn new(service: RoutingService, ledger: LedgerClient, config: RouterConfig) -> Self {
         Self {
             service,
             ledger,
@@ -143,7 +144,7 @@ impl Router {
                 _ = availability.increased() => {
                     let skus = availability.take_increased();
                     let orders = self.service.writer().read(|r| r.backordered(Some(&skus)));
-                    work.queue.extend(orders, Job::Retry);
+                    work.queue.extend(orders, Need::Retry);
                     work.look_again.extend(work.busy.iter().cloned());
                 }
                 _ = tick.tick() => {
@@ -151,7 +152,7 @@ impl Router {
                     if last_retry.elapsed() >= self.config.backorder_retry_every {
                         last_retry = Instant::now();
                         let orders = self.service.writer().read(|r| r.backordered(None));
-                        work.queue.extend(orders, Job::Retry);
+                        work.queue.extend(orders, Need::Retry);
                     }
                     self.give_up_due().await;
                 }
@@ -163,7 +164,7 @@ impl Router {
     /// Starts attempts for waiting orders nobody works on, up to the concurrency.
     fn start_waiting(&self, work: &mut Work) {
         while work.running.len() < self.config.concurrency.max(1) {
-            let Some((order_id, job, traceparent)) = work.queue.pop_not(&work.busy) else {
+            let Some((order_id, need, traceparent)) = work.queue.pop_not(&work.busy) else {
                 break;
             };
             work.busy.insert(order_id.clone());
@@ -171,13 +172,13 @@ impl Router {
             let id = order_id.clone();
             // The attempt continues the trace of what asked for it (the order arriving,
             // its release, a node dropping it), so the events it publishes carry it on.
-            let span = tracing::info_span!("route", order_id = %order_id, ?job);
+            let span = tracing::info_span!("route", order_id = %order_id, ?need);
             if let Some(parent) = &traceparent {
                 continue_trace(&span, parent);
             }
             let task = work.running.spawn(
                 async move {
-                    router.work(&id, job).await;
+                    router.work(&id, need).await;
                 }
                 .instrument(span),
             );
@@ -189,10 +190,10 @@ impl Router {
     fn follow(&self, work: &mut Work, events: &[CommittedEvent<RoutingEvent>]) {
         for recorded in events {
             if let Some(order_id) = recorded.stream.strip_prefix("order:")
-                && let Some(job) = wakes(&recorded.event)
+                && let Some(need) = wakes(&recorded.event)
             {
                 work.queue
-                    .push_traced(&OrderId::new(order_id), job, recorded.traceparent.clone());
+                    .push_traced(&OrderId::new(order_id), need, recorded.traceparent.clone());
             }
             if matches!(
                 recorded.event,
@@ -200,7 +201,7 @@ impl Router {
             ) {
                 // A new node or new rules may serve what waits.
                 let backorders = self.service.writer().read(|r| r.backordered(None));
-                work.queue.extend(backorders, Job::Retry);
+                work.queue.extend(backorders, Need::Retry);
             }
         }
     }
@@ -224,7 +225,7 @@ impl Router {
         });
         for (order_id, _, _) in unfinished {
             if !work.busy.contains(&order_id) {
-                work.queue.push(&order_id, Job::Recover);
+                work.queue.push(&order_id, Need::Recover);
             }
         }
         let still_waiting: Vec<OrderId> = routable
@@ -233,8 +234,8 @@ impl Router {
             .cloned()
             .collect();
         work.waiting = routable.into_iter().collect();
-        work.queue.extend(still_waiting, Job::Route);
-        work.queue.extend(backordered, Job::Retry);
+        work.queue.extend(still_waiting, Need::Route);
+        work.queue.extend(backordered, Need::Retry);
     }
 
     async fn give_up_due(&self) {
@@ -247,10 +248,10 @@ impl Router {
         }
     }
 
-    async fn work(&self, order_id: &OrderId, job: Job) {
-        let result = match job {
-            Job::Recover => self.recover(order_id).await,
-            Job::Route | Job::Retry | Job::Everything => self.attempt(order_id, job).await,
+    async fn work(&self, order_id: &OrderId, need: Need) {
+        let result = match need {
+            Need::Recover => self.recover(order_id).await,
+            Need::Route | Need::Retry | Need::Everything => self.attempt(order_id, need).await,
         };
         match result {
             Ok(()) | Err(AttemptError::Void) => {}
@@ -277,13 +278,13 @@ impl Router {
         let released = join_all(ids.iter().map(|id| self.ledger.release(id, reason))).await;
         match released.into_iter().find_map(Result::err) {
             None => Ok(()),
-            Some(e) => Err(AttemptError::Ledger(format!("cannot release reservations: {e}"))),
+            Some(e) => Err(AttemptError::LedgerClient(format!("cannot release reservations: {e}"))),
         }
     }
 
     /// One routing attempt: plan, reserve, record; a few rounds when the ledger knows
     /// better than the read model.
-    async fn attempt(&self, order_id: &OrderId, job: Job) -> Result<(), AttemptError> {
+    async fn attempt(&self, order_id: &OrderId, need: Need) -> Result<(), AttemptError> {
         let now = self.service.now();
         let Some(order) = self.service.writer().read(|r| r.order(order_id.as_str()).cloned()) else {
             return Ok(());
@@ -291,21 +292,21 @@ impl Router {
         if order.held || !order.pending_reservations.is_empty() || !order.is_released(now) {
             return Ok(());
         }
-        let need = order.need();
-        let wanted = match job {
-            Job::Route => !order.unrouted().is_empty(),
-            Job::Retry => !order.backordered.is_empty(),
-            Job::Everything | Job::Recover => true,
+        let lines = order.need();
+        let wanted = match need {
+            Need::Route => !order.unrouted().is_empty(),
+            Need::Retry => !order.backordered.is_empty(),
+            Need::Everything | Need::Recover => true,
         };
-        if need.is_empty() || !wanted {
+        if lines.is_empty() || !wanted {
             return Ok(());
         }
         let mut corrections = Corrections::default();
         let mut requested: Vec<ReservationId> = Vec::new();
         for round in 0..self.config.max_rounds {
-            let plan = self.plan(&order, &need, &corrections, now);
+            let plan = self.plan(&order, &lines, &corrections, now);
             if plan.allocations.is_empty() {
-                if job != Job::Route && round == 0 && same_backorder(&plan, &order) {
+                if need != Need::Route && round == 0 && same_backorder(&plan, &order) {
                     // Still nothing: no event for it.
                     return Ok(());
                 }
@@ -330,13 +331,13 @@ impl Router {
             self.release_all(&taken, "routing planned again").await?;
             if let Some(why) = unavailable {
                 self.service.abandon_attempt(order_id, requested).await?;
-                return Err(AttemptError::Ledger(why));
+                return Err(AttemptError::LedgerClient(why));
             }
         }
         // The ledger kept refusing what the read model promised: give the attempt up now
         // and try again on the next tick, with fresher figures.
         self.service.abandon_attempt(order_id, requested).await?;
-        Err(AttemptError::Ledger(format!(
+        Err(AttemptError::LedgerClient(format!(
             "the ledger refused {} plans in a row",
             self.config.max_rounds
         )))
@@ -449,7 +450,7 @@ impl Work {
         }
         self.busy.remove(&order_id);
         if self.look_again.remove(&order_id) {
-            self.queue.push(&order_id, Job::Retry);
+            self.queue.push(&order_id, Need::Retry);
         }
     }
 }
@@ -468,12 +469,12 @@ enum Look {
 /// The routing work a committed event of an order gives, if any. A released hold routes
 /// everything the order waits for at once — units never routed and backordered units
 /// alike — as stock arriving would: the hold kept them from being reserved, not the stock.
-fn wakes(event: &RoutingEvent) -> Option<Job> {
+fn wakes(event: &RoutingEvent) -> Option<Need> {
     match event {
-        RoutingEvent::OrderReleased { .. } => Some(Job::Everything),
+        RoutingEvent::OrderReleased { .. } => Some(Need::Everything),
         RoutingEvent::OrderReceived { .. }
         | RoutingEvent::AllocationDropped { .. }
-        | RoutingEvent::DestinationChanged { .. } => Some(Job::Route),
+        | RoutingEvent::DestinationChanged { .. } => Some(Need::Route),
         _ => None,
     }
 }
@@ -507,42 +508,42 @@ struct Corrections {
 #[derive(Default)]
 struct Queue {
     order: VecDeque<OrderId>,
-    /// The job of each order, and the trace it continues (the latest that asked).
-    jobs: HashMap<OrderId, (Job, Option<String>)>,
+    /// The need of each order, and the trace it continues (the latest that asked).
+    needs: HashMap<OrderId, (Need, Option<String>)>,
 }
 
 impl Queue {
-    fn push(&mut self, order_id: &OrderId, job: Job) {
-        self.push_traced(order_id, job, None);
+    fn push(&mut self, order_id: &OrderId, need: Need) {
+        self.push_traced(order_id, need, None);
     }
 
-    fn push_traced(&mut self, order_id: &OrderId, job: Job, traceparent: Option<String>) {
-        match self.jobs.get_mut(order_id) {
+    fn push_traced(&mut self, order_id: &OrderId, need: Need, traceparent: Option<String>) {
+        match self.needs.get_mut(order_id) {
             // Recovery first; a route and a retry make one attempt at everything.
             Some((queued, trace)) => {
-                *queued = queued.merge(job);
+                *queued = queued.merge(need);
                 if traceparent.is_some() {
                     *trace = traceparent;
                 }
             }
             None => {
-                self.jobs.insert(order_id.clone(), (job, traceparent));
+                self.needs.insert(order_id.clone(), (need, traceparent));
                 self.order.push_back(order_id.clone());
             }
         }
     }
 
-    fn extend(&mut self, orders: Vec<OrderId>, job: Job) {
+    fn extend(&mut self, orders: Vec<OrderId>, need: Need) {
         for order_id in orders {
-            self.push(&order_id, job);
+            self.push(&order_id, need);
         }
     }
 
-    /// The first order not being worked on now, with its job and trace.
-    fn pop_not(&mut self, busy: &HashSet<OrderId>) -> Option<(OrderId, Job, Option<String>)> {
+    /// The first order not being worked on now, with its need and trace.
+    fn pop_not(&mut self, busy: &HashSet<OrderId>) -> Option<(OrderId, Need, Option<String>)> {
         let at = self.order.iter().position(|id| !busy.contains(id))?;
         let order_id = self.order.remove(at)?;
-        let (job, traceparent) = self.jobs.remove(&order_id)?;
-        Some((order_id, job, traceparent))
+        let (need, traceparent) = self.needs.remove(&order_id)?;
+        Some((order_id, need, traceparent))
     }
 }

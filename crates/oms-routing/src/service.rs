@@ -17,7 +17,7 @@ use crate::app::RoutingService;
 use crate::availability::{self, Availability};
 use crate::consumers::{FulfilmentEvents, OrderEvents};
 use crate::grpc::RoutingGrpc;
-use crate::ledger::Ledger;
+use crate::ledger::LedgerClient;
 use crate::router::{Router, RouterConfig};
 
 pub const SERVICE: &str = "routing";
@@ -45,7 +45,7 @@ pub async fn start(
     listener: TcpListener,
 ) -> anyhow::Result<RunningRouting> {
     let store = EventStore::connect(&config.store).await?;
-    let ledger = Ledger::new(&config.ledger_url, config.reservation_ttl)?;
+    let ledger = LedgerClient::new(&config.ledger_url, config.reservation_ttl)?;
     let availability = Arc::new(Availability::new());
     let projector = Projector::new(store.clone(), availability::PROJECTION, availability.clone());
     let rows = projector.load().await?;

@@ -312,9 +312,6 @@ where
 /// `INVALID_ARGUMENT` with `google.rpc.BadRequest` details.
 pub use oms_proto::kernel::Violations;
 
-/// The former name of [`Violations`], while every service moves to it.
-pub type FieldViolations = Violations;
-
 /// `FAILED_PRECONDITION` with a `google.rpc.PreconditionFailure` detail per violated
 /// condition: (type, subject, description), e.g. ("STOCK", "SKU-1", "3 requested, 1 available").
 pub fn precondition_failed(message: impl Into<String>, violations: Vec<(String, String, String)>) -> Status {
@@ -351,7 +348,7 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_named_once_in_one_answer() {
-        let mut violations = FieldViolations::new();
+        let mut violations = Violations::new();
         violations.check(true, "lines[0].quantity", "must be greater than 0");
         violations.check(false, "location_id", "is required");
         violations.add("location_id", "unknown location STORE-9");

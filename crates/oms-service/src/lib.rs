@@ -34,6 +34,6 @@ pub mod wiring;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub use declare::{Declared, Running};
-pub use grpc::{FieldViolations, ToStatus, Violations, command_status};
+pub use grpc::{ToStatus, Violations, command_status};
 pub use runtime::{Shutdown, Tasks};
 pub use wiring::{Outboxes, Wiring};

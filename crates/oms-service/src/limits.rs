@@ -14,7 +14,7 @@ use oms_transport::{Handling, Message, MessageHandler};
 use tonic::Status;
 use tonic::body::Body;
 
-use crate::FieldViolations;
+use crate::Violations;
 
 /// Checks a message from an inbound topic: its size, then its fields.
 pub fn check_inbound(message_type: &str, payload: &[u8]) -> Result<(), String> {
@@ -106,7 +106,7 @@ where
                 && let Some(message) = message.get(..length)
                 && let Err(bad) = limits::check_as(&input, message)
             {
-                let mut violations = FieldViolations::new();
+                let mut violations = Violations::new();
                 for (field, what) in bad {
                     violations.add(field, what);
                 }

@@ -16,10 +16,6 @@ use crate::domain::{
     JobKind, NodeAccepted, NodeCancelled, NodeShipped, NodeType, RequestedLine, Violations, WithdrawJob,
 };
 
-pub const ROUTING_TOPIC: &str = "oms.routing.v1";
-/// Confirmations of warehouse, 3PL and supplier systems.
-pub const CONFIRMATIONS_TOPIC: &str = "oms.fulfilment-confirmations.v1";
-
 type Handled = Result<Decision<JobEvent, ()>, Handling>;
 
 fn handling(error: FulfilmentError) -> Handling {

@@ -15,8 +15,6 @@ use uuid::Uuid;
 use crate::convert::priority_rank;
 use crate::domain::{Address, Job, JobEvent, JobKind, JobLine, LineId, LineUnits, OrderId, RejectReason, Sku};
 
-pub const TOPIC: &str = "oms.fulfilment.v1";
-
 fn lines_pb<'a>(lines: impl IntoIterator<Item = (&'a LineId, &'a Sku, i64)>) -> Vec<pb::JobLine> {
     lines
         .into_iter()
@@ -325,7 +323,7 @@ fn message(order_id: &OrderId, event: Event, at: DateTime<Utc>) -> OutboxMessage
     };
     OutboxMessage {
         message_id: Uuid::now_v7(),
-        topic: TOPIC.to_owned(),
+        topic: oms_proto::topics::FULFILMENT.name.to_owned(),
         key: order_id.to_string(),
         message_type: format!("oms.fulfilment.v1.{kind}"),
         payload: pb::FulfilmentEvent { event: Some(event) }.encode_to_vec(),
