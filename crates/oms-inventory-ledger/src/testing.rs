@@ -1,12 +1,15 @@
 //! The inventory ledger started for a test, on a store of the test's own (see
 //! `oms_service::testing::Testbed`), with a client of its API.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use oms_eventsourcing::SystemClock;
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{StoreConfig, WriterConfig};
 use oms_proto::inventory::v1::inventory_ledger_client::InventoryLedgerClient;
 use oms_service::Wiring;
+use oms_service::testing::Testbed;
 use tonic::transport::Channel;
 
 use crate::domain::LedgerPolicy;
@@ -28,6 +31,12 @@ pub async fn start(config: InventoryConfig, wiring: Wiring, clock: SharedClock) 
     service::start(config, wiring, clock, oms_service::testing::listener().await)
         .await
         .expect("the ledger starts")
+}
+
+/// Starts the ledger with these settings on a store of `testbed`'s, on its broker, on the
+/// system clock.
+pub async fn started(testbed: &mut Testbed) -> RunningInventory {
+    start(config(testbed.store().await), testbed.wiring(), Arc::new(SystemClock)).await
 }
 
 /// A client of its API, once it answers.

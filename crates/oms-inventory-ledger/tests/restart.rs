@@ -3,43 +3,25 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use oms_eventsourcing::StoreConfig;
 use oms_eventsourcing::testing::{TestBackend, TestStore};
 use oms_proto::inventory::v1 as pb;
 use oms_proto::pos::v1::MovementKind;
+use oms_service::testing::Process;
 use oms_transport::testing::{TansuBroker, free_port};
 use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use support::*;
 
-struct Ledger {
-    child: Child,
-    url: String,
-}
-
-fn spawn(store: &StoreConfig, broker: &TansuBroker, port: u16) -> Ledger {
-    let StoreConfig::Postgres { url, schema, .. } = store else {
-        panic!("a PostgreSQL store")
-    };
-    let child = Command::new(env!("CARGO_BIN_EXE_oms-inventory-ledger"))
-        .env("OMS_STORE_URL", format!("{url}?schema={schema}"))
-        .env("OMS_GRPC_ADDR", format!("127.0.0.1:{port}"))
-        .env("OMS_KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers())
-        // tansu's in-memory storage needs one record per batch (see TansuBroker::config).
-        .env("OMS_KAFKA_PRODUCER_BATCH_NUM_MESSAGES", "1")
-        .env("OMS_KAFKA_TOPIC_PARTITIONS", "3")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the ledger binary starts");
-    Ledger {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
+fn spawn(store: &StoreConfig, broker: &TansuBroker, port: u16) -> Process {
+    Process::spawn(
+        env!("CARGO_BIN_EXE_oms-inventory-ledger"),
+        store,
+        &broker.bootstrap_servers(),
+        port,
+    )
 }
 
 async fn positions(client: &mut Client) -> Vec<pb::Position> {
@@ -124,8 +106,7 @@ async fn a_killed_ledger_comes_back_with_the_same_stock_and_applies_in_flight_mo
             .map_err(|(e, _)| e)
             .unwrap();
     }
-    ledger.child.kill().unwrap();
-    ledger.child.wait().unwrap();
+    ledger.kill();
 
     let mut ledger = spawn(&store.config, &broker, port);
     let mut client = connect_to(&ledger.url).await;
@@ -160,8 +141,7 @@ async fn a_killed_ledger_comes_back_with_the_same_stock_and_applies_in_flight_mo
     assert_eq!(reservation.status, pb::ReservationStatus::Active as i32);
 
     // Killed again, at rest: everything comes back as it was.
-    ledger.child.kill().unwrap();
-    ledger.child.wait().unwrap();
+    ledger.kill();
     let mut ledger = spawn(&store.config, &broker, port);
     let mut client = connect_to(&ledger.url).await;
     let after = positions(&mut client).await;
@@ -177,6 +157,5 @@ async fn a_killed_ledger_comes_back_with_the_same_stock_and_applies_in_flight_mo
         (-40, true),
         "60 sales of 20 units: each once"
     );
-    ledger.child.kill().unwrap();
-    ledger.child.wait().unwrap();
+    ledger.kill();
 }

@@ -3,30 +3,21 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
-
 use oms_eventsourcing::StoreConfig;
 use oms_eventsourcing::testing::{TestBackend, TestStore};
 use oms_proto::orders::v1 as pb;
+use oms_service::testing::Process;
 use oms_transport::testing::{TansuBroker, free_port};
 use prost::Message as _;
 use support::*;
 
-fn spawn(store: &StoreConfig, broker: &TansuBroker, port: u16) -> Child {
-    let StoreConfig::Postgres { url, schema, .. } = store else {
-        panic!("a PostgreSQL store")
-    };
-    Command::new(env!("CARGO_BIN_EXE_oms-order-capture"))
-        .env("OMS_STORE_URL", format!("{url}?schema={schema}"))
-        .env("OMS_GRPC_ADDR", format!("127.0.0.1:{port}"))
-        .env("OMS_KAFKA_BOOTSTRAP_SERVERS", broker.bootstrap_servers())
-        .env("OMS_KAFKA_PRODUCER_BATCH_NUM_MESSAGES", "1")
-        .env("OMS_KAFKA_TOPIC_PARTITIONS", "3")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the order capture binary starts")
+fn spawn(store: &StoreConfig, broker: &TansuBroker, port: u16) -> Process {
+    Process::spawn(
+        env!("CARGO_BIN_EXE_oms-order-capture"),
+        store,
+        &broker.bootstrap_servers(),
+        port,
+    )
 }
 
 async fn all_orders(client: &mut Client) -> Vec<pb::Order> {
@@ -99,8 +90,7 @@ async fn orders_and_their_statuses_survive_a_kill() {
         )
         .await;
     }
-    process.kill().unwrap();
-    process.wait().unwrap();
+    process.kill();
 
     let mut process = spawn(&store.config, &broker, port);
     let mut client = connect_to(&url).await;
@@ -120,8 +110,7 @@ async fn orders_and_their_statuses_survive_a_kill() {
         .unwrap();
     let before = all_orders(&mut client).await;
     assert_eq!(before.len(), 31);
-    process.kill().unwrap();
-    process.wait().unwrap();
+    process.kill();
 
     let mut process = spawn(&store.config, &broker, port);
     let mut client = connect_to(&url).await;
@@ -131,6 +120,5 @@ async fn orders_and_their_statuses_survive_a_kill() {
     assert_eq!(status_of(&ids[3]), pb::OrderStatus::Held as i32);
     assert_eq!(status_of(&ids[4]), pb::OrderStatus::Cancelled as i32);
     assert_eq!(status_of(&ids[0]), pb::OrderStatus::Placed as i32);
-    process.kill().unwrap();
-    process.wait().unwrap();
+    process.kill();
 }

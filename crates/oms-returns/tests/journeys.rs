@@ -47,10 +47,8 @@ const STORES: [&str; 3] = ["store-alexanderplatz", "store-kreuzberg", "dc-erfurt
 impl Rig {
     async fn start() -> Self {
         let mut testbed = Testbed::kafka("returns-test").await;
-        let clock = Arc::new(SystemClock);
-        let ledger = ledger::start(ledger::config(testbed.store().await), testbed.wiring(), clock.clone()).await;
-        let orders =
-            orders_service::start(orders_service::config(testbed.store().await), testbed.wiring(), clock).await;
+        let ledger = ledger::started(&mut testbed).await;
+        let orders = orders_service::started(&mut testbed).await;
         let mut ledger_client = ledger::client(&ledger).await;
         for id in STORES {
             ledger_client

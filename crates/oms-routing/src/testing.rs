@@ -1,12 +1,16 @@
 //! Routing started for a test, on a store of the test's own (see
 //! `oms_service::testing::Testbed`), with a client of its API.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use oms_eventsourcing::SystemClock;
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{StoreConfig, WriterConfig};
 use oms_proto::routing::v1::routing_client::RoutingClient;
 use oms_service::Wiring;
+use oms_service::testing::Testbed;
 use tonic::transport::Channel;
 
 use crate::router::RouterConfig;
@@ -35,6 +39,13 @@ pub async fn start(config: RoutingConfig, wiring: Wiring, clock: SharedClock) ->
     service::start(config, wiring, clock, oms_service::testing::listener().await)
         .await
         .expect("routing starts")
+}
+
+/// Starts routing with these settings on a store of `testbed`'s, on its broker, on the
+/// system clock, reserving at the ledger `ledger`.
+pub async fn started(testbed: &mut Testbed, ledger: SocketAddr) -> RunningRouting {
+    let config = config(testbed.store().await, format!("http://{ledger}"));
+    start(config, testbed.wiring(), Arc::new(SystemClock)).await
 }
 
 /// A client of its API, once it answers.

@@ -3,9 +3,6 @@
 //! order capture's gRPC API, stock arrives as POS movements on Kafka, and the nodes answer
 //! on the fulfilment topic as store systems would.
 
-use std::sync::Arc;
-
-use oms_eventsourcing::SystemClock;
 use oms_inventory_ledger::service::RunningInventory;
 use oms_inventory_ledger::testing as ledger;
 use oms_order_capture::service::RunningOrderCapture;
@@ -44,16 +41,9 @@ struct Rig {
 impl Rig {
     async fn start() -> Self {
         let mut testbed = Testbed::kafka("routing-test").await;
-        let clock = Arc::new(SystemClock);
-        let ledger = ledger::start(ledger::config(testbed.store().await), testbed.wiring(), clock.clone()).await;
-        let orders = orders_service::start(
-            orders_service::config(testbed.store().await),
-            testbed.wiring(),
-            clock.clone(),
-        )
-        .await;
-        let config = testing::config(testbed.store().await, format!("http://{}", ledger.addr));
-        let routing = testing::start(config, testbed.wiring(), clock).await;
+        let ledger = ledger::started(&mut testbed).await;
+        let orders = orders_service::started(&mut testbed).await;
+        let routing = testing::started(&mut testbed, ledger.addr).await;
         let mut rig = Self {
             kafka: testbed.kafka_config().clone(),
             _testbed: testbed,

@@ -5,6 +5,7 @@
 //! each one there.
 
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use oms_eventsourcing::StoreConfig;
@@ -71,6 +72,52 @@ impl Testbed {
         self.groups += 1;
         let group = format!("test-reader-{}", self.groups);
         oms_transport::testing::read_topic(&self.kafka, topic, &group, enough).await
+    }
+}
+
+/// A service running as a process of its own (its binary), as a deployment runs it: on
+/// a store, on a broker, on a loopback port. Killed without a goodbye (SIGKILL) when the
+/// test says so, and when dropped.
+pub struct Process {
+    child: Child,
+    pub url: String,
+}
+
+impl Process {
+    /// Starts `binary` (`env!("CARGO_BIN_EXE_oms-inventory-ledger")`) on `store` (a
+    /// PostgreSQL schema), the broker at `bootstrap_servers` and `port`.
+    pub fn spawn(binary: &str, store: &StoreConfig, bootstrap_servers: &str, port: u16) -> Self {
+        let StoreConfig::Postgres { url, schema, .. } = store else {
+            panic!("a service process runs on a PostgreSQL store")
+        };
+        let child = Command::new(binary)
+            .env("OMS_STORE_URL", format!("{url}?schema={schema}"))
+            .env("OMS_GRPC_ADDR", format!("127.0.0.1:{port}"))
+            .env("OMS_KAFKA_BOOTSTRAP_SERVERS", bootstrap_servers)
+            // tansu's in-memory storage needs one record per batch (see TansuBroker::config).
+            .env("OMS_KAFKA_PRODUCER_BATCH_NUM_MESSAGES", "1")
+            .env("OMS_KAFKA_TOPIC_PARTITIONS", "3")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{binary} starts: {e}"));
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// SIGKILL: no goodbye, no drain, no snapshot.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

@@ -51,13 +51,8 @@ impl Rig {
     async fn start() -> Self {
         let mut testbed = Testbed::kafka("fulfilment-services-test").await;
         let clock = Arc::new(SystemClock);
-        let ledger = ledger::start(ledger::config(testbed.store().await), testbed.wiring(), clock.clone()).await;
-        let orders = orders_service::start(
-            orders_service::config(testbed.store().await),
-            testbed.wiring(),
-            clock.clone(),
-        )
-        .await;
+        let ledger = ledger::started(&mut testbed).await;
+        let orders = orders_service::started(&mut testbed).await;
         let mut routing_config = routing::config(testbed.store().await, format!("http://{}", ledger.addr));
         routing_config.router.backorder_retry_every = RouterConfig::default().backorder_retry_every;
         let routing = routing::start(routing_config, testbed.wiring(), clock.clone()).await;

@@ -115,6 +115,23 @@ id!(
     ReservationId
 );
 
+/// Units of one order line: found by a picker, shipped by a node, delivered, received
+/// back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineUnits {
+    pub line_id: LineId,
+    pub units: i64,
+}
+
+impl LineUnits {
+    pub fn new(line_id: impl Into<LineId>, units: i64) -> Self {
+        Self {
+            line_id: line_id.into(),
+            units,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

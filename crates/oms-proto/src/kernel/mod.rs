@@ -13,7 +13,7 @@ mod money;
 mod place;
 mod violations;
 
-pub use ids::{JobId, LineId, LocationId, OrderId, RefundId, ReservationId, ReturnId, Sku};
+pub use ids::{JobId, LineId, LineUnits, LocationId, OrderId, RefundId, ReservationId, ReturnId, Sku};
 pub use kinds::{Channel, DeliveryMethod, NodeType, Priority, Tender};
 pub use money::Money;
 pub use place::{Address, GeoPoint};

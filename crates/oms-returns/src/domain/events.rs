@@ -69,21 +69,8 @@ pub struct OrderSold {
     pub draft: Vec<u8>,
 }
 
-/// Units of an order line (delivered, or received back).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LineUnits {
-    pub line_id: LineId,
-    pub units: i64,
-}
-
-impl LineUnits {
-    pub fn new(line_id: impl Into<LineId>, units: i64) -> Self {
-        Self {
-            line_id: line_id.into(),
-            units,
-        }
-    }
-}
+/// Units of one order line, as the contract kernel says them.
+pub use oms_proto::kernel::LineUnits;
 
 /// A line of a return as authorised: the units, why, and the price they were sold at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -36,21 +36,8 @@ pub struct RequestedLine {
     pub units: i64,
 }
 
-/// Units of one line of the job: found by a picker, or shipped by a node's system.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LineUnits {
-    pub line_id: LineId,
-    pub units: i64,
-}
-
-impl LineUnits {
-    pub fn new(line_id: impl Into<LineId>, units: i64) -> Self {
-        Self {
-            line_id: line_id.into(),
-            units,
-        }
-    }
-}
+/// Units of one order line, as the contract kernel says them.
+pub use oms_proto::kernel::LineUnits;
 
 /// A job as routing asked for it, and by when its node must accept it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
