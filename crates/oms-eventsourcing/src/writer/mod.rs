@@ -10,6 +10,7 @@
 //! the batch being committed a few milliseconds early; if that commit fails, the writer
 //! rebuilds the state from the log before it takes the next command.
 
+mod batch;
 mod decision;
 mod job;
 mod marks;

@@ -8,21 +8,20 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 use tracing::Instrument;
-use uuid::Uuid;
 
 use chrono::{DateTime, Utc};
 
+use super::batch::{Batch, CommitResult, Decided, InFlight};
 use super::job::{Failure, Finish, Job, JobDecision};
 use super::marks::{PendingMarks, Positions, Prechecked};
 use super::replies::ReplyCache;
-use super::{Committed, CommittedEvent, Context, Shared, WriterConfig};
-use crate::envelope::{CommandMeta, EventMeta};
+use super::{Committed, Context, Shared, WriterConfig};
+use crate::envelope::CommandMeta;
 use crate::event::DomainEvent;
-use crate::model::{Change, Model};
+use crate::model::Model;
 use crate::replay::{ReplayOptions, Replayed, rebuild};
-use crate::store::{CommitBatch, CommitError, InboxMark, NewEvent, StoreError};
+use crate::store::{CommitBatch, CommitError, InboxMark, StoreError};
 
 /// The writer task's own state.
 pub(super) struct Runner<M: Model> {
@@ -42,105 +41,6 @@ pub(super) struct Runner<M: Model> {
     blocked: Positions,
     events_since_snapshot: u64,
     config: WriterConfig,
-}
-
-/// A decided batch: what to write and who to answer.
-struct Decided<M: Model> {
-    batch: Arc<CommitBatch>,
-    /// The batch's events, kept only while someone follows committed events.
-    events: Vec<CommittedEvent<M::Event>>,
-    /// Each job with its outcome when it needs no commit (`None`: answered by the commit).
-    outcomes: Vec<(Box<dyn Job<M>>, Option<Finish>)>,
-}
-
-/// A batch being decided: what its transaction will write, and the events to tell those
-/// who follow committed events.
-struct Batch<E> {
-    commit: CommitBatch,
-    /// Whether anyone follows committed events (else `events` stays empty).
-    followed: bool,
-    events: Vec<CommittedEvent<E>>,
-}
-
-impl<E: DomainEvent> Batch<E> {
-    /// Appends one event: the next version of its stream, applied to the live state.
-    fn append<M: Model<Event = E>>(
-        &mut self,
-        live: &mut Replayed<M>,
-        change: Change<E>,
-        payload: Vec<u8>,
-        command: &CommandMeta,
-        now: DateTime<Utc>,
-    ) {
-        let Change { stream, event } = change;
-        // The stream's name is copied only the first time it is seen.
-        let version = match live.versions.get_mut(&stream) {
-            Some(version) => {
-                *version += 1;
-                *version
-            }
-            None => {
-                live.versions.insert(stream.clone(), 1);
-                1
-            }
-        };
-        let meta = EventMeta {
-            event_id: Uuid::now_v7(),
-            stream_id: stream,
-            version,
-            recorded_at: now,
-            correlation_id: command.correlation_id,
-            causation_id: command.command_id,
-            traceparent: command.traceparent.clone(),
-        };
-        live.state.apply(&meta.header(), &event);
-        let event_type = event.event_type();
-        let recorded = NewEvent {
-            schema_version: E::schema_version(event_type),
-            event_type,
-            payload,
-            meta,
-        };
-        if self.followed {
-            self.events.push(CommittedEvent {
-                stream: recorded.meta.stream_id.clone(),
-                event,
-                traceparent: recorded.meta.traceparent.clone(),
-            });
-        }
-        self.commit.events.push(recorded);
-    }
-}
-
-type CommitResult = Result<crate::store::Committed, CommitError>;
-
-/// A batch whose transaction is under way.
-struct InFlight<M: Model> {
-    decided: Decided<M>,
-    commit: Option<JoinHandle<(CommitResult, Duration)>>,
-}
-
-impl<M: Model> InFlight<M> {
-    /// Waits for the transaction to end.
-    async fn wait(&mut self) -> (CommitResult, Duration) {
-        let Some(commit) = self.commit.take() else {
-            return (
-                Err(CommitError::Store(StoreError::Config(
-                    "the commit was awaited twice".into(),
-                ))),
-                Duration::ZERO,
-            );
-        };
-        match commit.await {
-            Ok(done) => done,
-            Err(e) => (
-                Err(CommitError::Store(StoreError::Config(format!(
-                    "the commit task ended: {e}"
-                )))),
-                Duration::ZERO,
-            ),
-        }
-    }
 }
 
 impl<M: Model> Runner<M> {
