@@ -112,54 +112,19 @@ impl Rig {
                 currency: "EUR".into(),
             })
         };
-        let draft = orders::OrderDraft {
-            channel: orders::Channel::Web as i32,
-            external_order_id: external_id.into(),
-            customer: Some(orders::Customer {
-                customer_id: "C-1".into(),
-                name: "Ada".into(),
-                ..Default::default()
-            }),
-            lines: vec![
-                orders::OrderLine {
-                    line_id: "1".into(),
-                    sku: "jacket-m".into(),
-                    quantity: 2,
-                    unit_price: money(5_000),
-                    description: String::new(),
-                },
-                orders::OrderLine {
-                    line_id: "2".into(),
-                    sku: "scarf".into(),
-                    quantity: 1,
-                    unit_price: money(2_000),
-                    description: String::new(),
-                },
-            ],
-            currency: "EUR".into(),
-            delivery_method: orders::DeliveryMethod::Standard as i32,
-            shipping_address: Some(common::Address {
-                name: "Ada Lovelace".into(),
-                lines: vec!["Unter den Linden 1".into()],
-                city: "Berlin".into(),
-                postal_code: "10117".into(),
-                country: "DE".into(),
-                ..Default::default()
-            }),
-            payments: vec![
-                orders::Payment {
-                    reference: format!("gift-{external_id}"),
-                    tender: orders::TenderType::GiftCard as i32,
-                    authorised: money(10_000),
-                },
-                orders::Payment {
-                    reference: format!("card-{external_id}"),
-                    tender: orders::TenderType::Card as i32,
-                    authorised: money(2_000),
-                },
-            ],
-            ..Default::default()
-        };
+        let mut draft = orders_service::web_order(external_id, &[("jacket-m", 2, 5_000), ("scarf", 1, 2_000)]);
+        draft.payments = vec![
+            orders::Payment {
+                reference: format!("gift-{external_id}"),
+                tender: orders::TenderType::GiftCard as i32,
+                authorised: money(10_000),
+            },
+            orders::Payment {
+                reference: format!("card-{external_id}"),
+                tender: orders::TenderType::Card as i32,
+                authorised: money(2_000),
+            },
+        ];
         self.orders_client
             .place_order(orders::PlaceOrderRequest { order: Some(draft) })
             .await
@@ -407,19 +372,7 @@ async fn bought_online_returned_in_store_restocked_and_refunded_to_the_original_
     })
     .await;
     // Order capture follows: refunded.
-    let orders = rig.orders_client.clone();
-    let oid = order_id.clone();
-    wait_until("order capture records the refund", || {
-        let mut orders = orders.clone();
-        let oid = oid.clone();
-        async move {
-            orders
-                .get_order(orders::GetOrderRequest { order_id: oid })
-                .await
-                .is_ok_and(|o| o.into_inner().status == orders::OrderStatus::Refunded as i32)
-        }
-    })
-    .await;
+    orders_service::wait_for_status(&rig.orders_client, &order_id, orders::OrderStatus::Refunded).await;
     // Nothing more can be returned.
     let refused = c
         .start_return(pb::StartReturnRequest {

@@ -125,7 +125,7 @@ impl Rig {
                 client
                     .quote_delivery_options(pb::QuoteRequest {
                         lines: vec![pb::QuoteLine { sku, quantity: 1 }],
-                        destination: Some(mitte()),
+                        destination: Some(orders_service::mitte()),
                         ..Default::default()
                     })
                     .await
@@ -136,7 +136,7 @@ impl Rig {
     }
 
     async fn place(&mut self, external_id: &str, sku: &str, quantity: i64) -> String {
-        let draft = order_draft(external_id, sku, quantity);
+        let draft = orders_service::web_order(external_id, &[(sku, quantity, 4_999)]);
         let order = self
             .orders_client
             .place_order(orders::PlaceOrderRequest { order: Some(draft) })
@@ -188,72 +188,7 @@ impl Rig {
     }
 
     async fn wait_for_status(&self, order_id: &str, status: orders::OrderStatus) {
-        let client = self.orders_client.clone();
-        let id = order_id.to_owned();
-        wait_until(&format!("order {order_id} is {status:?}"), || {
-            let mut client = client.clone();
-            let id = id.clone();
-            async move {
-                client
-                    .get_order(orders::GetOrderRequest { order_id: id })
-                    .await
-                    .is_ok_and(|o| o.into_inner().status == status as i32)
-            }
-        })
-        .await;
-    }
-}
-
-/// A web order of one line, shipped standard to Mitte.
-fn order_draft(external_id: &str, sku: &str, quantity: i64) -> orders::OrderDraft {
-    orders::OrderDraft {
-        channel: orders::Channel::Web as i32,
-        external_order_id: external_id.into(),
-        customer: Some(orders::Customer {
-            customer_id: "C-7".into(),
-            name: "Ada".into(),
-            email: "ada@example.com".into(),
-            phone: String::new(),
-        }),
-        lines: vec![orders::OrderLine {
-            line_id: "1".into(),
-            sku: sku.into(),
-            quantity,
-            unit_price: Some(common::Money {
-                amount_minor: 4_999,
-                currency: "EUR".into(),
-            }),
-            description: String::new(),
-        }],
-        currency: "EUR".into(),
-        delivery_method: orders::DeliveryMethod::Standard as i32,
-        shipping_address: Some(mitte()),
-        payments: vec![orders::Payment {
-            reference: format!("psp-{external_id}"),
-            tender: orders::TenderType::Card as i32,
-            authorised: Some(common::Money {
-                amount_minor: 4_999 * quantity,
-                currency: "EUR".into(),
-            }),
-        }],
-        ..Default::default()
-    }
-}
-
-/// The customer, in Berlin Mitte.
-fn mitte() -> common::Address {
-    common::Address {
-        name: "Ada Lovelace".into(),
-        lines: vec!["Unter den Linden 1".into()],
-        city: "Berlin".into(),
-        region: "BE".into(),
-        postal_code: "10117".into(),
-        country: "DE".into(),
-        location: Some(common::GeoPoint {
-            latitude: 52.5200,
-            longitude: 13.4050,
-        }),
-        ..Default::default()
+        orders_service::wait_for_status(&self.orders_client, order_id, status).await;
     }
 }
 
@@ -532,7 +467,7 @@ async fn a_rush_on_scarce_stock_oversells_nothing_and_loses_no_order() {
     for i in 0..16 {
         let mut client = rig.orders_client.clone();
         placing.push(tokio::spawn(async move {
-            let mut draft = order_draft(&format!("RUSH-{i}"), "console", 1);
+            let mut draft = orders_service::web_order(&format!("RUSH-{i}"), &[("console", 1, 4_999)]);
             draft.customer.as_mut().unwrap().customer_id = format!("C-{i}");
             client
                 .place_order(orders::PlaceOrderRequest { order: Some(draft) })

@@ -97,6 +97,9 @@ impl Process {
             // tansu's in-memory storage needs one record per batch (see TansuBroker::config).
             .env("OMS_KAFKA_PRODUCER_BATCH_NUM_MESSAGES", "1")
             .env("OMS_KAFKA_TOPIC_PARTITIONS", "3")
+            // A process started after a SIGKILL gets its partitions once the group gives up
+            // on the killed member: after its session, 45 s by default.
+            .env("OMS_KAFKA_CONSUMER_SESSION_TIMEOUT_MS", "6000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

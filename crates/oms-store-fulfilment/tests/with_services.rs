@@ -124,48 +124,7 @@ impl Rig {
     }
 
     async fn place(&mut self, external_id: &str, sku: &str, quantity: i64) -> String {
-        let draft = orders::OrderDraft {
-            channel: orders::Channel::Web as i32,
-            external_order_id: external_id.into(),
-            customer: Some(orders::Customer {
-                customer_id: "C-1".into(),
-                name: "Ada".into(),
-                ..Default::default()
-            }),
-            lines: vec![orders::OrderLine {
-                line_id: "1".into(),
-                sku: sku.into(),
-                quantity,
-                unit_price: Some(common::Money {
-                    amount_minor: 5_000,
-                    currency: "EUR".into(),
-                }),
-                description: String::new(),
-            }],
-            currency: "EUR".into(),
-            delivery_method: orders::DeliveryMethod::Standard as i32,
-            shipping_address: Some(common::Address {
-                name: "Ada Lovelace".into(),
-                lines: vec!["Unter den Linden 1".into()],
-                city: "Berlin".into(),
-                postal_code: "10117".into(),
-                country: "DE".into(),
-                location: Some(common::GeoPoint {
-                    latitude: 52.52,
-                    longitude: 13.405,
-                }),
-                ..Default::default()
-            }),
-            payments: vec![orders::Payment {
-                reference: format!("psp-{external_id}"),
-                tender: orders::TenderType::Card as i32,
-                authorised: Some(common::Money {
-                    amount_minor: 5_000 * quantity,
-                    currency: "EUR".into(),
-                }),
-            }],
-            ..Default::default()
-        };
+        let draft = orders_service::web_order(external_id, &[(sku, quantity, 5_000)]);
         self.orders_client
             .place_order(orders::PlaceOrderRequest { order: Some(draft) })
             .await
@@ -233,19 +192,7 @@ impl Rig {
     }
 
     async fn wait_for_status(&self, order_id: &str, status: orders::OrderStatus) {
-        let client = self.orders_client.clone();
-        let id = order_id.to_owned();
-        wait_until(&format!("order {order_id} is {status:?}"), || {
-            let mut client = client.clone();
-            let id = id.clone();
-            async move {
-                client
-                    .get_order(orders::GetOrderRequest { order_id: id })
-                    .await
-                    .is_ok_and(|o| o.into_inner().status == status as i32)
-            }
-        })
-        .await;
+        orders_service::wait_for_status(&self.orders_client, order_id, status).await;
     }
 
     async fn reservation_status(&mut self, id: &str) -> i32 {

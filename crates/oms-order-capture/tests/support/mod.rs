@@ -14,6 +14,8 @@ use oms_service::testing::Testbed;
 use oms_transport::{KafkaConfig, Message};
 use tonic::transport::Channel;
 
+// Not every test file waits on its own.
+#[allow(unused_imports)]
 pub use oms_transport::testing::{produce, wait_until};
 
 pub type Client = OrderCaptureClient<Channel>;
@@ -67,19 +69,7 @@ impl Rig {
 
     /// Waits until the order's status is `status`.
     pub async fn wait_for_status(&self, order_id: &str, status: pb::OrderStatus) {
-        let client = self.client.clone();
-        let id = order_id.to_owned();
-        wait_until(&format!("order {order_id} is {status:?}"), || {
-            let mut client = client.clone();
-            let id = id.clone();
-            async move {
-                client
-                    .get_order(pb::GetOrderRequest { order_id: id })
-                    .await
-                    .is_ok_and(|o| o.into_inner().status == status as i32)
-            }
-        })
-        .await;
+        oms_order_capture::testing::wait_for_status(&self.client, order_id, status).await;
     }
 }
 
@@ -96,53 +86,12 @@ pub fn money(amount_minor: i64) -> Option<common::Money> {
     })
 }
 
-/// A web order of two lines, shipped standard to Berlin.
+/// A web order of customer C-42's of two lines, shipped standard to Berlin Mitte.
 pub fn web_order(external_id: &str) -> pb::OrderDraft {
-    pb::OrderDraft {
-        channel: pb::Channel::Web as i32,
-        external_order_id: external_id.into(),
-        customer: Some(pb::Customer {
-            customer_id: "C-42".into(),
-            name: "Ada".into(),
-            email: "ada@example.com".into(),
-            phone: String::new(),
-        }),
-        lines: vec![
-            pb::OrderLine {
-                line_id: "1".into(),
-                sku: "SKU-1".into(),
-                quantity: 2,
-                unit_price: money(1_000),
-                description: String::new(),
-            },
-            pb::OrderLine {
-                line_id: "2".into(),
-                sku: "SKU-2".into(),
-                quantity: 1,
-                unit_price: money(2_500),
-                description: String::new(),
-            },
-        ],
-        currency: "EUR".into(),
-        delivery_method: pb::DeliveryMethod::Standard as i32,
-        shipping_address: Some(common::Address {
-            name: "Ada Lovelace".into(),
-            lines: vec!["Unter den Linden 1".into()],
-            city: "Berlin".into(),
-            postal_code: "10117".into(),
-            country: "DE".into(),
-            location: Some(common::GeoPoint {
-                latitude: 52.517,
-                longitude: 13.389,
-            }),
-            ..Default::default()
-        }),
-        payments: vec![pb::Payment {
-            reference: "psp-1".into(),
-            tender: pb::TenderType::Card as i32,
-            authorised: money(4_500),
-        }],
-        priority: pb::Priority::Normal as i32,
-        ..Default::default()
+    let mut draft = testing::web_order(external_id, &[("SKU-1", 2, 1_000), ("SKU-2", 1, 2_500)]);
+    if let Some(customer) = draft.customer.as_mut() {
+        customer.customer_id = "C-42".into();
     }
+    draft.payments[0].reference = "psp-1".into();
+    draft
 }
