@@ -5,7 +5,7 @@ CARGO ?= cargo
 export OMS_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help build test bench fmt lint run simulate verify check-deploy check-tools
+.PHONY: help build test bench fmt lint run simulate verify token check-deploy check-tools
 
 help:
 	@echo "make build   compile everything"
@@ -16,6 +16,7 @@ help:
 	@echo "make run     run the whole system on the embedded default, with sample data"
 	@echo "make simulate  simulate an omnichannel day against the running system (another terminal)"
 	@echo "make verify  replay every service's log and compare (with the system stopped)"
+	@echo "make token   print a bearer token for the running system (ROLE=operator; ARGS=\"--store X\")"
 
 # One build serves `make run`, `make simulate`, `make test` and the end-to-end tests: the
 # whole workspace with its tests, so every crate is compiled once, with one set of
@@ -60,6 +61,11 @@ simulate:
 verify:
 	$(WORKSPACE_BUILD)
 	$(OMS) verify
+
+# A token signed with the key `make run` keeps in data/auth.
+token:
+	@$(WORKSPACE_BUILD) --quiet
+	@$(OMS) token issue --role $(or $(ROLE),operator) $(ARGS)
 
 check-deploy:
 	@python3 deploy/check.py

@@ -33,6 +33,8 @@ for name, port in SERVICES.items():
         problems.append(f"docker-compose.yml: {name} has no PostgreSQL store")
     if not env.get("OMS_KAFKA_BOOTSTRAP_SERVERS"):
         problems.append(f"docker-compose.yml: {name} has no Kafka")
+    if not env.get("OMS_AUTH_JWKS_FILE"):
+        problems.append(f"docker-compose.yml: {name} checks no tokens (OMS_AUTH_JWKS_FILE)")
     if f"{port}:{port}" not in service.get("ports", []):
         problems.append(f"docker-compose.yml: {name} does not publish {port}")
 
@@ -47,6 +49,9 @@ for path in sorted(glob.glob(os.path.join(ROOT, "deploy", "**", "*.yaml"), recur
         for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
             if container.get(probe, {}).get("grpc", {}).get("port") != port:
                 problems.append(f"{path}: {name} {probe} is not a gRPC probe on {port}")
+        mounts = [m.get("mountPath") for m in container.get("volumeMounts", [])]
+        if "/etc/oms/auth" not in mounts:
+            problems.append(f"{path}: {name} does not mount the oms-auth keys")
         if not any(d.get("kind") == "Service" and d["metadata"]["name"] == name for d in docs):
             problems.append(f"{path}: {name} has no Service")
 

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use oms_cli::embedded::Addrs;
-use oms_cli::grpc_channel;
 use oms_proto::common::v1 as common;
 use oms_proto::fulfilment::v1 as fulfilment;
 use oms_proto::fulfilment::v1::store_fulfilment_client::StoreFulfilmentClient;
@@ -16,7 +15,7 @@ use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
 use oms_proto::returns::v1::returns_client::ReturnsClient;
 use oms_proto::routing::v1 as routing;
 use oms_proto::routing::v1::routing_client::RoutingClient;
-use tonic::transport::Channel;
+use oms_service::auth::AuthorisedChannel;
 
 /// Where the journeys' customers live: next to the Alexanderplatz store of the sample
 /// network, about 3 km from Kreuzberg and 240 km from the warehouse.
@@ -104,16 +103,16 @@ pub fn pickup_draft(
 
 #[derive(Clone)]
 pub struct Clients {
-    pub orders: OrderCaptureClient<Channel>,
-    pub ledger: InventoryLedgerClient<Channel>,
-    pub routing: RoutingClient<Channel>,
-    pub staff: StoreFulfilmentClient<Channel>,
-    pub returns: ReturnsClient<Channel>,
+    pub orders: OrderCaptureClient<AuthorisedChannel>,
+    pub ledger: InventoryLedgerClient<AuthorisedChannel>,
+    pub routing: RoutingClient<AuthorisedChannel>,
+    pub staff: StoreFulfilmentClient<AuthorisedChannel>,
+    pub returns: ReturnsClient<AuthorisedChannel>,
 }
 
 impl Clients {
     pub async fn connect(addrs: &Addrs) -> Self {
-        let channel = |addr| async move { grpc_channel(addr).await.expect("a channel") };
+        let channel = |addr| async move { addrs.channel(addr).await.expect("a channel") };
         Self {
             orders: OrderCaptureClient::new(channel(addrs.orders).await),
             ledger: InventoryLedgerClient::new(channel(addrs.ledger).await),

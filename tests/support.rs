@@ -21,6 +21,8 @@ use oms_eventsourcing::testing::{TestBackend, TestStore};
 use oms_proto::fulfilment::v1 as fulfilment;
 use oms_proto::pos::v1 as pos;
 use oms_proto::topics;
+use oms_service::auth::keys::{ActsFor, JWKS_FILE};
+use oms_service::auth::{Identity, LocalKey, Role};
 use oms_transport::KafkaConfig;
 use oms_transport::testing::{TansuBroker, free_port, read_topic};
 use prost::Message as _;
@@ -76,6 +78,10 @@ struct Process {
 
 pub struct System {
     broker: TansuBroker,
+    /// The deployment's signing key (its public half is every service's JWKS), and the
+    /// routing and returns identities it signed, in files as a deployment mounts them.
+    key: LocalKey,
+    secrets: tempfile::TempDir,
     launch: Launch,
     /// The test broker's client settings; each process gets them as `OMS_KAFKA_*`.
     kafka: KafkaConfig,
@@ -97,8 +103,24 @@ impl System {
                 child: None,
             });
         }
+        let key = LocalKey::generate().unwrap();
+        let secrets = tempfile::tempdir().unwrap();
+        key.save(secrets.path()).unwrap();
+        for service in ["routing", "returns"] {
+            let token = key
+                .issue(
+                    service,
+                    Role::Service,
+                    ActsFor::default(),
+                    Duration::from_secs(24 * 3600),
+                )
+                .unwrap();
+            std::fs::write(secrets.path().join(format!("{service}.token")), token).unwrap();
+        }
         let mut system = Self {
             broker,
+            key,
+            secrets,
             launch,
             kafka,
             processes,
@@ -120,7 +142,13 @@ impl System {
             routing: self.addr("oms-routing"),
             fulfilment: self.addr("oms-store-fulfilment"),
             returns: self.addr("oms-returns"),
+            identity: Identity::minted(&self.key, "e2e-operator", Role::Operator),
         }
+    }
+
+    /// The deployment's signing key, for tokens of other roles.
+    pub fn key(&self) -> &LocalKey {
+        &self.key
     }
 
     /// Starts (or starts again) a service's process on its store.
@@ -154,6 +182,15 @@ impl System {
             .envs(kafka.to_vars())
             .env("OMS_LEDGER_URL", format!("http://{ledger}"))
             .env("OMS_ORDERS_URL", format!("http://{orders}"))
+            // Access control on, as in a deployment: the public keys, and the service's own
+            // identity for the calls it makes.
+            .env("OMS_AUTH_JWKS_FILE", self.secrets.path().join(JWKS_FILE))
+            .env(
+                "OMS_SERVICE_TOKEN_FILE",
+                self.secrets
+                    .path()
+                    .join(format!("{}.token", name.trim_start_matches("oms-"))),
+            )
             // OMS_E2E_LOG (a RUST_LOG filter) shows more of the services' logs.
             .env(
                 "RUST_LOG",

@@ -22,6 +22,7 @@ async fn day(stores: Stores, transport: Transport) -> Kpis {
         base_port: 0,
         sandbox: true,
         settings: Settings::default(),
+        key: Some(oms_service::auth::LocalKey::generate().expect("a key")),
     };
     let running = Embedded::start(config, system_clock()).await.expect("the OMS starts");
     let kpis = simulate(

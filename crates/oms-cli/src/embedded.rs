@@ -19,10 +19,12 @@ use oms_inventory_ledger::service::RunningInventory;
 use oms_order_capture::service::{OrderCaptureConfig, RunningOrderCapture};
 use oms_returns::service::RunningReturns;
 use oms_routing::service::RunningRouting;
+use oms_service::auth::{Access, AuthorisedChannel, Bearer, Gate, Identity, LocalKey, Role};
 use oms_service::feeds::Feeds;
 use oms_service::{Outboxes, Tasks, Wiring};
 use oms_store_fulfilment::service::RunningFulfilment;
 use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
 
 /// Where the services keep their logs.
 #[derive(Debug, Clone)]
@@ -54,11 +56,17 @@ pub struct EmbeddedConfig {
     pub sandbox: bool,
     /// The services' settings: the same as each one's when it runs as a process of its own.
     pub settings: Settings,
+    /// The key tokens are signed with: every API checks callers against it, and the
+    /// services call each other with identities it signs. `None`: no access control
+    /// (tests of behaviour only; `oms run` always has a key).
+    pub key: Option<LocalKey>,
 }
 
 /// Every service's settings, as `oms run` takes them (flags, `OMS_*` variables, the
 /// configuration file) under the names each service's own process uses.
 #[derive(Debug, Clone, clap::Args)]
+// Several services' `Settings` sit side by side in `oms run`: no argument group of their own.
+#[group(skip)]
 pub struct Settings {
     /// Events between two snapshots of a service's state.
     #[arg(long, env = "OMS_SNAPSHOT_EVERY", default_value_t = oms_service::process::SNAPSHOT_EVERY)]
@@ -94,19 +102,21 @@ impl Settings {
     }
 }
 
-/// Where each API answers.
-#[derive(Debug, Clone, Copy)]
+/// Where each API answers, and who calls them.
+#[derive(Debug, Clone)]
 pub struct Addrs {
     pub orders: SocketAddr,
     pub ledger: SocketAddr,
     pub routing: SocketAddr,
     pub fulfilment: SocketAddr,
     pub returns: SocketAddr,
+    /// The token sent with every call.
+    pub identity: Identity,
 }
 
 impl Addrs {
-    /// The documented ports on `host`.
-    pub fn on(host: &str, base_port: u16) -> anyhow::Result<Self> {
+    /// The documented ports on `host`, called as `identity`.
+    pub fn on(host: &str, base_port: u16, identity: Identity) -> anyhow::Result<Self> {
         let at = |offset: u16| -> anyhow::Result<SocketAddr> {
             format!("{host}:{}", base_port + offset)
                 .parse()
@@ -118,7 +128,15 @@ impl Addrs {
             routing: at(2)?,
             fulfilment: at(3)?,
             returns: at(4)?,
+            identity,
         })
+    }
+
+    /// A channel to the API at `addr` (one of these), carrying the identity; it waits up
+    /// to 30 s for the API to answer.
+    pub async fn channel(&self, addr: SocketAddr) -> anyhow::Result<AuthorisedChannel> {
+        let channel = crate::grpc_channel(addr).await?;
+        Ok(InterceptedService::new(channel, Bearer(self.identity.clone())))
     }
 }
 
@@ -163,6 +181,17 @@ impl EmbeddedConfig {
         })
     }
 
+    /// How `service` checks its callers, and who it is when it calls another.
+    fn access(&self, service: &str) -> anyhow::Result<Access> {
+        Ok(match &self.key {
+            Some(key) => Access {
+                gate: Gate::Verify(Arc::new(key.verifier()?)),
+                identity: Identity::service(key, service),
+            },
+            None => Access::open(),
+        })
+    }
+
     fn wiring(&self, outboxes: &Outboxes) -> Wiring {
         match &self.transport {
             Transport::InProcess => Wiring::InProcess(outboxes.clone()),
@@ -183,7 +212,11 @@ impl Embedded {
         let feeds = Feeds::open(EventStore::connect(&config.store("outside")?).await?, &wiring);
         let settings = &config.settings;
         let ledger = oms_inventory_ledger::service::start(
-            settings.ledger.config(config.store("inventory")?, settings.writer()),
+            settings.ledger.config(
+                config.store("inventory")?,
+                settings.writer(),
+                config.access("inventory-ledger")?,
+            ),
             wiring.clone(),
             clock.clone(),
             config.listener(1, "the inventory ledger").await?,
@@ -193,6 +226,7 @@ impl Embedded {
             OrderCaptureConfig {
                 store: config.store("orders")?,
                 writer: settings.writer(),
+                access: config.access("order-capture")?,
             },
             wiring.clone(),
             clock.clone(),
@@ -201,18 +235,23 @@ impl Embedded {
         .await?;
         let ledger_url = format!("http://{}", ledger.addr);
         let routing = oms_routing::service::start(
-            settings
-                .routing
-                .config(config.store("routing")?, settings.writer(), ledger_url),
+            settings.routing.config(
+                config.store("routing")?,
+                settings.writer(),
+                ledger_url,
+                config.access("routing")?,
+            ),
             wiring.clone(),
             clock.clone(),
             config.listener(2, "routing").await?,
         )
         .await?;
         let fulfilment = oms_store_fulfilment::service::start(
-            settings
-                .fulfilment
-                .config(config.store("fulfilment")?, settings.writer())?,
+            settings.fulfilment.config(
+                config.store("fulfilment")?,
+                settings.writer(),
+                config.access("store-fulfilment")?,
+            )?,
             wiring.clone(),
             clock.clone(),
             config.listener(3, "store fulfilment").await?,
@@ -220,9 +259,12 @@ impl Embedded {
         .await?;
         let orders_url = format!("http://{}", orders.addr);
         let returns = oms_returns::service::start(
-            settings
-                .returns
-                .config(config.store("returns")?, settings.writer(), orders_url)?,
+            settings.returns.config(
+                config.store("returns")?,
+                settings.writer(),
+                orders_url,
+                config.access("returns")?,
+            )?,
             wiring.clone(),
             clock,
             config.listener(4, "returns").await?,
@@ -240,6 +282,10 @@ impl Embedded {
                 routing: routing.addr,
                 fulfilment: fulfilment.addr,
                 returns: returns.addr,
+                identity: match &config.key {
+                    Some(key) => Identity::minted(key, "oms", Role::Operator),
+                    None => Identity::Anonymous,
+                },
             },
             ledger,
             orders,

@@ -6,6 +6,7 @@ pub mod embedded;
 pub mod sandbox;
 pub mod seed;
 pub mod simulate;
+pub mod token;
 pub mod verify;
 
 use std::net::SocketAddr;

@@ -8,9 +8,11 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser, Subcommand};
 use oms_cli::embedded::{Addrs, Embedded, EmbeddedConfig, Settings, Stores, Transport, system_clock};
 use oms_cli::simulate::{SimulationConfig, simulate};
+use oms_cli::token::TokenAction;
 use oms_cli::verify::verify_all;
 use oms_eventsourcing::StoreConfig;
 use oms_service::Shutdown;
+use oms_service::auth::LocalKey;
 use oms_service::settings::{ConfigFile, ConfigFlag, effective, settings_of};
 use oms_service::telemetry::{self, TelemetryConfig};
 
@@ -47,6 +49,20 @@ enum Command {
     /// stopped, with the state rebuilt from the snapshot plus the tail (what a start does);
     /// with --live, with the state each running service holds.
     Verify(VerifyArgs),
+    /// Bearer tokens: issues one signed with the local key, or makes a key for a deployment.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+/// Who the commands that call the APIs are.
+#[derive(Debug, clap::Args)]
+struct CallerArgs {
+    /// The bearer token to call with (`oms token issue`); without it, an operator's
+    /// token signed with the key in the data directory of `oms run`.
+    #[arg(long, env = "OMS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -88,6 +104,11 @@ struct SimulateArgs {
     /// Seconds to wait for the orders to settle.
     #[arg(long, default_value_t = 180)]
     timeout_secs: u64,
+    /// The data directory of the `oms run` it calls, whose key signs its token.
+    #[arg(long, env = "OMS_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    #[command(flatten)]
+    caller: CallerArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -109,6 +130,8 @@ struct VerifyArgs {
     host: String,
     #[arg(long, default_value_t = 50051)]
     base_port: u16,
+    #[command(flatten)]
+    caller: CallerArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,7 +181,8 @@ async fn main() -> anyhow::Result<()> {
         } => show_configuration(),
         Command::Simulate(args) => {
             let _telemetry = telemetry()?;
-            let addrs = Addrs::on(&args.host, args.base_port)?;
+            let identity = oms_cli::token::identity(args.caller.token, &args.data_dir)?;
+            let addrs = Addrs::on(&args.host, args.base_port, identity)?;
             let config = SimulationConfig {
                 orders: args.orders,
                 concurrency: args.concurrency,
@@ -174,12 +198,16 @@ async fn main() -> anyhow::Result<()> {
             let _telemetry = telemetry()?;
             verify(args).await
         }
+        Command::Token { action } => oms_cli::token::run(action),
     }
 }
 
 /// `oms run`: the whole OMS in this process until Ctrl-C or SIGTERM.
 async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let key_dir = oms_cli::token::key_dir(&args.data_dir);
+    let key = LocalKey::in_dir(&key_dir)?;
     let config = EmbeddedConfig {
+        key: Some(key),
         stores: Stores::Sqlite(args.data_dir),
         transport: Transport::InProcess,
         host: args.host,
@@ -188,7 +216,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         settings: args.settings,
     };
     let running = Embedded::start(config, system_clock()).await?;
-    let a = running.addrs;
+    let a = running.addrs.clone();
     println!("OMS running on the embedded default:");
     println!("  order capture     {}  oms.orders.v1.OrderCapture", a.orders);
     println!("  inventory ledger  {}  oms.inventory.v1.InventoryLedger", a.ledger);
@@ -198,6 +226,18 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         a.fulfilment
     );
     println!("  returns           {}  oms.returns.v1.Returns", a.returns);
+    println!(
+        "Every call needs a bearer token, signed with {}; for example:",
+        key_dir.join(oms_service::auth::keys::KEY_FILE).display()
+    );
+    println!(
+        "  TOKEN=$(oms token issue --role operator --key-dir {})",
+        key_dir.display()
+    );
+    println!(
+        "  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" {} oms.routing.v1.Routing/ListNodes",
+        a.routing
+    );
     if args.sample || args.simulate {
         oms_cli::seed::seed(&a).await?;
         println!("sample network, locations and stock loaded");
@@ -235,7 +275,8 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         })
     };
     let addrs = if args.live {
-        Some(Addrs::on(&args.host, args.base_port)?)
+        let identity = oms_cli::token::identity(args.caller.token.clone(), &args.data_dir)?;
+        Some(Addrs::on(&args.host, args.base_port, identity)?)
     } else {
         None
     };
@@ -287,4 +328,16 @@ fn show_configuration() -> anyhow::Result<()> {
         "Each is also a flag (--key-with-dashes) and a variable (OMS_KEY); a flag wins, then a variable, then the file."
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every subcommand's arguments are consistent (clap checks this only when a command
+    /// is parsed in a debug build, so a clash would panic `oms run` at start).
+    #[test]
+    fn every_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }

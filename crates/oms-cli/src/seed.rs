@@ -12,7 +12,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::embedded::Addrs;
-use crate::grpc_channel;
 
 pub const NETWORK: &str = include_str!("../../../deploy/network.example.json");
 pub const STORES: [&str; 3] = ["store-alexanderplatz", "store-kreuzberg", "store-potsdam"];
@@ -27,12 +26,12 @@ pub fn sku(i: usize) -> String {
 
 /// Loads the sample network, locations and stock into a running system.
 pub async fn seed(addrs: &Addrs) -> anyhow::Result<()> {
-    let mut routing = RoutingClient::new(grpc_channel(addrs.routing).await?);
+    let mut routing = RoutingClient::new(addrs.channel(addrs.routing).await?);
     routing
         .import_network(routing::ImportNetworkRequest { json: NETWORK.into() })
         .await
         .map_err(|e| anyhow::anyhow!("routing refused the example network: {}", e.message()))?;
-    let mut ledger = InventoryLedgerClient::new(grpc_channel(addrs.ledger).await?);
+    let mut ledger = InventoryLedgerClient::new(addrs.channel(addrs.ledger).await?);
     let mut movements = Vec::new();
     let mut rng = StdRng::seed_from_u64(42);
     for (node, kind) in STORES

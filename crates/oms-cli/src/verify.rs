@@ -97,10 +97,11 @@ async fn verify_model<M: Model>(service: &'static str, store: &EventStore, progr
 async fn verify_live_model<M: Model>(
     service: &'static str,
     store: &EventStore,
+    addrs: &Addrs,
     addr: SocketAddr,
     progress: bool,
 ) -> anyhow::Result<Verdict> {
-    let mut admin = AdminClient::new(crate::grpc_channel(addr).await?);
+    let mut admin = AdminClient::new(addrs.channel(addr).await?);
     let deadline = Instant::now() + BUSY_FOR;
     let live = loop {
         let answer = admin
@@ -172,7 +173,7 @@ pub async fn verify_all(
                 )
             })?;
             verdicts.push(match live {
-                Some(addrs) => verify_live_model::<$model>($service, &store, addrs.$addr, progress).await?,
+                Some(addrs) => verify_live_model::<$model>($service, &store, addrs, addrs.$addr, progress).await?,
                 None => verify_model::<$model>($service, &store, progress).await?,
             });
         }};

@@ -95,6 +95,7 @@ async fn the_embedded_mode_works_by_the_settings_it_is_given() {
             base_port: 0,
             sandbox: true,
             settings,
+            key: None,
         },
         Arc::new(clock.clone()),
     )

@@ -32,6 +32,7 @@ async fn what_outside_systems_send_takes_the_production_path() {
         base_port: 0,
         sandbox: true,
         settings: Settings::default(),
+        key: None,
     };
     let running = Embedded::start(config, system_clock()).await.expect("the OMS starts");
     seed(&running.addrs).await.expect("the sample network loads");

@@ -19,6 +19,7 @@ async fn a_simulated_day_on_the_embedded_default_settles_and_every_log_verifies(
         base_port: 0,
         sandbox: true,
         settings: Settings::default(),
+        key: Some(oms_service::auth::LocalKey::generate().unwrap()),
     };
     let running = Embedded::start(config.clone(), system_clock())
         .await

@@ -1,6 +1,7 @@
 //! The ledger's process settings, shared by its binary, `oms serve inventory-ledger` and
 //! (its [`Settings`]) `oms run`.
 
+use oms_service::auth::Access;
 use oms_service::process::ProcessArgs;
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ const RESERVATION_TTL_SECONDS: i64 = 3600;
 
 /// How the ledger works, whichever way it runs (`oms run` or a process of its own).
 #[derive(Debug, Clone, clap::Args)]
+// Several services' `Settings` sit side by side in `oms run`: no argument group of their own.
+#[group(skip)]
 pub struct Settings {
     /// What to do with a SKU never seen before: accept it, or refuse it until registered.
     #[arg(long, env = "OMS_INVENTORY_UNKNOWN_SKUS", default_value = "accept", value_parser = ["accept", "refuse"])]
@@ -44,12 +47,13 @@ impl Settings {
     }
 
     /// The service's configuration on `store`.
-    pub fn config(&self, store: StoreConfig, writer: WriterConfig) -> InventoryConfig {
+    pub fn config(&self, store: StoreConfig, writer: WriterConfig, access: Access) -> InventoryConfig {
         InventoryConfig {
             store,
             policy: self.policy(),
             writer,
             expiry_every: Duration::from_secs(1),
+            access,
         }
     }
 }
@@ -64,9 +68,11 @@ pub struct Args {
 
 impl Args {
     pub fn config(&self) -> anyhow::Result<InventoryConfig> {
-        Ok(self
-            .settings
-            .config(self.process.store("inventory")?, self.process.writer()))
+        Ok(self.settings.config(
+            self.process.store("inventory")?,
+            self.process.writer(),
+            self.process.access()?,
+        ))
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
 use oms_proto::topics;
+use oms_service::auth::Access;
 use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_service::{Declared, Running, Wiring};
 use tokio::net::TcpListener;
@@ -29,6 +30,8 @@ pub struct InventoryConfig {
     pub writer: WriterConfig,
     /// How often the clock is looked at for lapsed reservations.
     pub expiry_every: Duration,
+    /// Who may call its API, and who it is when it calls another service.
+    pub access: Access,
 }
 
 /// The ledger, running.
@@ -57,6 +60,7 @@ pub async fn start(
         inventory.writer().clone(),
     )
     .api(move |stopping| Routes::new(InventoryApi::server(api, stopping).max_decoding_message_size(MAX_MESSAGE_BYTES)))
+    .gate(config.access.gate.clone())
     .consumes(&topics::POS_MOVEMENTS, pos)
     .consumes(&topics::FULFILMENT, FulfilmentEvents)
     .consumes(&topics::RETURNS, ReturnEvents)

@@ -9,6 +9,7 @@ use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{StoreConfig, WriterConfig};
 use oms_proto::inventory::v1::inventory_ledger_client::InventoryLedgerClient;
 use oms_service::Wiring;
+use oms_service::auth::Access;
 use oms_service::testing::Testbed;
 use tonic::transport::Channel;
 
@@ -23,6 +24,9 @@ pub fn config(store: StoreConfig) -> InventoryConfig {
         policy: LedgerPolicy::default(),
         writer: WriterConfig::default(),
         expiry_every: Duration::from_millis(50),
+        // Tests of what a service does run it without access control; the access
+        // suite and the end-to-end journeys run it with.
+        access: Access::open(),
     }
 }
 

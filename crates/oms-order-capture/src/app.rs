@@ -100,6 +100,12 @@ impl OrderCapture {
         self.writer.read(|orders| orders.get(order_id).cloned())
     }
 
+    /// The channel an order came from, if it was placed.
+    pub fn channel_of(&self, order_id: &str) -> Option<crate::domain::Channel> {
+        self.writer
+            .read(|orders| orders.get(order_id).and_then(|o| o.draft.as_ref().map(|d| d.channel)))
+    }
+
     /// Orders matching `filter`, newest first, after `cursor`.
     pub fn list(&self, filter: &OrderFilter, cursor: Option<(DateTime<Utc>, String)>, limit: usize) -> Vec<Order> {
         self.writer

@@ -15,6 +15,7 @@ impl Args {
         Ok(OrderCaptureConfig {
             store: self.process.store("orders")?,
             writer: self.process.writer(),
+            access: self.process.access()?,
         })
     }
 }

@@ -4,6 +4,7 @@
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
 use oms_proto::topics;
+use oms_service::auth::Access;
 use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_service::{Declared, Running, Wiring};
 use tokio::net::TcpListener;
@@ -20,6 +21,8 @@ pub const GRPC_SERVICE: &str = "oms.orders.v1.OrderCapture";
 pub struct OrderCaptureConfig {
     pub store: StoreConfig,
     pub writer: WriterConfig,
+    /// Who may call its API, and who it is when it calls another service.
+    pub access: Access,
 }
 
 /// Order capture, running.
@@ -43,6 +46,7 @@ pub async fn start(
         orders.writer().clone(),
     )
     .api(move |_| Routes::new(OrdersApi::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
+    .gate(config.access.gate.clone())
     .consumes(&topics::CHANNEL_ORDERS, ChannelOrders)
     .consumes(&topics::ROUTING, RoutingEvents)
     .consumes(&topics::FULFILMENT, FulfilmentEvents)

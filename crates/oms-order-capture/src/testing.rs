@@ -10,6 +10,7 @@ use oms_proto::common::v1 as common;
 use oms_proto::orders::v1 as pb;
 use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
 use oms_service::Wiring;
+use oms_service::auth::Access;
 use oms_service::testing::Testbed;
 use tonic::transport::Channel;
 
@@ -20,6 +21,9 @@ pub fn config(store: StoreConfig) -> OrderCaptureConfig {
     OrderCaptureConfig {
         store,
         writer: WriterConfig::default(),
+        // Tests of what a service does run it without access control; the access
+        // suite and the end-to-end journeys run it with.
+        access: Access::open(),
     }
 }
 

@@ -12,8 +12,8 @@ use oms_eventsourcing::{
 };
 use oms_proto::orders::v1 as orders;
 use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
+use oms_service::auth::{AuthorisedChannel, Identity};
 use prost::Message as _;
-use tonic::transport::{Channel, Endpoint};
 
 use crate::domain::{
     InspectReturn, OrderId, Policy, ReceiveReturn, RecordExchange, RetryRefunds, Return, ReturnId, Returns,
@@ -27,7 +27,7 @@ pub type Outcome<T> = Result<T, CommandError<ReturnsError>>;
 pub struct ReturnsService {
     writer: Writer<Returns>,
     policy: Policy,
-    orders: OrderCaptureClient<Channel>,
+    orders: OrderCaptureClient<AuthorisedChannel>,
 }
 
 /// The changes with the messages announcing them, per return.
@@ -40,19 +40,19 @@ pub fn decision(state: &Returns, changes: Changes<ReturnsEvent>, now: DateTime<U
 }
 
 impl ReturnsService {
-    /// `orders_url`: order capture's gRPC address, where replacement orders are placed.
+    /// `orders_url`: order capture's gRPC address, where replacement orders are placed,
+    /// as `identity`.
     pub async fn start(
         store: EventStore,
         clock: SharedClock,
         config: WriterConfig,
         policy: Policy,
         orders_url: &str,
+        identity: &Identity,
     ) -> anyhow::Result<Self> {
-        let endpoint = Endpoint::from_shared(orders_url.to_owned())
-            .map_err(|e| anyhow::anyhow!("the order capture URL {orders_url:?} is not a URL: {e}"))?
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(10));
-        let orders = OrderCaptureClient::new(endpoint.connect_lazy());
+        let channel = oms_service::auth::connect_lazy(orders_url, identity, Duration::from_secs(10))
+            .map_err(|e| anyhow::anyhow!("the order capture URL: {e}"))?;
+        let orders = OrderCaptureClient::new(channel);
         let (writer, report) = Writer::<Returns>::start(store, clock, config)
             .await
             .map_err(|e: StoreError| anyhow::anyhow!(e))?;

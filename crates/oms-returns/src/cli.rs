@@ -1,6 +1,7 @@
 //! The returns service's process settings, shared by its binary, `oms serve returns` and
 //! (its [`Settings`]) `oms run`.
 
+use oms_service::auth::Access;
 use oms_service::process::ProcessArgs;
 
 use oms_eventsourcing::{StoreConfig, WriterConfig};
@@ -12,6 +13,8 @@ const RETURN_WINDOW_DAYS: i64 = 30;
 
 /// How returns work, whichever way the service runs (`oms run` or a process of its own).
 #[derive(Debug, Clone, clap::Args)]
+// Several services' `Settings` sit side by side in `oms run`: no argument group of their own.
+#[group(skip)]
 pub struct Settings {
     /// Days after the customer received a line that it may be returned.
     #[arg(long, env = "OMS_RETURN_WINDOW_DAYS", default_value_t = RETURN_WINDOW_DAYS)]
@@ -45,12 +48,14 @@ impl Settings {
         store: StoreConfig,
         writer: WriterConfig,
         orders_url: String,
+        access: Access,
     ) -> anyhow::Result<ReturnsConfig> {
         Ok(ReturnsConfig {
             store,
             writer,
             policy: self.policy()?,
             orders_url,
+            access,
         })
     }
 }
@@ -72,6 +77,7 @@ impl Args {
             self.process.store("returns")?,
             self.process.writer(),
             self.orders_url.clone(),
+            self.process.access()?,
         )
     }
 }

@@ -4,6 +4,7 @@
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
 use oms_proto::topics;
+use oms_service::auth::Access;
 use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_service::{Declared, Running, Wiring};
 use tokio::net::TcpListener;
@@ -24,6 +25,8 @@ pub struct ReturnsConfig {
     pub policy: Policy,
     /// Order capture's gRPC address, where exchanges place their replacement orders.
     pub orders_url: String,
+    /// Who may call its API, and who it is when it calls another service.
+    pub access: Access,
 }
 
 /// Returns, running.
@@ -42,6 +45,7 @@ pub async fn start(
         config.writer.clone(),
         config.policy,
         &config.orders_url,
+        &config.access.identity,
     )
     .await?;
     let api = returns.clone();
@@ -54,6 +58,7 @@ pub async fn start(
         returns.writer().clone(),
     )
     .api(move |_| Routes::new(ReturnsGrpc::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
+    .gate(config.access.gate.clone())
     .consumes(&topics::ORDERS, OrderEvents)
     .consumes(&topics::FULFILMENT, FulfilmentEvents)
     .consumes(&topics::PAYMENTS, PaymentResults)

@@ -5,6 +5,7 @@ use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{StoreConfig, WriterConfig};
 use oms_proto::returns::v1::returns_client::ReturnsClient;
 use oms_service::Wiring;
+use oms_service::auth::Access;
 use tonic::transport::Channel;
 
 use crate::domain::Policy;
@@ -18,6 +19,9 @@ pub fn config(store: StoreConfig, orders_url: String) -> ReturnsConfig {
         writer: WriterConfig::default(),
         policy: Policy::default(),
         orders_url,
+        // Tests of what a service does run it without access control; the access
+        // suite and the end-to-end journeys run it with.
+        access: Access::open(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Routing's process settings, shared by its binary, `oms serve routing` and (its
 //! [`Settings`]) `oms run`.
 
+use oms_service::auth::Access;
 use oms_service::process::ProcessArgs;
 use std::time::Duration;
 
@@ -15,6 +16,8 @@ const BACKORDER_RETRY_SECS: u64 = 60;
 
 /// How routing works, whichever way it runs (`oms run` or a process of its own).
 #[derive(Debug, Clone, clap::Args)]
+// Several services' `Settings` sit side by side in `oms run`: no argument group of their own.
+#[group(skip)]
 pub struct Settings {
     /// Hours a routed order's reservation holds its units if nothing ships or releases them.
     #[arg(long, env = "OMS_RESERVATION_TTL_HOURS", default_value_t = RESERVATION_TTL_HOURS)]
@@ -40,7 +43,13 @@ impl Default for Settings {
 
 impl Settings {
     /// The service's configuration on `store`, reserving at the ledger at `ledger_url`.
-    pub fn config(&self, store: StoreConfig, writer: WriterConfig, ledger_url: String) -> RoutingConfig {
+    pub fn config(
+        &self,
+        store: StoreConfig,
+        writer: WriterConfig,
+        ledger_url: String,
+        access: Access,
+    ) -> RoutingConfig {
         RoutingConfig {
             store,
             writer,
@@ -51,6 +60,7 @@ impl Settings {
             },
             ledger_url,
             reservation_ttl: Duration::from_secs(self.reservation_ttl_hours.saturating_mul(3600)),
+            access,
         }
     }
 }
@@ -72,6 +82,7 @@ impl Args {
             self.process.store("routing")?,
             self.process.writer(),
             self.ledger_url.clone(),
+            self.process.access()?,
         ))
     }
 }

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use oms_proto::inventory::v1 as pb;
 use oms_proto::inventory::v1::inventory_ledger_client::InventoryLedgerClient;
+use oms_service::auth::{AuthorisedChannel, Identity};
 use oms_service::grpc::traced;
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
 use tonic_types::StatusExt;
 
 use crate::domain::{LineNeed, LocationId, OrderId, ReservationId};
@@ -28,21 +28,19 @@ pub enum ReserveError {
 
 #[derive(Clone)]
 pub struct LedgerClient {
-    client: InventoryLedgerClient<Channel>,
+    client: InventoryLedgerClient<AuthorisedChannel>,
     ttl: Duration,
 }
 
 impl LedgerClient {
-    /// A client of the ledger at `url` (e.g. http://127.0.0.1:50052); it connects when
-    /// first used. Reservations last `ttl` unless consumed or released.
-    pub fn new(url: &str, ttl: Duration) -> anyhow::Result<Self> {
-        let endpoint = Endpoint::from_shared(url.to_owned())
-            .map_err(|e| anyhow::anyhow!("the ledger URL {url:?} is not a URL: {e}"))?
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(10))
-            .tcp_nodelay(true);
+    /// A client of the ledger at `url` (e.g. http://127.0.0.1:50052), calling as
+    /// `identity`; it connects when first used. Reservations last `ttl` unless consumed or
+    /// released.
+    pub fn new(url: &str, identity: &Identity, ttl: Duration) -> anyhow::Result<Self> {
+        let channel = oms_service::auth::connect_lazy(url, identity, Duration::from_secs(10))
+            .map_err(|e| anyhow::anyhow!("the ledger URL: {e}"))?;
         Ok(Self {
-            client: InventoryLedgerClient::new(endpoint.connect_lazy()),
+            client: InventoryLedgerClient::new(channel),
             ttl,
         })
     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
 use oms_proto::topics;
+use oms_service::auth::Access;
 use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_service::{Declared, Running, Wiring};
 use oms_transport::Projector;
@@ -33,6 +34,8 @@ pub struct RoutingConfig {
     /// How long a routed order's reservation holds its units when nothing consumes or
     /// releases it.
     pub reservation_ttl: std::time::Duration,
+    /// Who may call its API, and who it is when it calls another service.
+    pub access: Access,
 }
 
 /// Routing, running.
@@ -45,7 +48,7 @@ pub async fn start(
     listener: TcpListener,
 ) -> anyhow::Result<RunningRouting> {
     let store = EventStore::connect(&config.store).await?;
-    let ledger = LedgerClient::new(&config.ledger_url, config.reservation_ttl)?;
+    let ledger = LedgerClient::new(&config.ledger_url, &config.access.identity, config.reservation_ttl)?;
     let availability = Arc::new(Availability::new());
     let projector = Projector::new(store.clone(), availability::PROJECTION, availability.clone());
     let rows = projector.load().await?;
@@ -62,6 +65,7 @@ pub async fn start(
         routing.writer().clone(),
     )
     .api(move |_| Routes::new(RoutingGrpc::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
+    .gate(config.access.gate.clone())
     .consumes(&topics::ORDERS, OrderEvents)
     .consumes(&topics::FULFILMENT, FulfilmentEvents)
     .follows(&topics::INVENTORY, availability::PROJECTION, move |source, stop| {

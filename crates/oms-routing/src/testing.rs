@@ -10,6 +10,7 @@ use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{StoreConfig, WriterConfig};
 use oms_proto::routing::v1::routing_client::RoutingClient;
 use oms_service::Wiring;
+use oms_service::auth::Access;
 use oms_service::testing::Testbed;
 use tonic::transport::Channel;
 
@@ -31,6 +32,9 @@ pub fn config(store: StoreConfig, ledger_url: String) -> RoutingConfig {
         },
         ledger_url,
         reservation_ttl: Duration::from_secs(24 * 3600),
+        // Tests of what a service does run it without access control; the access
+        // suite and the end-to-end journeys run it with.
+        access: Access::open(),
     }
 }
 

@@ -7,6 +7,7 @@
 //! ```ignore
 //! Declared::new(SERVICE, GRPC_SERVICE, &topics::FULFILMENT, wiring, store, writer)
 //!     .api(move |_| Routes::new(FulfilmentApi::server(api)))
+//!     .gate(config.access.gate)
 //!     .consumes(&topics::ROUTING, RoutingRequests { deadlines })
 //!     .consumes(&topics::CONFIRMATIONS, NodeConfirmations)
 //!     .task("deadlines", move |stop| fulfilment.run_deadlines(every, stop))
@@ -41,6 +42,7 @@ pub struct Declared<M: Model> {
     store: EventStore,
     writer: Writer<M>,
     api: Option<Api>,
+    gate: Option<crate::auth::Gate>,
     consumers: Vec<(&'static Topic, Box<dyn MessageHandler<M>>)>,
     followers: Vec<(&'static Topic, String, Follower)>,
     tasks: Vec<(&'static str, Task)>,
@@ -87,6 +89,7 @@ impl<M: Model> Declared<M> {
             store,
             writer,
             api: None,
+            gate: None,
             consumers: Vec::new(),
             followers: Vec::new(),
             tasks: Vec::new(),
@@ -97,6 +100,13 @@ impl<M: Model> Declared<M> {
     /// streams that must end then.
     pub fn api(mut self, routes: impl FnOnce(watch::Receiver<bool>) -> Routes + Send + 'static) -> Self {
         self.api = Some(Box::new(routes));
+        self
+    }
+
+    /// How its API checks callers (see [`crate::auth`]); an API without one does not start.
+    #[must_use]
+    pub fn gate(mut self, gate: crate::auth::Gate) -> Self {
+        self.gate = Some(gate);
         self
     }
 
@@ -141,7 +151,10 @@ impl<M: Model> Declared<M> {
         let addr = listener.local_addr()?;
         let mut tasks = Tasks::new();
         if let Some(api) = self.api {
-            assemble::grpc(&mut tasks, listener, &self.writer, api, self.grpc_name);
+            let gate = self.gate.ok_or_else(|| {
+                anyhow::anyhow!("{} declares an API without access control (Declared::gate)", self.name)
+            })?;
+            assemble::grpc(&mut tasks, listener, &self.writer, api, self.grpc_name, gate);
         }
         for (topic, handler) in self.consumers {
             let reader = topic.reader_of(self.name);

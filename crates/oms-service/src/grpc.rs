@@ -100,11 +100,13 @@ const ALSO_SERVED: [&str; 4] = [
 /// `shutdown` resolves, then lets calls in flight finish. Adds the standard health service
 /// (every name in `services` reported serving) and server reflection, v1 and v1alpha, that
 /// lists and describes only what this port serves. A call of any other method answers
-/// `UNIMPLEMENTED` naming it, and, for another OMS service, the port to use.
+/// `UNIMPLEMENTED` naming it, and, for another OMS service, the port to use. Every call but
+/// health and reflection passes `gate` first (see [`crate::auth`]).
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     services: &[&'static str],
+    gate: crate::auth::Gate,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -140,6 +142,8 @@ pub async fn serve(
             tower::ServiceBuilder::new()
                 .layer(TraceLayer)
                 .layer(NameUnknownMethods)
+                // Who calls, and whether they may, before anything reads the request.
+                .layer(crate::auth::gate::GateLayer(gate))
                 // Every request within the contracts' input limits, or refused naming the
                 // fields, before its service decodes it.
                 .layer(crate::limits::RequestLimits)

@@ -10,10 +10,12 @@
 //! - [`process`]: a service as a process of its own (its binary, `oms serve`);
 //! - [`admin`]: the operators' API every service answers (its state's digest, for
 //!   `oms verify --live`);
+//! - [`auth`]: who may call what: bearer tokens verified, one policy row per method;
 //! - [`convert`]: timestamps and other small translations between protobuf and domain.
 
 pub mod admin;
 pub mod assemble;
+pub mod auth;
 pub mod convert;
 pub mod declare;
 pub mod feeds;

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -12,6 +13,7 @@ use oms_eventsourcing::{StoreConfig, SystemClock, WriterConfig};
 use oms_transport::KafkaConfig;
 use tokio::net::TcpListener;
 
+use crate::auth::{self, Access, Gate, Identity};
 use crate::telemetry::{self, TelemetryConfig};
 use crate::{Shutdown, Wiring};
 
@@ -33,12 +35,69 @@ pub struct ProcessArgs<const PORT: u16> {
     /// Events between two snapshots of the service's state.
     #[arg(long, env = "OMS_SNAPSHOT_EVERY", default_value_t = SNAPSHOT_EVERY)]
     pub snapshot_every: u64,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// How a service process checks its callers, and who it is when it calls another service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthArgs {
+    /// The public keys tokens are checked against: a JWKS file (your identity provider's,
+    /// or the `jwks.json` that `oms token keygen` writes).
+    #[arg(long, env = "OMS_AUTH_JWKS_FILE")]
+    pub auth_jwks_file: Option<PathBuf>,
+    /// The issuer (`iss`) tokens must name.
+    #[arg(long, env = "OMS_AUTH_ISSUER", default_value = auth::keys::DEFAULT_ISSUER)]
+    pub auth_issuer: String,
+    /// The audience (`aud`) tokens must name.
+    #[arg(long, env = "OMS_AUTH_AUDIENCE", default_value = auth::keys::DEFAULT_AUDIENCE)]
+    pub auth_audience: String,
+    /// A file holding this service's own token (role `service`), sent when it calls
+    /// another service; read at every call, so it can be rotated in place.
+    #[arg(long, env = "OMS_SERVICE_TOKEN_FILE")]
+    pub service_token_file: Option<PathBuf>,
+    /// Serve without access control: anyone who reaches the port may call anything.
+    /// Logged as a warning at start and every minute.
+    #[arg(long, env = "OMS_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+}
+
+impl AuthArgs {
+    /// The access control these flags ask for; without keys, an error saying what to give.
+    pub fn access(&self) -> anyhow::Result<Access> {
+        let identity = self
+            .service_token_file
+            .clone()
+            .map_or(Identity::Anonymous, Identity::File);
+        if self.insecure_no_auth {
+            return Ok(Access {
+                gate: Gate::Open,
+                identity,
+            });
+        }
+        let Some(jwks) = &self.auth_jwks_file else {
+            anyhow::bail!(
+                "no keys to check tokens with: give --auth-jwks-file (OMS_AUTH_JWKS_FILE), \
+                 e.g. the jwks.json of `oms token keygen`, or --insecure-no-auth on a closed network"
+            );
+        };
+        let verifier = auth::keys::Verifier::new(auth::Jwks::load(jwks)?, &self.auth_issuer, &self.auth_audience);
+        Ok(Access {
+            gate: Gate::Verify(Arc::new(verifier)),
+            identity,
+        })
+    }
 }
 
 impl<const PORT: u16> ProcessArgs<PORT> {
     /// The store of `--store-url`, in the PostgreSQL schema `schema` unless the URL names one.
     pub fn store(&self, schema: &str) -> anyhow::Result<StoreConfig> {
         Ok(StoreConfig::from_url(&self.store_url, schema)?)
+    }
+
+    /// Its access control (`--auth-*`, `--insecure-no-auth`).
+    pub fn access(&self) -> anyhow::Result<Access> {
+        self.auth.access()
     }
 
     pub fn writer(&self) -> WriterConfig {

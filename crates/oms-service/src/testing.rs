@@ -100,6 +100,9 @@ impl Process {
             // A process started after a SIGKILL gets its partitions once the group gives up
             // on the killed member: after its session, 45 s by default.
             .env("OMS_KAFKA_CONSUMER_SESSION_TIMEOUT_MS", "6000")
+            // A test of what the service does after a kill: the access suite and the
+            // end-to-end journeys run services with access control.
+            .env("OMS_INSECURE_NO_AUTH", "true")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -1,6 +1,7 @@
 //! Store fulfilment's process settings, shared by its binary, `oms serve store-fulfilment`
 //! and (its [`Settings`]) `oms run`.
 
+use oms_service::auth::Access;
 use oms_service::process::ProcessArgs;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +18,8 @@ const COLLECT_WITHIN_DAYS: i64 = 7;
 
 /// How store fulfilment works, whichever way it runs (`oms run` or a process of its own).
 #[derive(Debug, Clone, clap::Args)]
+// Several services' `Settings` sit side by side in `oms run`: no argument group of their own.
+#[group(skip)]
 pub struct Settings {
     /// Minutes a store has to accept a job before it goes to another node.
     #[arg(long, env = "OMS_ACCEPT_WITHIN_MINUTES", default_value_t = ACCEPT_WITHIN_MINUTES)]
@@ -67,13 +70,14 @@ impl Settings {
     }
 
     /// The service's configuration on `store`.
-    pub fn config(&self, store: StoreConfig, writer: WriterConfig) -> anyhow::Result<FulfilmentConfig> {
+    pub fn config(&self, store: StoreConfig, writer: WriterConfig, access: Access) -> anyhow::Result<FulfilmentConfig> {
         Ok(FulfilmentConfig {
             store,
             writer,
             deadlines: self.deadlines()?,
             carriers: self.carriers()?,
             deadline_every: Duration::from_secs(1),
+            access,
         })
     }
 }
@@ -88,8 +92,11 @@ pub struct Args {
 
 impl Args {
     pub fn config(&self) -> anyhow::Result<FulfilmentConfig> {
-        self.settings
-            .config(self.process.store("fulfilment")?, self.process.writer())
+        self.settings.config(
+            self.process.store("fulfilment")?,
+            self.process.writer(),
+            self.process.access()?,
+        )
     }
 }
 

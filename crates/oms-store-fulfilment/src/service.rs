@@ -7,6 +7,7 @@ use std::time::Duration;
 use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{EventStore, StoreConfig, WriterConfig};
 use oms_proto::topics;
+use oms_service::auth::Access;
 use oms_service::grpc::MAX_MESSAGE_BYTES;
 use oms_service::{Declared, Running, Wiring};
 use tokio::net::TcpListener;
@@ -29,6 +30,8 @@ pub struct FulfilmentConfig {
     pub carriers: Carriers,
     /// How often the clock is looked at for deadlines.
     pub deadline_every: Duration,
+    /// Who may call its API, and who it is when it calls another service.
+    pub access: Access,
 }
 
 /// Store fulfilment, running.
@@ -63,6 +66,7 @@ pub async fn start(
         fulfilment.writer().clone(),
     )
     .api(move |_| Routes::new(FulfilmentApi::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
+    .gate(config.access.gate.clone())
     .consumes(&topics::ROUTING, requests)
     .consumes(&topics::CONFIRMATIONS, NodeConfirmations)
     .task("deadlines", move |stop| {

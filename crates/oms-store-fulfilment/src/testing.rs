@@ -7,6 +7,7 @@ use oms_eventsourcing::clock::SharedClock;
 use oms_eventsourcing::{StoreConfig, WriterConfig};
 use oms_proto::fulfilment::v1::store_fulfilment_client::StoreFulfilmentClient;
 use oms_service::Wiring;
+use oms_service::auth::Access;
 use tonic::transport::Channel;
 
 use crate::carriers::Carriers;
@@ -22,6 +23,9 @@ pub fn config(store: StoreConfig) -> FulfilmentConfig {
         deadlines: Deadlines::default(),
         carriers: Carriers::default(),
         deadline_every: Duration::from_millis(50),
+        // Tests of what a service does run it without access control; the access
+        // suite and the end-to-end journeys run it with.
+        access: Access::open(),
     }
 }
 

@@ -25,13 +25,12 @@ use oms_proto::routing::v1::routing_client::RoutingClient;
 use oms_service::convert::timestamp;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tonic::transport::Channel;
 
 pub use kpis::Kpis;
 
 use crate::embedded::Addrs;
-use crate::grpc_channel;
 use crate::seed::{CATALOGUE, LOCKER, STORES, seed, sku};
+use oms_service::auth::AuthorisedChannel;
 
 #[derive(Debug, Clone)]
 pub struct SimulationConfig {
@@ -65,11 +64,11 @@ impl Default for SimulationConfig {
 }
 
 struct Clients {
-    orders: OrderCaptureClient<Channel>,
-    ledger: InventoryLedgerClient<Channel>,
-    routing: RoutingClient<Channel>,
-    staff: StoreFulfilmentClient<Channel>,
-    returns: ReturnsClient<Channel>,
+    orders: OrderCaptureClient<AuthorisedChannel>,
+    ledger: InventoryLedgerClient<AuthorisedChannel>,
+    routing: RoutingClient<AuthorisedChannel>,
+    staff: StoreFulfilmentClient<AuthorisedChannel>,
+    returns: ReturnsClient<AuthorisedChannel>,
 }
 
 /// One order's story as the simulation saw it.
@@ -132,11 +131,11 @@ struct Day<'a> {
 pub async fn simulate(addrs: &Addrs, config: &SimulationConfig) -> anyhow::Result<Kpis> {
     seed(addrs).await?;
     let c = Clients {
-        orders: OrderCaptureClient::new(grpc_channel(addrs.orders).await?),
-        ledger: InventoryLedgerClient::new(grpc_channel(addrs.ledger).await?),
-        routing: RoutingClient::new(grpc_channel(addrs.routing).await?),
-        staff: StoreFulfilmentClient::new(grpc_channel(addrs.fulfilment).await?),
-        returns: ReturnsClient::new(grpc_channel(addrs.returns).await?),
+        orders: OrderCaptureClient::new(addrs.channel(addrs.orders).await?),
+        ledger: InventoryLedgerClient::new(addrs.channel(addrs.ledger).await?),
+        routing: RoutingClient::new(addrs.channel(addrs.routing).await?),
+        staff: StoreFulfilmentClient::new(addrs.channel(addrs.fulfilment).await?),
+        returns: ReturnsClient::new(addrs.channel(addrs.returns).await?),
     };
     let started = Instant::now();
     let mut day = Day {
