@@ -5,7 +5,7 @@ CARGO ?= cargo
 export OMS_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help build test bench fmt lint run simulate verify token check-deploy check-tools
+.PHONY: help build test bench fmt lint deny run simulate verify token check-deploy check-tools
 
 help:
 	@echo "make build   compile everything"
@@ -13,6 +13,7 @@ help:
 	@echo "make bench   run the benchmarks; each prints its figures and RESULT lines"
 	@echo "make fmt     format the code"
 	@echo "make lint    rustfmt check, and clippy with the workspace's lints as errors"
+	@echo "make deny    the dependencies' licences, bans and sources (cargo deny, deploy/deny.toml)"
 	@echo "make run     run the whole system on the embedded default, with sample data"
 	@echo "make simulate  simulate an omnichannel day against the running system (another terminal)"
 	@echo "make verify  replay every service's log and compare (with the system stopped)"
@@ -49,6 +50,13 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --workspace --lib --bins -- -D warnings -D clippy::unwrap_used
+
+# Licences, banned crates and sources of every dependency. Advisories need the RustSec
+# database from GitHub: `cargo deny --config deploy/deny.toml check advisories` where it
+# can be fetched.
+deny:
+	@command -v cargo-deny >/dev/null || { echo "cargo deny is not installed: cargo install --locked cargo-deny" >&2; exit 1; }
+	$(CARGO) deny --config deploy/deny.toml check licenses bans sources
 
 run:
 	$(WORKSPACE_BUILD)

@@ -171,7 +171,11 @@ fn set(message: &mut DynamicMessage, path: &[&str], value: &str) {
     let leaf = |kind: &Kind| match kind {
         Kind::String => Value::String(value.to_owned()),
         Kind::Enum(e) => {
-            let name = format!("{}_{}", screaming(e.name()), value.to_uppercase().replace('-', "_"));
+            let name = format!(
+                "{}_{}",
+                policy::screaming(e.name()),
+                value.to_uppercase().replace('-', "_")
+            );
             Value::EnumNumber(e.get_value_by_name(&name).unwrap().number())
         }
         other => panic!("a scope is a string or an enum, not {other:?}"),
@@ -191,17 +195,6 @@ fn set(message: &mut DynamicMessage, path: &[&str], value: &str) {
     } else {
         message.set_field(&field, item);
     }
-}
-
-fn screaming(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
 }
 
 /// The grant of `role` (as `subject`) in `grants`, if any.

@@ -49,6 +49,15 @@ impl<M: oms_eventsourcing::Model, H: MessageHandler<M>> MessageHandler<M> for Wi
     }
 }
 
+/// The message of a request body that is one uncompressed gRPC frame: a zero flag, the
+/// length, the message.
+pub(crate) fn first_message(body: &[u8]) -> Option<&[u8]> {
+    match body {
+        [0, a, b, c, d, rest @ ..] => rest.get(..usize::try_from(u32::from_be_bytes([*a, *b, *c, *d])).ok()?),
+        _ => None,
+    }
+}
+
 /// The tower layer that checks every request of a gRPC server.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestLimits;
@@ -99,11 +108,9 @@ where
                     return Ok(status.into_http());
                 }
             };
-            // One uncompressed gRPC frame: a zero flag, the length, the message. Anything
-            // else is left to tonic, which refuses what it cannot read.
-            if let [0, a, b, c, d, message @ ..] = bytes.as_ref()
-                && let Ok(length) = usize::try_from(u32::from_be_bytes([*a, *b, *c, *d]))
-                && let Some(message) = message.get(..length)
+            // Anything but one uncompressed message is left to tonic, which refuses what it
+            // cannot read.
+            if let Some(message) = first_message(&bytes)
                 && let Err(bad) = limits::check_as(&input, message)
             {
                 let mut violations = Violations::new();

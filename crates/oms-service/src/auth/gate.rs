@@ -121,13 +121,7 @@ fn authenticate(verifier: &Verifier, headers: &http::HeaderMap) -> Result<Caller
 /// method's request type.
 fn scoped(path: &str, bytes: &[u8], realm: super::Realm, field: &str, caller: &Caller) -> Result<(), String> {
     let descriptor = oms_proto::limits::request_type(path).ok_or_else(|| format!("{path} is not an OMS method"))?;
-    let message = match bytes {
-        [0, a, b, c, d, rest @ ..] => usize::try_from(u32::from_be_bytes([*a, *b, *c, *d]))
-            .ok()
-            .and_then(|length| rest.get(..length)),
-        _ => None,
-    }
-    .ok_or("the request is not one uncompressed gRPC message")?;
+    let message = crate::limits::first_message(bytes).ok_or("the request is not one uncompressed gRPC message")?;
     let request =
         DynamicMessage::decode(descriptor, message).map_err(|e| format!("the request cannot be read: {e}"))?;
     policy::check_field(&request, realm, field, caller)

@@ -320,8 +320,8 @@ fn collect(message: &DynamicMessage, path: &[&str], out: &mut Vec<String>) {
     }
 }
 
-/// `DeliveryMethod` → `DELIVERY_METHOD`.
-fn screaming(name: &str) -> String {
+/// `DeliveryMethod` → `DELIVERY_METHOD`: the prefix of the protobuf names of an enum's values.
+pub fn screaming(name: &str) -> String {
     let mut out = String::new();
     for (i, c) in name.chars().enumerate() {
         if c.is_uppercase() && i > 0 {
