@@ -26,6 +26,7 @@ use oms_service::auth::{Identity, LocalKey, Role};
 use oms_transport::KafkaConfig;
 use oms_transport::testing::{TansuBroker, free_port, read_topic};
 use prost::Message as _;
+use tonic::transport::{Certificate, ClientTlsConfig};
 
 pub const SERVICES: [&str; 5] = [
     "oms-inventory-ledger",
@@ -106,6 +107,7 @@ impl System {
         let key = LocalKey::generate().unwrap();
         let secrets = tempfile::tempdir().unwrap();
         key.save(secrets.path()).unwrap();
+        write_certificates(secrets.path());
         for service in ["routing", "returns"] {
             let token = key
                 .issue(
@@ -143,6 +145,9 @@ impl System {
             fulfilment: self.addr("oms-store-fulfilment"),
             returns: self.addr("oms-returns"),
             identity: Identity::minted(&self.key, "e2e-operator", Role::Operator),
+            tls: Some(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(
+                std::fs::read(self.secrets.path().join("ca.pem")).unwrap(),
+            ))),
         }
     }
 
@@ -180,8 +185,14 @@ impl System {
             .env("OMS_GRPC_ADDR", process.addr.to_string())
             // The test broker's settings (see TansuBroker::config).
             .envs(kafka.to_vars())
-            .env("OMS_LEDGER_URL", format!("http://{ledger}"))
-            .env("OMS_ORDERS_URL", format!("http://{orders}"))
+            .env("OMS_LEDGER_URL", format!("https://{ledger}"))
+            .env("OMS_ORDERS_URL", format!("https://{orders}"))
+            // TLS on every port and every call between services, each service showing its
+            // certificate to the others (mutual TLS).
+            .env("OMS_TLS_CERT_FILE", self.secrets.path().join("service.pem"))
+            .env("OMS_TLS_KEY_FILE", self.secrets.path().join("service.key"))
+            .env("OMS_TLS_CLIENT_CA_FILE", self.secrets.path().join("ca.pem"))
+            .env("OMS_TLS_CA_FILE", self.secrets.path().join("ca.pem"))
             // Access control on, as in a deployment: the public keys, and the service's own
             // identity for the calls it makes.
             .env("OMS_AUTH_JWKS_FILE", self.secrets.path().join(JWKS_FILE))
@@ -379,4 +390,22 @@ impl Drop for System {
             }
         }
     }
+}
+
+/// A CA (`ca.pem`) and a certificate it signed for the services on 127.0.0.1
+/// (`service.pem`, `service.key`), as a deployment's certificate authority issues them.
+fn write_certificates(dir: &std::path::Path) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "OMS test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut service = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    service.distinguished_name.push(DnType::CommonName, "oms services");
+    let cert = service.signed_by(&key, &ca_cert, &ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("service.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("service.key"), key.serialize_pem()).unwrap();
 }

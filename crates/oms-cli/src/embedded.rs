@@ -11,6 +11,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use oms_eventsourcing::clock::SharedClock;
@@ -25,6 +26,7 @@ use oms_service::{Outboxes, Tasks, Wiring};
 use oms_store_fulfilment::service::RunningFulfilment;
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
+use tonic::transport::ClientTlsConfig;
 
 /// Where the services keep their logs.
 #[derive(Debug, Clone)]
@@ -112,6 +114,8 @@ pub struct Addrs {
     pub returns: SocketAddr,
     /// The token sent with every call.
     pub identity: Identity,
+    /// TLS to the APIs (none: plaintext, as `oms run` serves on loopback).
+    pub tls: Option<ClientTlsConfig>,
 }
 
 impl Addrs {
@@ -129,13 +133,19 @@ impl Addrs {
             fulfilment: at(3)?,
             returns: at(4)?,
             identity,
+            tls: None,
         })
     }
 
     /// A channel to the API at `addr` (one of these), carrying the identity; it waits up
     /// to 30 s for the API to answer.
     pub async fn channel(&self, addr: SocketAddr) -> anyhow::Result<AuthorisedChannel> {
-        let channel = crate::grpc_channel(addr).await?;
+        let channel = match &self.tls {
+            None => crate::grpc_channel(addr).await?,
+            Some(tls) => oms_service::grpc::tls_channel_when_up(addr, tls.clone(), Duration::from_secs(30))
+                .await
+                .map_err(|e| anyhow::anyhow!("nothing answers over TLS at https://{addr} ({e})"))?,
+        };
         Ok(InterceptedService::new(channel, Bearer(self.identity.clone())))
     }
 }
@@ -184,9 +194,11 @@ impl EmbeddedConfig {
     /// How `service` checks its callers, and who it is when it calls another.
     fn access(&self, service: &str) -> anyhow::Result<Access> {
         Ok(match &self.key {
+            // One process on loopback: no TLS between its services.
             Some(key) => Access {
                 gate: Gate::Verify(Arc::new(key.verifier()?)),
                 identity: Identity::service(key, service),
+                tls: oms_service::tls::Tls::default(),
             },
             None => Access::open(),
         })
@@ -286,6 +298,7 @@ impl Embedded {
                     Some(key) => Identity::minted(key, "oms", Role::Operator),
                     None => Identity::Anonymous,
                 },
+                tls: None,
             },
             ledger,
             orders,

@@ -15,6 +15,7 @@ use oms_service::Shutdown;
 use oms_service::auth::LocalKey;
 use oms_service::settings::{ConfigFile, ConfigFlag, effective, settings_of};
 use oms_service::telemetry::{self, TelemetryConfig};
+use tonic::transport::{Certificate, ClientTlsConfig};
 
 /// The operator's command of the OMS.
 #[derive(Debug, Parser)]
@@ -63,6 +64,22 @@ struct CallerArgs {
     /// token signed with the key in the data directory of `oms run`.
     #[arg(long, env = "OMS_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Call the APIs over TLS, trusting this CA (PEM) for their certificates.
+    #[arg(long = "api-ca-file", env = "OMS_API_CA_FILE")]
+    api_ca_file: Option<PathBuf>,
+}
+
+impl CallerArgs {
+    /// The APIs at `host` and `base_port`, called as these arguments say.
+    fn addrs(&self, host: &str, base_port: u16, data_dir: &std::path::Path) -> anyhow::Result<Addrs> {
+        let identity = oms_cli::token::identity(self.token.clone(), data_dir)?;
+        let mut addrs = Addrs::on(host, base_port, identity)?;
+        if let Some(ca) = &self.api_ca_file {
+            let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", ca.display()))?;
+            addrs.tls = Some(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)));
+        }
+        Ok(addrs)
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -181,8 +198,7 @@ async fn main() -> anyhow::Result<()> {
         } => show_configuration(),
         Command::Simulate(args) => {
             let _telemetry = telemetry()?;
-            let identity = oms_cli::token::identity(args.caller.token, &args.data_dir)?;
-            let addrs = Addrs::on(&args.host, args.base_port, identity)?;
+            let addrs = args.caller.addrs(&args.host, args.base_port, &args.data_dir)?;
             let config = SimulationConfig {
                 orders: args.orders,
                 concurrency: args.concurrency,
@@ -275,8 +291,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         })
     };
     let addrs = if args.live {
-        let identity = oms_cli::token::identity(args.caller.token.clone(), &args.data_dir)?;
-        Some(Addrs::on(&args.host, args.base_port, identity)?)
+        Some(args.caller.addrs(&args.host, args.base_port, &args.data_dir)?)
     } else {
         None
     };

@@ -60,7 +60,7 @@ pub async fn start(
         inventory.writer().clone(),
     )
     .api(move |stopping| Routes::new(InventoryApi::server(api, stopping).max_decoding_message_size(MAX_MESSAGE_BYTES)))
-    .gate(config.access.gate.clone())
+    .access(&config.access)
     .consumes(&topics::POS_MOVEMENTS, pos)
     .consumes(&topics::FULFILMENT, FulfilmentEvents)
     .consumes(&topics::RETURNS, ReturnEvents)

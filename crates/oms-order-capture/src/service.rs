@@ -46,7 +46,7 @@ pub async fn start(
         orders.writer().clone(),
     )
     .api(move |_| Routes::new(OrdersApi::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
-    .gate(config.access.gate.clone())
+    .access(&config.access)
     .consumes(&topics::CHANNEL_ORDERS, ChannelOrders)
     .consumes(&topics::ROUTING, RoutingEvents)
     .consumes(&topics::FULFILMENT, FulfilmentEvents)

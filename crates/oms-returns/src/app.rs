@@ -12,7 +12,7 @@ use oms_eventsourcing::{
 };
 use oms_proto::orders::v1 as orders;
 use oms_proto::orders::v1::order_capture_client::OrderCaptureClient;
-use oms_service::auth::{AuthorisedChannel, Identity};
+use oms_service::auth::{Access, AuthorisedChannel};
 use prost::Message as _;
 
 use crate::domain::{
@@ -41,16 +41,16 @@ pub fn decision(state: &Returns, changes: Changes<ReturnsEvent>, now: DateTime<U
 
 impl ReturnsService {
     /// `orders_url`: order capture's gRPC address, where replacement orders are placed,
-    /// as `identity`.
+    /// with returns' identity and TLS (`access`).
     pub async fn start(
         store: EventStore,
         clock: SharedClock,
         config: WriterConfig,
         policy: Policy,
         orders_url: &str,
-        identity: &Identity,
+        access: &Access,
     ) -> anyhow::Result<Self> {
-        let channel = oms_service::auth::connect_lazy(orders_url, identity, Duration::from_secs(10))
+        let channel = oms_service::auth::connect_lazy(orders_url, access, Duration::from_secs(10))
             .map_err(|e| anyhow::anyhow!("the order capture URL: {e}"))?;
         let orders = OrderCaptureClient::new(channel);
         let (writer, report) = Writer::<Returns>::start(store, clock, config)

@@ -45,7 +45,7 @@ pub async fn start(
         config.writer.clone(),
         config.policy,
         &config.orders_url,
-        &config.access.identity,
+        &config.access,
     )
     .await?;
     let api = returns.clone();
@@ -58,7 +58,7 @@ pub async fn start(
         returns.writer().clone(),
     )
     .api(move |_| Routes::new(ReturnsGrpc::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
-    .gate(config.access.gate.clone())
+    .access(&config.access)
     .consumes(&topics::ORDERS, OrderEvents)
     .consumes(&topics::FULFILMENT, FulfilmentEvents)
     .consumes(&topics::PAYMENTS, PaymentResults)

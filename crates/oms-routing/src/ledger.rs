@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use oms_proto::inventory::v1 as pb;
 use oms_proto::inventory::v1::inventory_ledger_client::InventoryLedgerClient;
-use oms_service::auth::{AuthorisedChannel, Identity};
+use oms_service::auth::{Access, AuthorisedChannel};
 use oms_service::grpc::traced;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -33,11 +33,11 @@ pub struct LedgerClient {
 }
 
 impl LedgerClient {
-    /// A client of the ledger at `url` (e.g. http://127.0.0.1:50052), calling as
-    /// `identity`; it connects when first used. Reservations last `ttl` unless consumed or
-    /// released.
-    pub fn new(url: &str, identity: &Identity, ttl: Duration) -> anyhow::Result<Self> {
-        let channel = oms_service::auth::connect_lazy(url, identity, Duration::from_secs(10))
+    /// A client of the ledger at `url` (e.g. http://127.0.0.1:50052), calling with
+    /// routing's identity and TLS; it connects when first used. Reservations last `ttl`
+    /// unless consumed or released.
+    pub fn new(url: &str, access: &Access, ttl: Duration) -> anyhow::Result<Self> {
+        let channel = oms_service::auth::connect_lazy(url, access, Duration::from_secs(10))
             .map_err(|e| anyhow::anyhow!("the ledger URL: {e}"))?;
         Ok(Self {
             client: InventoryLedgerClient::new(channel),

@@ -48,7 +48,7 @@ pub async fn start(
     listener: TcpListener,
 ) -> anyhow::Result<RunningRouting> {
     let store = EventStore::connect(&config.store).await?;
-    let ledger = LedgerClient::new(&config.ledger_url, &config.access.identity, config.reservation_ttl)?;
+    let ledger = LedgerClient::new(&config.ledger_url, &config.access, config.reservation_ttl)?;
     let availability = Arc::new(Availability::new());
     let projector = Projector::new(store.clone(), availability::PROJECTION, availability.clone());
     let rows = projector.load().await?;
@@ -65,7 +65,7 @@ pub async fn start(
         routing.writer().clone(),
     )
     .api(move |_| Routes::new(RoutingGrpc::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
-    .gate(config.access.gate.clone())
+    .access(&config.access)
     .consumes(&topics::ORDERS, OrderEvents)
     .consumes(&topics::FULFILMENT, FulfilmentEvents)
     .follows(&topics::INVENTORY, availability::PROJECTION, move |source, stop| {

@@ -36,20 +36,20 @@ pub fn grpc<M: Model>(
     writer: &Writer<M>,
     routes: impl FnOnce(watch::Receiver<bool>) -> Routes,
     name: &'static str,
-    gate: crate::auth::Gate,
+    access: crate::auth::Access,
 ) {
     let mut stop = tasks.stage("grpc");
     let admin =
         crate::admin::AdminApi::server(writer.clone()).max_decoding_message_size(crate::grpc::MAX_MESSAGE_BYTES);
     let routes = routes(stop.clone()).add_service(admin);
-    if matches!(gate, crate::auth::Gate::Open) {
+    if matches!(access.gate, crate::auth::Gate::Open) {
         tasks.spawn(crate::auth::warn_while_open(name, stop.clone()));
     }
     tasks.spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        if let Err(e) = crate::grpc::serve(listener, routes, &[name], gate, shutdown).await {
+        if let Err(e) = crate::grpc::serve(listener, routes, &[name], &access, shutdown).await {
             tracing::error!(error = %e, "the gRPC server stopped");
         }
     });

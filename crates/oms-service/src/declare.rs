@@ -7,7 +7,7 @@
 //! ```ignore
 //! Declared::new(SERVICE, GRPC_SERVICE, &topics::FULFILMENT, wiring, store, writer)
 //!     .api(move |_| Routes::new(FulfilmentApi::server(api)))
-//!     .gate(config.access.gate)
+//!     .access(&config.access)
 //!     .consumes(&topics::ROUTING, RoutingRequests { deadlines })
 //!     .consumes(&topics::CONFIRMATIONS, NodeConfirmations)
 //!     .task("deadlines", move |stop| fulfilment.run_deadlines(every, stop))
@@ -42,7 +42,7 @@ pub struct Declared<M: Model> {
     store: EventStore,
     writer: Writer<M>,
     api: Option<Api>,
-    gate: Option<crate::auth::Gate>,
+    access: Option<crate::auth::Access>,
     consumers: Vec<(&'static Topic, Box<dyn MessageHandler<M>>)>,
     followers: Vec<(&'static Topic, String, Follower)>,
     tasks: Vec<(&'static str, Task)>,
@@ -89,7 +89,7 @@ impl<M: Model> Declared<M> {
             store,
             writer,
             api: None,
-            gate: None,
+            access: None,
             consumers: Vec::new(),
             followers: Vec::new(),
             tasks: Vec::new(),
@@ -103,10 +103,11 @@ impl<M: Model> Declared<M> {
         self
     }
 
-    /// How its API checks callers (see [`crate::auth`]); an API without one does not start.
+    /// How its API checks callers (see [`crate::auth`]) and speaks TLS; an API without
+    /// it does not start.
     #[must_use]
-    pub fn gate(mut self, gate: crate::auth::Gate) -> Self {
-        self.gate = Some(gate);
+    pub fn access(mut self, access: &crate::auth::Access) -> Self {
+        self.access = Some(access.clone());
         self
     }
 
@@ -151,10 +152,13 @@ impl<M: Model> Declared<M> {
         let addr = listener.local_addr()?;
         let mut tasks = Tasks::new();
         if let Some(api) = self.api {
-            let gate = self.gate.ok_or_else(|| {
-                anyhow::anyhow!("{} declares an API without access control (Declared::gate)", self.name)
+            let access = self.access.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} declares an API without access control (Declared::access)",
+                    self.name
+                )
             })?;
-            assemble::grpc(&mut tasks, listener, &self.writer, api, self.grpc_name, gate);
+            assemble::grpc(&mut tasks, listener, &self.writer, api, self.grpc_name, access);
         }
         for (topic, handler) in self.consumers {
             let reader = topic.reader_of(self.name);

@@ -23,7 +23,28 @@ pub async fn channel_when_up(
     addr: std::net::SocketAddr,
     within: std::time::Duration,
 ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
-    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?;
+    connect_when_up(
+        tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?,
+        within,
+    )
+    .await
+}
+
+/// [`channel_when_up`] over TLS: the server's certificate checked with `tls` for the
+/// address itself (a certificate for a loopback port names 127.0.0.1).
+pub async fn tls_channel_when_up(
+    addr: std::net::SocketAddr,
+    tls: tonic::transport::ClientTlsConfig,
+    within: std::time::Duration,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("https://{addr}"))?.tls_config(tls)?;
+    connect_when_up(endpoint, within).await
+}
+
+async fn connect_when_up(
+    endpoint: tonic::transport::Endpoint,
+    within: std::time::Duration,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
     let deadline = std::time::Instant::now() + within;
     loop {
         match endpoint.connect().await {
@@ -101,12 +122,13 @@ const ALSO_SERVED: [&str; 4] = [
 /// (every name in `services` reported serving) and server reflection, v1 and v1alpha, that
 /// lists and describes only what this port serves. A call of any other method answers
 /// `UNIMPLEMENTED` naming it, and, for another OMS service, the port to use. Every call but
-/// health and reflection passes `gate` first (see [`crate::auth`]).
+/// health and reflection passes the gate of `access` first (see [`crate::auth`]); with a
+/// server TLS configuration in `access`, the port speaks TLS only.
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     services: &[&'static str],
-    gate: crate::auth::Gate,
+    access: &crate::auth::Access,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -137,13 +159,17 @@ pub async fn serve(
         let answer = Status::unimplemented(port.not_served(uri.path())).into_http::<tonic::body::Body>();
         async move { answer }
     }));
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = access.tls.server.clone() {
+        builder = builder.tls_config(tls)?;
+    }
+    builder
         .layer(
             tower::ServiceBuilder::new()
                 .layer(TraceLayer)
                 .layer(NameUnknownMethods)
                 // Who calls, and whether they may, before anything reads the request.
-                .layer(crate::auth::gate::GateLayer(gate))
+                .layer(crate::auth::gate::GateLayer(access.gate.clone()))
                 // Every request within the contracts' input limits, or refused naming the
                 // fields, before its service decodes it.
                 .layer(crate::limits::RequestLimits)

@@ -11,6 +11,7 @@
 //! - [`admin`]: the operators' API every service answers (its state's digest, for
 //!   `oms verify --live`);
 //! - [`auth`]: who may call what: bearer tokens verified, one policy row per method;
+//! - [`tls`]: TLS on a service's port and on its calls to other services;
 //! - [`convert`]: timestamps and other small translations between protobuf and domain.
 
 pub mod admin;
@@ -27,6 +28,7 @@ pub mod settings;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 pub mod wiring;
 
 /// Every OMS process allocates with mimalloc: a service allocates and frees small buffers

@@ -37,10 +37,13 @@ pub struct ProcessArgs<const PORT: u16> {
     pub snapshot_every: u64,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
 }
 
 /// How a service process checks its callers, and who it is when it calls another service.
 #[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
 pub struct AuthArgs {
     /// The public keys tokens are checked against: a JWKS file (your identity provider's,
     /// or the `jwks.json` that `oms token keygen` writes).
@@ -63,8 +66,9 @@ pub struct AuthArgs {
 }
 
 impl AuthArgs {
-    /// The access control these flags ask for; without keys, an error saying what to give.
-    pub fn access(&self) -> anyhow::Result<Access> {
+    /// The access control these flags ask for, over `tls`; without keys, an error saying
+    /// what to give.
+    pub fn access(&self, tls: crate::tls::Tls) -> anyhow::Result<Access> {
         let identity = self
             .service_token_file
             .clone()
@@ -73,6 +77,7 @@ impl AuthArgs {
             return Ok(Access {
                 gate: Gate::Open,
                 identity,
+                tls,
             });
         }
         let Some(jwks) = &self.auth_jwks_file else {
@@ -85,6 +90,7 @@ impl AuthArgs {
         Ok(Access {
             gate: Gate::Verify(Arc::new(verifier)),
             identity,
+            tls,
         })
     }
 }
@@ -95,9 +101,9 @@ impl<const PORT: u16> ProcessArgs<PORT> {
         Ok(StoreConfig::from_url(&self.store_url, schema)?)
     }
 
-    /// Its access control (`--auth-*`, `--insecure-no-auth`).
+    /// Its access control (`--auth-*`, `--insecure-no-auth`) and TLS (`--tls-*`).
     pub fn access(&self) -> anyhow::Result<Access> {
-        self.auth.access()
+        self.auth.access(self.tls.tls()?)
     }
 
     pub fn writer(&self) -> WriterConfig {

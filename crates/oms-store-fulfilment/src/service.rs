@@ -66,7 +66,7 @@ pub async fn start(
         fulfilment.writer().clone(),
     )
     .api(move |_| Routes::new(FulfilmentApi::server(api).max_decoding_message_size(MAX_MESSAGE_BYTES)))
-    .gate(config.access.gate.clone())
+    .access(&config.access)
     .consumes(&topics::ROUTING, requests)
     .consumes(&topics::CONFIRMATIONS, NodeConfirmations)
     .task("deadlines", move |stop| {

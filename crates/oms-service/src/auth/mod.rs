@@ -283,16 +283,23 @@ impl tonic::service::Interceptor for Bearer {
 /// A channel to another service that carries this service's identity.
 pub type AuthorisedChannel = tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;
 
-/// A lazily connected channel to the service at `url`, with `identity` on every call.
-pub fn connect_lazy(url: &str, identity: &Identity, timeout: Duration) -> anyhow::Result<AuthorisedChannel> {
-    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
+/// A lazily connected channel to the service at `url`, with the service's identity on
+/// every call; over TLS for an `https://` URL.
+pub fn connect_lazy(url: &str, access: &Access, timeout: Duration) -> anyhow::Result<AuthorisedChannel> {
+    let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
         .map_err(|e| anyhow::anyhow!("{url:?} is not a URL: {e}"))?
         .connect_timeout(Duration::from_secs(3))
         .timeout(timeout)
         .tcp_nodelay(true);
+    if url.starts_with("https://") {
+        let tls = access.tls.client.clone().ok_or_else(|| {
+            anyhow::anyhow!("{url} is https: give the CA of its certificate (--tls-ca-file, OMS_TLS_CA_FILE)")
+        })?;
+        endpoint = endpoint.tls_config(tls)?;
+    }
     Ok(tonic::service::interceptor::InterceptedService::new(
         endpoint.connect_lazy(),
-        Bearer(identity.clone()),
+        Bearer(access.identity.clone()),
     ))
 }
 
@@ -302,6 +309,8 @@ pub fn connect_lazy(url: &str, identity: &Identity, timeout: Duration) -> anyhow
 pub struct Access {
     pub gate: Gate,
     pub identity: Identity,
+    /// TLS on its port and on its calls (none: plaintext, for loopback and tests).
+    pub tls: crate::tls::Tls,
 }
 
 impl Access {
@@ -310,6 +319,7 @@ impl Access {
         Self {
             gate: Gate::Open,
             identity: Identity::Anonymous,
+            tls: crate::tls::Tls::default(),
         }
     }
 }
