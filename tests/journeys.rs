@@ -13,6 +13,7 @@ use oms_proto::orders::v1 as orders;
 use oms_proto::pos::v1 as pos;
 use oms_proto::returns::v1 as returns;
 use oms_proto::topics;
+use oms_service::auth::Role;
 use oms_service::convert::timestamp;
 use prost::Message as _;
 
@@ -241,7 +242,9 @@ async fn click_and_collect_then_returned_in_another_store_and_refunded() {
         }
     })
     .await;
-    let mut returns_api = api.returns.clone();
+    // The store's staff take it back and inspect it; another store's staff see nothing of it.
+    let staff = system.clients_as(Role::StoreStaff, &[return_store]).await;
+    let mut returns_api = staff.returns.clone();
     returns_api
         .receive_return(returns::ReceiveReturnRequest {
             return_id: started.return_id.clone(),
@@ -250,6 +253,16 @@ async fn click_and_collect_then_returned_in_another_store_and_refunded() {
         })
         .await
         .unwrap();
+    let elsewhere = system.clients_as(Role::StoreStaff, &[pickup]).await;
+    let refused = elsewhere
+        .returns
+        .clone()
+        .get_return(returns::GetReturnRequest {
+            return_id: started.return_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
     let inspected = returns_api
         .inspect_return(returns::InspectReturnRequest {
             return_id: started.return_id.clone(),

@@ -151,9 +151,19 @@ impl System {
         }
     }
 
-    /// The deployment's signing key, for tokens of other roles.
-    pub fn key(&self) -> &LocalKey {
-        &self.key
+    /// Clients that call as `role`, acting for `stores` (a store's staff, a POS).
+    pub async fn clients_as(&self, role: Role, stores: &[&str]) -> Clients {
+        let acts_for = ActsFor {
+            stores: stores.iter().map(|s| (*s).to_owned()).collect(),
+            ..ActsFor::default()
+        };
+        let token = self
+            .key
+            .issue("e2e", role, acts_for, Duration::from_secs(3600))
+            .unwrap();
+        let mut addrs = self.addrs();
+        addrs.identity = Identity::Token(token);
+        Clients::connect(&addrs).await
     }
 
     /// Starts (or starts again) a service's process on its store.
