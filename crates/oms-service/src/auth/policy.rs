@@ -8,7 +8,7 @@
 //!   `movements.location_id`, `order.channel`) must be one the caller acts for, and there
 //!   must be one: a store's staff name their store;
 //! - [`Scope::Held`]: the request names something only the service can place (an order by
-//!   its id): the service checks it with [`super::require_held`] before it acts.
+//!   its id): the service checks it with [`super::to_check_held`] before it acts.
 
 use prost_reflect::{DynamicMessage, Kind, ReflectMessage as _, Value};
 
