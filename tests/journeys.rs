@@ -304,6 +304,8 @@ async fn click_and_collect_then_returned_in_another_store_and_refunded() {
     let allocated = history.iter().filter(|t| *t == "Allocated").count();
     assert_eq!(allocated, 1, "routed once through the crash: {history:#?}");
     system.verify_live().await;
+    // No token, key or password the journey used is in what the services logged.
+    system.assert_no_secret_in_logs();
 }
 
 /// One order, two nodes: a line only the nearest store has ships from the store, a line

@@ -28,6 +28,9 @@ use oms_transport::testing::{TansuBroker, free_port, read_topic};
 use prost::Message as _;
 use tonic::transport::{Certificate, ClientTlsConfig};
 
+/// The database password the services are given (and must never log).
+const DB_PASSWORD: &str = "e2e-db-secret-3f9a";
+
 pub const SERVICES: [&str; 5] = [
     "oms-inventory-ledger",
     "oms-order-capture",
@@ -83,6 +86,11 @@ pub struct System {
     /// routing and returns identities it signed, in files as a deployment mounts them.
     key: LocalKey,
     secrets: tempfile::TempDir,
+    /// What the services printed, every process and restart, for the check that no
+    /// secret is ever in it.
+    logs: std::sync::Arc<std::sync::Mutex<String>>,
+    /// The tokens handed out in this test.
+    tokens: std::sync::Mutex<Vec<String>>,
     launch: Launch,
     /// The test broker's client settings; each process gets them as `OMS_KAFKA_*`.
     kafka: KafkaConfig,
@@ -123,6 +131,8 @@ impl System {
             broker,
             key,
             secrets,
+            logs: std::sync::Arc::default(),
+            tokens: std::sync::Mutex::default(),
             launch,
             kafka,
             processes,
@@ -151,6 +161,33 @@ impl System {
         }
     }
 
+    /// Panics if a secret of this test is in what the services logged: the signing key,
+    /// the database password, a token of the test's or the services' own.
+    pub fn assert_no_secret_in_logs(&self) {
+        let mut secrets = self.tokens.lock().unwrap().clone();
+        secrets.push(DB_PASSWORD.to_owned());
+        let key_file = std::fs::read_to_string(self.secrets.path().join("signing-key.json")).unwrap();
+        let seed = key_file
+            .split("\"ed25519_seed\": \"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the key file holds a seed")
+            .to_owned();
+        secrets.push(seed);
+        for service in ["routing", "returns"] {
+            secrets.push(std::fs::read_to_string(self.secrets.path().join(format!("{service}.token"))).unwrap());
+        }
+        if let Ok(Some(bearer)) = self.addrs().identity.bearer() {
+            secrets.push(bearer.trim_start_matches("Bearer ").to_owned());
+        }
+        let logs = self.logs.lock().unwrap();
+        assert!(logs.lines().count() > 20, "the services logged next to nothing: {logs}");
+        for secret in &secrets {
+            assert!(!secret.is_empty());
+            assert!(!logs.contains(secret.as_str()), "a secret is in the services' logs");
+        }
+    }
+
     /// Clients that call as `role`, acting for `stores` (a store's staff, a POS).
     pub async fn clients_as(&self, role: Role, stores: &[&str]) -> Clients {
         let acts_for = ActsFor {
@@ -161,6 +198,7 @@ impl System {
             .key
             .issue("e2e", role, acts_for, Duration::from_secs(3600))
             .unwrap();
+        self.tokens.lock().unwrap().push(token.clone());
         let mut addrs = self.addrs();
         addrs.identity = Identity::Token(token);
         Clients::connect(&addrs).await
@@ -182,6 +220,13 @@ impl System {
             panic!("the end-to-end stores are on PostgreSQL")
         };
         let sep = if url.contains('?') { '&' } else { '?' };
+        // A password the database does not need (trust authentication), to be looked for
+        // in the logs.
+        let url = url.replacen(
+            "postgres://postgres@",
+            &format!("postgres://postgres:{DB_PASSWORD}@"),
+            1,
+        );
         let mut command = match self.launch {
             Launch::Binaries => Command::new(binary(name)),
             Launch::OmsServe => {
@@ -215,12 +260,25 @@ impl System {
             // OMS_E2E_LOG (a RUST_LOG filter) shows more of the services' logs.
             .env(
                 "RUST_LOG",
-                std::env::var("OMS_E2E_LOG").unwrap_or_else(|_| "warn".into()),
+                std::env::var("OMS_E2E_LOG").unwrap_or_else(|_| "info".into()),
             )
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        // The logs go on to the test's output, and into `logs`.
+        if let Some(stderr) = child.stderr.take() {
+            let logs = std::sync::Arc::clone(&self.logs);
+            std::thread::spawn(move || {
+                use std::io::BufRead as _;
+                for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                    let mut logs = logs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    logs.push_str(&line);
+                    logs.push('\n');
+                }
+            });
+        }
         process.child = Some(child);
     }
 
