@@ -11,18 +11,18 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn config(&self) -> anyhow::Result<OrderCaptureConfig> {
+    pub async fn config(&self) -> anyhow::Result<OrderCaptureConfig> {
         Ok(OrderCaptureConfig {
             store: self.process.store("orders")?,
             writer: self.process.writer(),
-            access: self.process.access()?,
+            access: self.process.access().await?,
         })
     }
 }
 
 /// Runs order capture on PostgreSQL (or SQLite) and Kafka until SIGTERM or Ctrl-C.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let config = args.config()?;
+    let config = args.config().await?;
     oms_service::process::serve(SERVICE, args.process.grpc_addr, |wiring, clock, listener| {
         service::start(config, wiring, clock, listener)
     })

@@ -72,19 +72,19 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn config(&self) -> anyhow::Result<ReturnsConfig> {
+    pub async fn config(&self) -> anyhow::Result<ReturnsConfig> {
         self.settings.config(
             self.process.store("returns")?,
             self.process.writer(),
             self.orders_url.clone(),
-            self.process.access()?,
+            self.process.access().await?,
         )
     }
 }
 
 /// Runs returns on PostgreSQL (or SQLite) and Kafka until SIGTERM or Ctrl-C.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let config = args.config()?;
+    let config = args.config().await?;
     oms_service::process::serve(SERVICE, args.process.grpc_addr, |wiring, clock, listener| {
         service::start(config, wiring, clock, listener)
     })

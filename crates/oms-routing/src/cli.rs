@@ -77,19 +77,19 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn config(&self) -> anyhow::Result<RoutingConfig> {
+    pub async fn config(&self) -> anyhow::Result<RoutingConfig> {
         Ok(self.settings.config(
             self.process.store("routing")?,
             self.process.writer(),
             self.ledger_url.clone(),
-            self.process.access()?,
+            self.process.access().await?,
         ))
     }
 }
 
 /// Runs routing on PostgreSQL (or SQLite) and Kafka until SIGTERM or Ctrl-C.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let config = args.config()?;
+    let config = args.config().await?;
     oms_service::process::serve(SERVICE, args.process.grpc_addr, |wiring, clock, listener| {
         service::start(config, wiring, clock, listener)
     })

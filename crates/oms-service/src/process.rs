@@ -47,8 +47,12 @@ pub struct ProcessArgs<const PORT: u16> {
 pub struct AuthArgs {
     /// The public keys tokens are checked against: a JWKS file (your identity provider's,
     /// or the `jwks.json` that `oms token keygen` writes).
-    #[arg(long, env = "OMS_AUTH_JWKS_FILE")]
+    #[arg(long, env = "OMS_AUTH_JWKS_FILE", conflicts_with = "auth_jwks_url")]
     pub auth_jwks_file: Option<PathBuf>,
+    /// Or the URL of your identity provider's JWKS (its OIDC `jwks_uri`), fetched at start,
+    /// every 10 minutes, and when a token names a key not seen yet.
+    #[arg(long, env = "OMS_AUTH_JWKS_URL")]
+    pub auth_jwks_url: Option<String>,
     /// The issuer (`iss`) tokens must name.
     #[arg(long, env = "OMS_AUTH_ISSUER", default_value = auth::keys::DEFAULT_ISSUER)]
     pub auth_issuer: String,
@@ -68,7 +72,7 @@ pub struct AuthArgs {
 impl AuthArgs {
     /// The access control these flags ask for, over `tls`; without keys, an error saying
     /// what to give.
-    pub fn access(&self, tls: crate::tls::Tls) -> anyhow::Result<Access> {
+    pub async fn access(&self, tls: crate::tls::Tls) -> anyhow::Result<Access> {
         let identity = self
             .service_token_file
             .clone()
@@ -80,13 +84,17 @@ impl AuthArgs {
                 tls,
             });
         }
-        let Some(jwks) = &self.auth_jwks_file else {
-            anyhow::bail!(
-                "no keys to check tokens with: give --auth-jwks-file (OMS_AUTH_JWKS_FILE), \
-                 e.g. the jwks.json of `oms token keygen`, or --insecure-no-auth on a closed network"
-            );
+        let verifier = match (&self.auth_jwks_file, &self.auth_jwks_url) {
+            (Some(file), _) => {
+                auth::keys::Verifier::new(auth::Jwks::load(file)?, &self.auth_issuer, &self.auth_audience)
+            }
+            (None, Some(url)) => auth::keys::Verifier::fetching(url, &self.auth_issuer, &self.auth_audience).await?,
+            (None, None) => anyhow::bail!(
+                "no keys to check tokens with: give --auth-jwks-file (OMS_AUTH_JWKS_FILE), e.g. the \
+                 jwks.json of `oms token keygen`, or --auth-jwks-url (OMS_AUTH_JWKS_URL), your identity \
+                 provider's, or --insecure-no-auth on a closed network"
+            ),
         };
-        let verifier = auth::keys::Verifier::new(auth::Jwks::load(jwks)?, &self.auth_issuer, &self.auth_audience);
         Ok(Access {
             gate: Gate::Verify(Arc::new(verifier)),
             identity,
@@ -102,8 +110,8 @@ impl<const PORT: u16> ProcessArgs<PORT> {
     }
 
     /// Its access control (`--auth-*`, `--insecure-no-auth`) and TLS (`--tls-*`).
-    pub fn access(&self) -> anyhow::Result<Access> {
-        self.auth.access(self.tls.tls()?)
+    pub async fn access(&self) -> anyhow::Result<Access> {
+        self.auth.access(self.tls.tls()?).await
     }
 
     pub fn writer(&self) -> WriterConfig {

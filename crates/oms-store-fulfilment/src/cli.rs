@@ -91,18 +91,18 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn config(&self) -> anyhow::Result<FulfilmentConfig> {
+    pub async fn config(&self) -> anyhow::Result<FulfilmentConfig> {
         self.settings.config(
             self.process.store("fulfilment")?,
             self.process.writer(),
-            self.process.access()?,
+            self.process.access().await?,
         )
     }
 }
 
 /// Runs store fulfilment on PostgreSQL (or SQLite) and Kafka until SIGTERM or Ctrl-C.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let config = args.config()?;
+    let config = args.config().await?;
     oms_service::process::serve(SERVICE, args.process.grpc_addr, |wiring, clock, listener| {
         service::start(config, wiring, clock, listener)
     })

@@ -103,7 +103,7 @@ fn refused<E: 'static>(status: Status) -> BoxFuture<http::Response<Body>, E> {
 }
 
 /// The caller of a request's bearer token.
-fn authenticate(verifier: &Verifier, headers: &http::HeaderMap) -> Result<Caller, Status> {
+fn authenticate(verifier: &Arc<Verifier>, headers: &http::HeaderMap) -> Result<Caller, Status> {
     let Some(value) = headers.get(http::header::AUTHORIZATION) else {
         return Err(Status::unauthenticated(
             "no bearer token: send the metadata `authorization: Bearer <token>` (`oms token issue --help` says how to get one)",
@@ -114,7 +114,7 @@ fn authenticate(verifier: &Verifier, headers: &http::HeaderMap) -> Result<Caller
         .ok()
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .ok_or_else(|| Status::unauthenticated("the authorization metadata is not `Bearer <token>`"))?;
-    verifier.verify(token.trim())
+    verifier.verify_fresh(token.trim())
 }
 
 /// Checks the field scope of one unary request: the first gRPC frame decoded as the

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use base64::Engine as _;
@@ -62,18 +63,98 @@ impl Jwks {
 
 /// Checks tokens: signed by one of its keys, for its issuer and audience, not expired.
 pub struct Verifier {
-    jwks: Jwks,
+    jwks: RwLock<Jwks>,
+    /// Where the keys are fetched from again, when they come from an identity provider.
+    remote: Option<Remote>,
     issuer: String,
     audience: String,
 }
 
+/// An identity provider's JWKS URL, fetched every [`REFETCH_EVERY`] and when a token names
+/// a key not seen yet (the provider rotated its keys), at most every [`REFETCH_AT_MOST`].
+struct Remote {
+    url: String,
+    client: reqwest::Client,
+    fetched_at: Mutex<Instant>,
+    fetching: AtomicBool,
+}
+
+const REFETCH_EVERY: Duration = Duration::from_secs(600);
+const REFETCH_AT_MOST: Duration = Duration::from_secs(5);
+
 impl Verifier {
     pub fn new(jwks: Jwks, issuer: impl Into<String>, audience: impl Into<String>) -> Self {
         Self {
-            jwks,
+            jwks: RwLock::new(jwks),
+            remote: None,
             issuer: issuer.into(),
             audience: audience.into(),
         }
+    }
+
+    /// A verifier with the keys at `url` (an identity provider's JWKS, e.g.
+    /// `https://login.example.com/realms/shop/protocol/openid-connect/certs`), fetched now
+    /// and again while it runs.
+    pub async fn fetching(url: &str, issuer: impl Into<String>, audience: impl Into<String>) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .context("an HTTPS client for the JWKS")?;
+        let jwks = fetch(&client, url).await?;
+        Ok(Self {
+            jwks: RwLock::new(jwks),
+            remote: Some(Remote {
+                url: url.to_owned(),
+                client,
+                fetched_at: Mutex::new(Instant::now()),
+                fetching: AtomicBool::new(false),
+            }),
+            issuer: issuer.into(),
+            audience: audience.into(),
+        })
+    }
+
+    /// Fetches the keys again in the background if they are due (`unknown_key`: a token
+    /// named a key not among them).
+    fn refresh_if_due(self: &Arc<Self>, unknown_key: bool) {
+        let Some(remote) = &self.remote else { return };
+        let age = remote
+            .fetched_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .elapsed();
+        let due = age >= REFETCH_EVERY || (unknown_key && age >= REFETCH_AT_MOST);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if !due || remote.fetching.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = Arc::clone(self);
+        runtime.spawn(async move {
+            let Some(remote) = &this.remote else { return };
+            match fetch(&remote.client, &remote.url).await {
+                Ok(jwks) => *this.jwks.write().unwrap_or_else(std::sync::PoisonError::into_inner) = jwks,
+                Err(e) => tracing::warn!(
+                    url = %remote.url,
+                    error = %format!("{e:#}"),
+                    "the JWKS could not be fetched again; the keys held are kept"
+                ),
+            }
+            *remote
+                .fetched_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+            remote.fetching.store(false, Ordering::Release);
+        });
+    }
+
+    /// [`Verifier::verify`], fetching the keys again when they are due.
+    pub fn verify_fresh(self: &Arc<Self>, token: &str) -> Result<Caller, Status> {
+        let answer = self.verify(token);
+        let unknown_key = answer.as_ref().is_err_and(|s| s.message().contains("does not trust"));
+        self.refresh_if_due(unknown_key);
+        answer
     }
 
     /// The caller a bearer token names, or `UNAUTHENTICATED` saying what is wrong with it.
@@ -81,7 +162,8 @@ impl Verifier {
         let bad = |what: String| Status::unauthenticated(format!("{what}; ask for a new token"));
         let header = jsonwebtoken::decode_header(token).map_err(|_| bad("the bearer token is not a JWT".into()))?;
         let kid = header.kid.ok_or_else(|| bad("the token names no key (kid)".into()))?;
-        let (key, algorithm) = self.jwks.keys.get(&kid).ok_or_else(|| {
+        let jwks = self.jwks.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (key, algorithm) = jwks.keys.get(&kid).ok_or_else(|| {
             bad(format!(
                 "the token is signed with key {kid}, which this service does not trust"
             ))
@@ -105,6 +187,25 @@ impl Verifier {
         })?;
         Ok(Caller::of(&data.claims))
     }
+}
+
+/// The JWKS at `url`.
+async fn fetch(client: &reqwest::Client, url: &str) -> anyhow::Result<Jwks> {
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("cannot fetch the JWKS at {url}"))?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "the JWKS at {url} answered {}",
+        response.status()
+    );
+    let body = response
+        .text()
+        .await
+        .with_context(|| format!("cannot read the JWKS at {url}"))?;
+    Jwks::parse(&body).with_context(|| format!("the JWKS at {url}"))
 }
 
 /// An Ed25519 key that signs tokens, kept in a directory: `signing-key.json` (secret,
@@ -410,6 +511,74 @@ mod tests {
         for status in [refused(&expired), refused("x")] {
             assert_eq!(status.code(), tonic::Code::Unauthenticated);
         }
+    }
+
+    /// An identity provider's JWKS endpoint over real HTTP, serving what `jwks` holds.
+    async fn jwks_endpoint(jwks: Arc<Mutex<String>>) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let body = jwks.lock().unwrap().clone();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            }
+        });
+        format!("http://{addr}/realms/shop/protocol/openid-connect/certs")
+    }
+
+    #[tokio::test]
+    async fn keys_from_a_provider_are_fetched_and_fetched_again_when_it_rotates_them() {
+        let first = LocalKey::generate().unwrap();
+        let served = Arc::new(Mutex::new(first.jwks_json().unwrap()));
+        let url = jwks_endpoint(Arc::clone(&served)).await;
+        let verifier = Arc::new(
+            Verifier::fetching(&url, DEFAULT_ISSUER, DEFAULT_AUDIENCE)
+                .await
+                .unwrap(),
+        );
+        let token = |key: &LocalKey| {
+            key.issue("ops", Role::Operator, ActsFor::default(), Duration::from_secs(60))
+                .unwrap()
+        };
+        assert!(verifier.verify_fresh(&token(&first)).is_ok());
+
+        // The provider rotates its key: a token of the new one is refused until it is
+        // fetched, at most every few seconds, then taken.
+        let second = LocalKey::generate().unwrap();
+        *served.lock().unwrap() = second.jwks_json().unwrap();
+        assert!(verifier.verify_fresh(&token(&second)).is_err());
+        tokio::time::sleep(REFETCH_AT_MOST + Duration::from_millis(200)).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while verifier.verify_fresh(&token(&second)).is_err() {
+            assert!(Instant::now() < deadline, "the rotated key was never fetched");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            verifier.verify(&token(&first)).is_err(),
+            "the old key is gone with the rotation"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_provider_that_does_not_answer_is_named_at_start() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/certs");
+        let error = Verifier::fetching(&url, DEFAULT_ISSUER, DEFAULT_AUDIENCE)
+            .await
+            .err()
+            .unwrap();
+        assert!(format!("{error:#}").contains(&url), "{error:#}");
     }
 
     #[test]
