@@ -155,6 +155,7 @@ impl System {
             fulfilment: self.addr("oms-store-fulfilment"),
             returns: self.addr("oms-returns"),
             identity: Identity::minted(&self.key, "e2e-operator", Role::Operator),
+            key: Some(self.key.clone()),
             tls: Some(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(
                 std::fs::read(self.secrets.path().join("ca.pem")).unwrap(),
             ))),

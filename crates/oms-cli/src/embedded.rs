@@ -20,6 +20,7 @@ use oms_inventory_ledger::service::RunningInventory;
 use oms_order_capture::service::{OrderCaptureConfig, RunningOrderCapture};
 use oms_returns::service::RunningReturns;
 use oms_routing::service::RunningRouting;
+use oms_service::auth::keys::ActsFor;
 use oms_service::auth::{Access, AuthorisedChannel, Bearer, Gate, Identity, LocalKey, Role};
 use oms_service::feeds::Feeds;
 use oms_service::{Outboxes, Tasks, Wiring};
@@ -116,6 +117,9 @@ pub struct Addrs {
     pub identity: Identity,
     /// TLS to the APIs (none: plaintext, as `oms run` serves on loopback).
     pub tls: Option<ClientTlsConfig>,
+    /// The key that signs the tokens, when the caller holds it (`oms run`, or `oms
+    /// simulate` beside it): each actor of a simulated day then calls with its own.
+    pub key: Option<LocalKey>,
 }
 
 impl Addrs {
@@ -134,7 +138,18 @@ impl Addrs {
             returns: at(4)?,
             identity,
             tls: None,
+            key: None,
         })
+    }
+
+    /// The same APIs called as `role` acting for `acts_for`, when the key is at hand; else
+    /// as before.
+    pub fn acting(&self, subject: &str, role: Role, acts_for: ActsFor) -> Self {
+        let mut addrs = self.clone();
+        if let Some(key) = &self.key {
+            addrs.identity = Identity::acting(key, subject, role, acts_for);
+        }
+        addrs
     }
 
     /// A channel to the API at `addr` (one of these), carrying the identity; it waits up
@@ -299,6 +314,7 @@ impl Embedded {
                     None => Identity::Anonymous,
                 },
                 tls: None,
+                key: config.key.clone(),
             },
             ledger,
             orders,

@@ -72,8 +72,9 @@ struct CallerArgs {
 impl CallerArgs {
     /// The APIs at `host` and `base_port`, called as these arguments say.
     fn addrs(&self, host: &str, base_port: u16, data_dir: &std::path::Path) -> anyhow::Result<Addrs> {
-        let identity = oms_cli::token::identity(self.token.clone(), data_dir)?;
+        let (identity, key) = oms_cli::token::identity(self.token.clone(), data_dir)?;
         let mut addrs = Addrs::on(host, base_port, identity)?;
+        addrs.key = key;
         if let Some(ca) = &self.api_ca_file {
             let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", ca.display()))?;
             addrs.tls = Some(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)));

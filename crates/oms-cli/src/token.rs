@@ -89,16 +89,18 @@ pub fn run(action: TokenAction) -> anyhow::Result<()> {
 }
 
 /// Who the `oms` commands that call the APIs are: the token given, else an operator's
-/// token signed with the local key of `data_dir`, else nobody (the APIs will say so).
-pub fn identity(token: Option<String>, data_dir: &Path) -> anyhow::Result<Identity> {
+/// token signed with the local key of `data_dir` (returned too, for the other actors of a
+/// simulated day), else nobody (the APIs will say so).
+pub fn identity(token: Option<String>, data_dir: &Path) -> anyhow::Result<(Identity, Option<LocalKey>)> {
     if let Some(token) = token {
-        return Ok(Identity::Token(token));
+        return Ok((Identity::Token(token), None));
     }
     let dir = key_dir(data_dir);
     if dir.join(KEY_FILE).exists() {
-        return Ok(Identity::minted(&LocalKey::load(&dir)?, "oms", Role::Operator));
+        let key = LocalKey::load(&dir)?;
+        return Ok((Identity::minted(&key, "oms", Role::Operator), Some(key)));
     }
-    Ok(Identity::Anonymous)
+    Ok((Identity::Anonymous, None))
 }
 
 fn parse_role(name: &str) -> Result<Role, String> {

@@ -31,6 +31,8 @@ pub use kpis::Kpis;
 use crate::embedded::Addrs;
 use crate::seed::{CATALOGUE, LOCKER, STORES, seed, sku};
 use oms_service::auth::AuthorisedChannel;
+use oms_service::auth::Role;
+use oms_service::auth::keys::ActsFor;
 
 #[derive(Debug, Clone)]
 pub struct SimulationConfig {
@@ -130,12 +132,33 @@ struct Day<'a> {
 /// Runs the day; `addrs` is where the five APIs answer.
 pub async fn simulate(addrs: &Addrs, config: &SimulationConfig) -> anyhow::Result<Kpis> {
     seed(addrs).await?;
+    // Each actor of the day calls with a token of its own role, as in a deployment (with
+    // a token given instead of the key, all call with that one).
+    let stores = |with_locker: bool| ActsFor {
+        stores: STORES
+            .iter()
+            .chain(with_locker.then_some(&LOCKER))
+            .map(|s| (*s).to_owned())
+            .collect(),
+        ..ActsFor::default()
+    };
+    let channels = ActsFor {
+        channels: ["web", "app", "marketplace", "store", "call-centre"]
+            .map(str::to_owned)
+            .to_vec(),
+        ..ActsFor::default()
+    };
+    let shops = addrs.acting("simulated-channels", Role::SalesChannel, channels);
+    let tills = addrs.acting("simulated-tills", Role::Pos, stores(false));
+    // The stores' staff, who also work the locker bank's queue.
+    let staff = addrs.acting("simulated-staff", Role::StoreStaff, stores(true));
+    let service_desk = addrs.acting("simulated-customer-service", Role::CustomerService, ActsFor::default());
     let c = Clients {
-        orders: OrderCaptureClient::new(addrs.channel(addrs.orders).await?),
-        ledger: InventoryLedgerClient::new(addrs.channel(addrs.ledger).await?),
-        routing: RoutingClient::new(addrs.channel(addrs.routing).await?),
-        staff: StoreFulfilmentClient::new(addrs.channel(addrs.fulfilment).await?),
-        returns: ReturnsClient::new(addrs.channel(addrs.returns).await?),
+        orders: OrderCaptureClient::new(shops.channel(addrs.orders).await?),
+        ledger: InventoryLedgerClient::new(tills.channel(addrs.ledger).await?),
+        routing: RoutingClient::new(service_desk.channel(addrs.routing).await?),
+        staff: StoreFulfilmentClient::new(staff.channel(addrs.fulfilment).await?),
+        returns: ReturnsClient::new(staff.channel(addrs.returns).await?),
     };
     let started = Instant::now();
     let mut day = Day {

@@ -378,15 +378,17 @@ pub struct Minter {
     key: LocalKey,
     subject: String,
     role: Role,
+    acts_for: ActsFor,
     current: Mutex<Option<(String, u64)>>,
 }
 
 impl Minter {
-    pub fn new(key: LocalKey, subject: &str, role: Role) -> Self {
+    pub fn new(key: LocalKey, subject: &str, role: Role, acts_for: ActsFor) -> Self {
         Self {
             key,
             subject: subject.to_owned(),
             role,
+            acts_for,
             current: Mutex::new(None),
         }
     }
@@ -402,7 +404,7 @@ impl Minter {
         let ttl = Duration::from_secs(3600);
         let token = self
             .key
-            .issue(&self.subject, self.role, ActsFor::default(), ttl)
+            .issue(&self.subject, self.role, self.acts_for.clone(), ttl)
             .map_err(|e| Status::internal(format!("cannot mint a token: {e}")))?;
         *current = Some((token.clone(), now + ttl.as_secs()));
         Ok(token)

@@ -244,9 +244,15 @@ impl Identity {
         Identity::minted(key, service, Role::Service)
     }
 
-    /// Tokens for `subject` in `role` (acting for everything the role may), minted with `key`.
+    /// Tokens for `subject` in `role`, minted with `key`.
     pub fn minted(key: &LocalKey, subject: &str, role: Role) -> Self {
-        Identity::Minted(Arc::new(keys::Minter::new(key.clone(), subject, role)))
+        Identity::acting(key, subject, role, keys::ActsFor::default())
+    }
+
+    /// Tokens for `subject` in `role`, acting for these stores, channels and nodes,
+    /// minted with `key`.
+    pub fn acting(key: &LocalKey, subject: &str, role: Role, acts_for: keys::ActsFor) -> Self {
+        Identity::Minted(Arc::new(keys::Minter::new(key.clone(), subject, role, acts_for)))
     }
 
     /// The `authorization` header value to send, if any.
